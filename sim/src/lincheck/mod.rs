@@ -1,0 +1,1 @@
+//! Linearizability checking of client histories (placeholder until the checker lands).

@@ -1,0 +1,1 @@
+//! Quorate: a Raft consensus engine with a sans-IO core.
