@@ -1,0 +1,121 @@
+//! Static configuration of a node.
+
+use crate::error::{RaftError, RaftResult};
+use crate::types::NodeId;
+use rand_core::RngCore;
+use std::time::Duration;
+
+/// Upper bound on entries in one AppendEntries, whatever the configuration asks (STYLE.md 6):
+/// it bounds the work one message can cause on a follower.
+pub const MAX_ENTRIES_PER_APPEND_LIMIT: usize = 65_536;
+/// Upper bound on the inflight window: each inflight message holds a slot on the leader.
+pub const MAX_INFLIGHT_LIMIT: usize = 4_096;
+
+/// Configuration of one Raft node. Build it with [`RaftConfig::new`] and adjust the public
+/// fields; [`RaftConfig::validate`] is called by every constructor that takes one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaftConfig {
+    /// This node's identity.
+    pub node_id: NodeId,
+    /// The full initial voter set, this node included. Any size from 1 up, odd or even.
+    pub voters: Vec<NodeId>,
+    /// Lower bound of the randomized election timeout (paper §5.2), in milliseconds.
+    pub election_timeout_min_ms: u64,
+    /// Upper bound (inclusive) of the randomized election timeout, in milliseconds.
+    pub election_timeout_max_ms: u64,
+    /// How often a leader sends heartbeats, in milliseconds.
+    pub heartbeat_interval_ms: u64,
+    /// Most entries in one AppendEntries message.
+    pub max_entries_per_append: usize,
+    /// Most payload bytes in one AppendEntries message (at least one entry is always sent).
+    pub max_bytes_per_append: u64,
+    /// Most AppendEntries messages in flight to one follower in the replicate state.
+    pub max_inflight: usize,
+    /// Run a pre-vote round before a real election (thesis §9.6), so that a node rejoining
+    /// after a partition does not raise the cluster's term.
+    pub pre_vote: bool,
+    /// A leader that has not heard from a quorum within an election timeout steps down, and a
+    /// follower that hears from a leader ignores pre-votes for that long (thesis §6.2).
+    pub check_quorum: bool,
+    /// Seed of the node's election-timeout randomness when the node owns its RNG (the
+    /// [`crate::RaftNode`] facade). The simulator hands each core its own seeded RNG instead.
+    pub rng_seed: u64,
+}
+
+impl RaftConfig {
+    /// A configuration for `node_id` in a cluster whose initial voters are `voters` (self
+    /// included), with defaults: 150..300 ms election timeout, 50 ms heartbeat, pre-vote and
+    /// check-quorum on, 256 entries or 1 MiB per message, 64 messages in flight.
+    pub fn new(node_id: impl Into<NodeId>, voters: impl IntoIterator<Item = impl Into<NodeId>>) -> Self {
+        let node_id = node_id.into();
+        RaftConfig {
+            node_id,
+            voters: voters.into_iter().map(Into::into).collect(),
+            election_timeout_min_ms: 150,
+            election_timeout_max_ms: 300,
+            heartbeat_interval_ms: 50,
+            max_entries_per_append: 256,
+            max_bytes_per_append: 1 << 20,
+            max_inflight: 64,
+            pre_vote: true,
+            check_quorum: true,
+            rng_seed: node_id.0,
+        }
+    }
+
+    /// Checks the configuration and returns a clear error for the first problem found.
+    pub fn validate(&self) -> RaftResult<()> {
+        let err = |msg: String| Err(RaftError::ConfigError(msg));
+        if self.voters.is_empty() {
+            return err("the voter set is empty".into());
+        }
+        if !self.voters.contains(&self.node_id) {
+            return err(format!("node {} is not in its own voter set {:?}", self.node_id, self.voters));
+        }
+        let mut sorted = self.voters.clone();
+        sorted.sort();
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            return err(format!("duplicate voters in {:?}", self.voters));
+        }
+        if self.election_timeout_min_ms == 0 || self.election_timeout_min_ms > self.election_timeout_max_ms {
+            return err(format!(
+                "election timeout range {}..={} ms is empty or zero",
+                self.election_timeout_min_ms, self.election_timeout_max_ms
+            ));
+        }
+        if self.heartbeat_interval_ms == 0 || self.heartbeat_interval_ms >= self.election_timeout_min_ms {
+            return err(format!(
+                "heartbeat interval {} ms must be positive and below the election timeout {} ms",
+                self.heartbeat_interval_ms, self.election_timeout_min_ms
+            ));
+        }
+        if !(1..=MAX_ENTRIES_PER_APPEND_LIMIT).contains(&self.max_entries_per_append) {
+            return err(format!("max_entries_per_append must be in 1..={MAX_ENTRIES_PER_APPEND_LIMIT}"));
+        }
+        if !(1..=MAX_INFLIGHT_LIMIT).contains(&self.max_inflight) {
+            return err(format!("max_inflight must be in 1..={MAX_INFLIGHT_LIMIT}"));
+        }
+        if self.max_bytes_per_append == 0 {
+            return err("max_bytes_per_append must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Draws an election timeout uniformly from the configured range with the given seeded
+    /// RNG. Callers draw once per timer reset, never on every poll (defect 8 of the seed).
+    pub fn random_election_timeout(&self, rng: &mut impl RngCore) -> Duration {
+        Duration::from_millis(self.draw_election_timeout_ms(rng))
+    }
+
+    pub(crate) fn draw_election_timeout_ms(&self, rng: &mut impl RngCore) -> u64 {
+        let span = self.election_timeout_max_ms - self.election_timeout_min_ms + 1;
+        // Multiply-high maps a uniform u64 onto 0..span without modulo bias worth the name.
+        let offset = ((u128::from(rng.next_u64()) * u128::from(span)) >> 64) as u64;
+        self.election_timeout_min_ms + offset
+    }
+
+    /// Votes needed for a majority of the voters.
+    pub fn quorum(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
+}

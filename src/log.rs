@@ -1,0 +1,379 @@
+//! Log entries and the in-memory log of the core.
+//!
+//! [`RaftLog`] keeps the invariants of a Raft log in private fields and checks them at its
+//! gateways (STYLE.md 4):
+//! - entries are contiguous: `entries[k].index == first_index + k`;
+//! - terms never decrease along the log;
+//! - `applied <= committed <= last_index`, and `committed` never decreases;
+//! - nothing at or below `committed` is ever truncated or overwritten (paper §5.3, §5.4).
+
+use crate::types::{LogIndex, Term};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An opaque command for the user's state machine.
+#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Command {
+    /// The command's bytes, interpreted only by the state machine.
+    pub data: Vec<u8>,
+}
+
+impl Command {
+    /// A command carrying `data`.
+    pub fn new(data: Vec<u8>) -> Self {
+        Command { data }
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Command({} bytes)", self.data.len())
+    }
+}
+
+impl From<Vec<u8>> for Command {
+    fn from(data: Vec<u8>) -> Self {
+        Command { data }
+    }
+}
+
+/// What an entry is for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntryKind {
+    /// A user command, applied to the state machine.
+    #[default]
+    Normal,
+    /// The empty entry a new leader appends at the start of its term (paper §5.4.2, §8), so
+    /// that entries of earlier terms become committed. The state machine never sees it.
+    Noop,
+}
+
+/// One entry of the replicated log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// The term of the leader that created the entry.
+    pub term: Term,
+    /// The entry's position in the log.
+    pub index: LogIndex,
+    /// What the entry is for.
+    pub kind: EntryKind,
+    /// The payload (empty for a no-op).
+    pub command: Command,
+}
+
+impl LogEntry {
+    /// A normal entry carrying `command`.
+    pub fn new(term: Term, index: LogIndex, command: Command) -> Self {
+        LogEntry { term, index, kind: EntryKind::Normal, command }
+    }
+
+    /// The entry's term.
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
+    /// The entry's index.
+    pub fn index(&self) -> LogIndex {
+        self.index
+    }
+
+    /// The entry's command.
+    pub fn command(&self) -> &Command {
+        &self.command
+    }
+
+    /// Bytes this entry counts for in batching limits: its payload plus a fixed header.
+    pub fn size_bytes(&self) -> u64 {
+        ENTRY_HEADER_BYTES + self.command.data.len() as u64
+    }
+}
+
+/// The fixed per-entry cost used when sizing batches (term, index, kind, length prefix).
+pub const ENTRY_HEADER_BYTES: u64 = 24;
+
+/// Why a leader's entries could not be appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendRejection {
+    /// The follower's log does not contain an entry at `prev_index` with `prev_term`.
+    Mismatch,
+    /// The entries would overwrite a committed entry: only a faulty peer sends that.
+    WouldOverwriteCommitted,
+    /// The entries are not contiguous or their terms decrease: a malformed message.
+    Malformed,
+}
+
+/// The core's view of the log: every entry since the start (snapshots arrive in a later
+/// version), plus the commit, stability and apply cursors.
+#[derive(Clone, Debug)]
+pub struct RaftLog {
+    entries: Vec<LogEntry>,
+    /// Highest index known to be committed.
+    committed: LogIndex,
+    /// Highest index the driver has confirmed durable (for this log's content).
+    stable: LogIndex,
+    /// First index not yet handed to the driver for persistence.
+    unpersisted_from: LogIndex,
+    /// Highest committed index handed to the driver for applying.
+    apply_handed_out: LogIndex,
+    /// Highest index the driver has confirmed applied.
+    applied: LogIndex,
+}
+
+impl RaftLog {
+    /// A log recovered from durable state: `entries` (contiguous from 1) with `committed`.
+    /// Everything given is durable, so nothing is handed out again for persistence.
+    pub fn recovered(entries: Vec<LogEntry>, committed: LogIndex) -> Result<Self, String> {
+        check_contiguous(LogIndex(0), Term(0), &entries)?;
+        let last = entries.last().map_or(LogIndex(0), |e| e.index);
+        // A hard state may record a commit index beyond a log tail that a torn write lost only
+        // if the disk broke its promise; clamp and let the leader resend.
+        let committed = committed.min(last);
+        Ok(RaftLog {
+            entries,
+            committed,
+            stable: last,
+            unpersisted_from: last.next(),
+            apply_handed_out: LogIndex(0),
+            applied: LogIndex(0),
+        })
+    }
+
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::recovered(Vec::new(), LogIndex(0)).expect("an empty log is valid")
+    }
+
+    /// Index of the last entry (0 when empty).
+    pub fn last_index(&self) -> LogIndex {
+        self.entries.last().map_or(LogIndex(0), |e| e.index)
+    }
+
+    /// Term of the last entry (0 when empty).
+    pub fn last_term(&self) -> Term {
+        self.entries.last().map_or(Term(0), |e| e.term)
+    }
+
+    /// The committed index.
+    pub fn committed(&self) -> LogIndex {
+        self.committed
+    }
+
+    /// The highest index confirmed durable.
+    pub fn stable(&self) -> LogIndex {
+        self.stable
+    }
+
+    /// The highest index confirmed applied.
+    pub fn applied(&self) -> LogIndex {
+        self.applied
+    }
+
+    /// Number of entries held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the log holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The term of the entry at `index`: `Some(0)` for index 0, `None` past the end.
+    pub fn term(&self, index: LogIndex) -> Option<Term> {
+        if index.0 == 0 {
+            return Some(Term(0));
+        }
+        self.entry(index).map(|e| e.term)
+    }
+
+    /// The entry at `index`, if present.
+    pub fn entry(&self, index: LogIndex) -> Option<&LogEntry> {
+        let pos = index.0.checked_sub(1)?;
+        self.entries.get(usize::try_from(pos).ok()?)
+    }
+
+    /// True when the log holds an entry at `index` with `term` (index 0 always matches).
+    pub fn matches(&self, index: LogIndex, term: Term) -> bool {
+        self.term(index) == Some(term)
+    }
+
+    /// Entries in `from..=to`, stopping early once `max_bytes` is exceeded (at least one entry
+    /// is returned when the range is not empty) or `max_count` entries are taken.
+    pub fn slice(&self, from: LogIndex, to: LogIndex, max_count: usize, max_bytes: u64) -> Vec<LogEntry> {
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        let mut index = from.max(LogIndex(1));
+        while index <= to && out.len() < max_count {
+            let Some(entry) = self.entry(index) else { break };
+            bytes += entry.size_bytes();
+            if !out.is_empty() && bytes > max_bytes {
+                break;
+            }
+            out.push(entry.clone());
+            index = index.next();
+        }
+        out
+    }
+
+    /// The raft paper's "at least as up-to-date" comparison (§5.4.1).
+    pub fn is_up_to_date(&self, last_index: LogIndex, last_term: Term) -> bool {
+        (last_term, last_index) >= (self.last_term(), self.last_index())
+    }
+
+    /// The first index of the run of entries with the same term as the entry at `index`, used as
+    /// a conflict hint so the leader can skip a whole term at once (§5.3, "fast backtracking").
+    pub fn first_index_of_term_at(&self, index: LogIndex) -> LogIndex {
+        let Some(term) = self.term(index) else { return index };
+        let mut first = index;
+        while first.0 > 1 && self.term(first.prev()) == Some(term) && first.prev() > self.committed {
+            first = first.prev();
+        }
+        first
+    }
+
+    /// The last index whose term is `term`, if the log holds any entry of that term.
+    pub fn last_index_of_term(&self, term: Term) -> Option<LogIndex> {
+        // Terms are sorted: binary search for the first entry with a larger term.
+        let pos = self.entries.partition_point(|e| e.term <= term);
+        let candidate = self.entries.get(pos.checked_sub(1)?)?;
+        (candidate.term == term).then_some(candidate.index)
+    }
+
+    /// Appends a leader's own new entry. Panics on an index or term that breaks the invariants:
+    /// only the core calls this, with values it computed.
+    pub fn append_local(&mut self, entry: LogEntry) {
+        assert_eq!(entry.index, self.last_index().next(), "local append must be contiguous");
+        assert!(entry.term >= self.last_term(), "local append must not lower the term");
+        self.entries.push(entry);
+    }
+
+    /// Follower side of AppendEntries (§5.3): checks `prev_index/prev_term`, skips entries that
+    /// already match, truncates at the first real term conflict and appends the rest. Returns the
+    /// index this request proves to match the leader's log: `prev_index + entries.len()`.
+    pub fn try_append(
+        &mut self,
+        prev_index: LogIndex,
+        prev_term: Term,
+        entries: &[LogEntry],
+    ) -> Result<LogIndex, AppendRejection> {
+        if !self.matches(prev_index, prev_term) {
+            return Err(AppendRejection::Mismatch);
+        }
+        check_contiguous(prev_index, prev_term, entries).map_err(|_| AppendRejection::Malformed)?;
+        let proved = prev_index.plus(entries.len() as u64);
+        // Entries already present with the same term are the same entries (log matching
+        // property), so a stale or duplicated request changes nothing (defect 2 of the seed).
+        let first_new = entries.iter().position(|e| !self.matches(e.index, e.term));
+        let Some(first_new) = first_new else { return Ok(proved) };
+        let conflict_at = entries[first_new].index;
+        if conflict_at <= self.committed {
+            return Err(AppendRejection::WouldOverwriteCommitted);
+        }
+        self.truncate_from(conflict_at);
+        self.entries.extend_from_slice(&entries[first_new..]);
+        Ok(proved)
+    }
+
+    /// Removes every entry at `from` and after. Never below the commit index.
+    fn truncate_from(&mut self, from: LogIndex) {
+        assert!(from > self.committed, "truncating committed entries");
+        let keep = usize::try_from(from.0 - 1).expect("index fits in memory");
+        if keep < self.entries.len() {
+            self.entries.truncate(keep);
+            self.unpersisted_from = self.unpersisted_from.min(from);
+            self.stable = self.stable.min(from.prev());
+        }
+    }
+
+    /// Advances the commit index; it never moves back and never passes the last entry.
+    pub fn commit_to(&mut self, index: LogIndex) -> bool {
+        let index = index.min(self.last_index());
+        if index > self.committed {
+            self.committed = index;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Entries not yet handed out for persistence; marks them handed out.
+    pub fn take_unpersisted(&mut self) -> Vec<LogEntry> {
+        let from = self.unpersisted_from;
+        let last = self.last_index();
+        if from > last {
+            return Vec::new();
+        }
+        self.unpersisted_from = last.next();
+        self.slice(from, last, usize::MAX, u64::MAX)
+    }
+
+    /// True when some entries have not been handed out for persistence yet.
+    pub fn has_unpersisted(&self) -> bool {
+        self.unpersisted_from <= self.last_index()
+    }
+
+    /// The driver made entries up to `index` (of `term`) durable. Ignored when the log has
+    /// since been truncated and rewritten at that index, since then the ack is for other data.
+    pub fn persisted_to(&mut self, index: LogIndex, term: Term) {
+        if index > self.stable && index < self.unpersisted_from && self.matches(index, term) {
+            self.stable = index;
+        }
+    }
+
+    /// Committed entries not yet handed out for applying, up to what was handed out for
+    /// persistence (the driver persists a batch before applying it); marks them handed out.
+    pub fn take_committed(&mut self, max_bytes: u64) -> Vec<LogEntry> {
+        let to = self.committed.min(self.unpersisted_from.prev());
+        let from = self.apply_handed_out.next();
+        let out = self.slice(from, to, usize::MAX, max_bytes);
+        if let Some(last) = out.last() {
+            self.apply_handed_out = last.index;
+        }
+        out
+    }
+
+    /// True when committed entries wait to be handed out for applying.
+    pub fn has_committed_to_apply(&self) -> bool {
+        self.apply_handed_out < self.committed.min(self.unpersisted_from.prev())
+    }
+
+    /// The driver applied entries up to `index`.
+    pub fn applied_to(&mut self, index: LogIndex) {
+        if index > self.applied && index <= self.apply_handed_out {
+            self.applied = index;
+        }
+    }
+
+    /// Marks entries up to `index` as already applied (a recovered state machine).
+    pub fn set_applied(&mut self, index: LogIndex) {
+        let index = index.min(self.committed);
+        self.applied = index;
+        self.apply_handed_out = index;
+    }
+
+    /// All entries, for inspection.
+    pub fn entries(&self) -> &[LogEntry] {
+        &self.entries
+    }
+}
+
+impl Default for RaftLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Checks that `entries` follow `(prev_index, prev_term)` contiguously with non-decreasing terms.
+fn check_contiguous(prev_index: LogIndex, prev_term: Term, entries: &[LogEntry]) -> Result<(), String> {
+    let (mut index, mut term) = (prev_index, prev_term);
+    for entry in entries {
+        if entry.index != index.next() {
+            return Err(format!("entry index {} follows {}", entry.index, index));
+        }
+        if entry.term < term {
+            return Err(format!("entry {} has term {} below {}", entry.index, entry.term, term));
+        }
+        (index, term) = (entry.index, entry.term);
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! Wire messages: what nodes send each other. Local inputs (timeouts, proposals,
+//! acknowledgements from the driver) are a different type, [`crate::core::Input`].
+//!
+//! Every type here has a serde form, encoded by [`crate::codec`].
+
+use crate::log::LogEntry;
+use crate::types::{LogIndex, NodeId, Term};
+use serde::{Deserialize, Serialize};
+
+/// A candidate asks for a vote (paper §5.2), or, with `pre_vote`, asks whether it *would* get
+/// one without disturbing anybody's term (thesis §9.6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestVoteRequest {
+    /// The candidate's term (for a pre-vote: the term it would campaign in).
+    pub term: Term,
+    /// The candidate.
+    pub candidate_id: NodeId,
+    /// Index of the candidate's last log entry.
+    pub last_log_index: LogIndex,
+    /// Term of the candidate's last log entry.
+    pub last_log_term: Term,
+    /// True for a pre-vote: the receiver changes no state.
+    pub pre_vote: bool,
+}
+
+/// The answer to a [`RequestVoteRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestVoteResponse {
+    /// The voter's term; for a granted pre-vote, the term the pre-vote asked about.
+    pub term: Term,
+    /// True when the vote (or pre-vote) is granted.
+    pub vote_granted: bool,
+    /// True when this answers a pre-vote.
+    pub pre_vote: bool,
+}
+
+/// A leader replicates entries, or just asserts its leadership (a heartbeat has no entries),
+/// paper §5.3.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendEntriesRequest {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader, so followers can redirect clients.
+    pub leader_id: NodeId,
+    /// Index of the entry just before `entries`.
+    pub prev_log_index: LogIndex,
+    /// Term of the entry at `prev_log_index`.
+    pub prev_log_term: Term,
+    /// Entries to append, contiguous from `prev_log_index + 1` (empty for a heartbeat).
+    pub entries: Vec<LogEntry>,
+    /// The leader's commit index.
+    pub leader_commit: LogIndex,
+}
+
+impl AppendEntriesRequest {
+    /// The last index this request covers: what a success proves the follower holds.
+    pub fn last_index(&self) -> LogIndex {
+        self.prev_log_index.plus(self.entries.len() as u64)
+    }
+}
+
+/// The answer to an [`AppendEntriesRequest`].
+///
+/// On success, `match_index` is exactly what the request proved: its `prev_log_index` plus the
+/// number of entries it carried. It is never the follower's log length (defect 1 of the seed).
+/// On failure, `match_index` is the `prev_log_index` that did not match and the conflict hints
+/// let the leader skip back a whole term at a time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendEntriesResponse {
+    /// The follower's term.
+    pub term: Term,
+    /// True when the follower's log now matches the leader's up to `match_index`.
+    pub success: bool,
+    /// Success: the index proved to match. Failure: the rejected `prev_log_index`.
+    pub match_index: LogIndex,
+    /// Failure hint: the first index of the conflicting term, or the follower's last index + 1
+    /// when its log is too short.
+    pub conflict_index: LogIndex,
+    /// Failure hint: the term of the follower's entry at the rejected index, if it has one.
+    pub conflict_term: Option<Term>,
+    /// The follower's last log index, for the leader's information.
+    pub last_log_index: LogIndex,
+    /// The leader the follower believes in (useful when the request came from a stale leader).
+    pub leader_hint: Option<NodeId>,
+}
+
+/// The payload of a [`Message`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    /// A vote or pre-vote request.
+    RequestVote(RequestVoteRequest),
+    /// A vote or pre-vote answer.
+    RequestVoteResponse(RequestVoteResponse),
+    /// Entries or a heartbeat.
+    AppendEntries(AppendEntriesRequest),
+    /// An answer to entries or a heartbeat.
+    AppendEntriesResponse(AppendEntriesResponse),
+}
+
+impl Payload {
+    /// The term the message carries.
+    pub fn term(&self) -> Term {
+        match self {
+            Payload::RequestVote(m) => m.term,
+            Payload::RequestVoteResponse(m) => m.term,
+            Payload::AppendEntries(m) => m.term,
+            Payload::AppendEntriesResponse(m) => m.term,
+        }
+    }
+
+    /// A short name for traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::RequestVote(m) if m.pre_vote => "PreVote",
+            Payload::RequestVote(_) => "RequestVote",
+            Payload::RequestVoteResponse(m) if m.pre_vote => "PreVoteResponse",
+            Payload::RequestVoteResponse(_) => "RequestVoteResponse",
+            Payload::AppendEntries(_) => "AppendEntries",
+            Payload::AppendEntriesResponse(_) => "AppendEntriesResponse",
+        }
+    }
+}
+
+/// A message on the wire: who sent it, to whom, and what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The sender.
+    pub from: NodeId,
+    /// The receiver.
+    pub to: NodeId,
+    /// The content.
+    pub payload: Payload,
+}

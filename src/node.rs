@@ -1,0 +1,479 @@
+//! [`RaftNode`]: the seed's API, a thread-safe facade over the [`Core`].
+//!
+//! The facade is driven by its caller in RPC style: the caller moves requests and responses
+//! between nodes and decides when to start elections (with [`RaftNode::election_timeout_elapsed`]).
+//! Every call runs the core, then writes what the core asks to persist and syncs *before* it
+//! returns anything that depends on the write, then applies committed entries.
+//!
+//! Locking: two locks, always taken in the order `apply` then `inner`, never the reverse; the
+//! state machine (a user callback) runs with only `apply` held, so it may call back into the
+//! node. Persistence runs under `inner`, because writes must happen in the order the core
+//! produced them.
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::RaftConfig;
+use crate::core::{Core, Input, Ready};
+use crate::error::{RaftError, RaftResult};
+use crate::log::{Command, EntryKind, LogEntry};
+use crate::message::{
+    AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
+};
+use crate::state_machine::StateMachine;
+use crate::storage::{load_durable, persist_ready, MemPersistence, RaftPersistence};
+use crate::types::{LogIndex, NodeId, NodeState, Term};
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A Raft consensus node (the seed's API).
+pub struct RaftNode {
+    id: NodeId,
+    config: RaftConfig,
+    persistence: Arc<dyn RaftPersistence>,
+    clock: Arc<dyn Clock>,
+    /// Protocol state. Taken after `apply` when both are needed.
+    inner: Mutex<Inner>,
+    /// The state machine. Taken before `inner`; held while user code runs.
+    apply: Mutex<Applier>,
+    recovering: AtomicBool,
+    has_state_machine: AtomicBool,
+}
+
+struct Inner {
+    core: Core,
+    /// Committed entries handed out by the core, waiting for the state machine.
+    to_apply: VecDeque<LogEntry>,
+    /// Highest index handed to `to_apply`.
+    handed_to_apply: LogIndex,
+    /// Commit index recovered at start-up: recovery ends when it is applied.
+    recovery_target: LogIndex,
+    /// Times the core was rebuilt from disk after a failed write (seeds its fresh RNG).
+    rebuilds: u64,
+    /// Set when the disk cannot even be read back: the node refuses to act.
+    failed: Option<String>,
+}
+
+struct Applier {
+    state_machine: Option<Box<dyn StateMachine>>,
+    /// The last error the state machine returned, with its index.
+    last_error: Option<RaftError>,
+}
+
+impl RaftNode {
+    /// Create a new Raft node, with in-memory persistence and the system clock.
+    pub fn new(config: RaftConfig) -> RaftResult<Self> {
+        Self::with_persistence(config, Arc::new(MemPersistence::new()))
+    }
+
+    /// Create a new Raft node with an explicit persistence backend, recovering its state from
+    /// it. Committed entries found there are replayed into the state machine once one is set;
+    /// until then [`RaftNode::is_recovering`] is true.
+    pub fn with_persistence(config: RaftConfig, persistence: Arc<dyn RaftPersistence>) -> RaftResult<Self> {
+        Self::with_clock(config, persistence, Arc::new(SystemClock::new()))
+    }
+
+    /// Like [`RaftNode::with_persistence`], with an injected clock (deterministic tests).
+    pub fn with_clock(
+        config: RaftConfig,
+        persistence: Arc<dyn RaftPersistence>,
+        clock: Arc<dyn Clock>,
+    ) -> RaftResult<Self> {
+        config.validate()?;
+        let core = build_core(&config, &*persistence, clock.now_ms(), 0)?;
+        let recovery_target = core.log().committed();
+        let node = RaftNode {
+            id: config.node_id,
+            config,
+            persistence,
+            clock,
+            inner: Mutex::new(Inner {
+                core,
+                to_apply: VecDeque::new(),
+                handed_to_apply: LogIndex(0),
+                recovery_target,
+                rebuilds: 0,
+                failed: None,
+            }),
+            apply: Mutex::new(Applier { state_machine: None, last_error: None }),
+            recovering: AtomicBool::new(recovery_target > LogIndex(0)),
+            has_state_machine: AtomicBool::new(false),
+        };
+        node.drive(|_| ())?;
+        Ok(node)
+    }
+
+    /// Get the current node ID
+    pub fn node_id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Get the current term
+    pub fn current_term(&self) -> Term {
+        self.read(|core| core.term())
+    }
+
+    /// Get the current state
+    pub fn state(&self) -> NodeState {
+        self.read(|core| core.state())
+    }
+
+    /// Get the current leader ID
+    pub fn leader_id(&self) -> Option<NodeId> {
+        self.read(|core| core.leader())
+    }
+
+    /// Check if this node is the leader
+    pub fn is_leader(&self) -> bool {
+        self.state() == NodeState::Leader
+    }
+
+    /// Get the commit index
+    pub fn commit_index(&self) -> LogIndex {
+        self.read(|core| core.log().committed())
+    }
+
+    /// Get the last log index
+    pub fn last_log_index(&self) -> LogIndex {
+        self.read(|core| core.log().last_index())
+    }
+
+    /// Append a command to the log (leader only). Returns once the entry is durable locally;
+    /// the index is where it will sit if it commits.
+    pub fn propose(&self, command: Command) -> RaftResult<LogIndex> {
+        self.drive(|core| core.propose(command))?.0
+    }
+
+    /// Return true if the node is currently replaying its log into the state machine on
+    /// startup: from recovery until every entry committed at recovery has been applied.
+    pub fn is_recovering(&self) -> bool {
+        self.recovering.load(Ordering::SeqCst)
+    }
+
+    /// Handle a RequestVote RPC. The answer is returned only after the vote is durable; if
+    /// the write fails, the vote is refused.
+    pub fn handle_request_vote(&self, req: RequestVoteRequest) -> RequestVoteResponse {
+        let from = req.candidate_id;
+        let pre_vote = req.pre_vote;
+        let msg = Message { from, to: self.id, payload: Payload::RequestVote(req) };
+        let answer = self.deliver(msg).ok().and_then(|out| {
+            out.into_iter().find_map(|m| match m.payload {
+                Payload::RequestVoteResponse(r) if m.to == from => Some(r),
+                _ => None,
+            })
+        });
+        answer.unwrap_or_else(|| RequestVoteResponse {
+            term: self.current_term(),
+            vote_granted: false,
+            pre_vote,
+        })
+    }
+
+    /// Handle an AppendEntries RPC. The answer is returned only after the entries are
+    /// durable; if the write fails, the request is refused.
+    pub fn handle_append_entries(&self, req: AppendEntriesRequest) -> AppendEntriesResponse {
+        let from = req.leader_id;
+        let prev = req.prev_log_index;
+        let msg = Message { from, to: self.id, payload: Payload::AppendEntries(req) };
+        let answer = self.deliver(msg).ok().and_then(|out| {
+            out.into_iter().find_map(|m| match m.payload {
+                Payload::AppendEntriesResponse(r) if m.to == from => Some(r),
+                _ => None,
+            })
+        });
+        answer.unwrap_or_else(|| self.refusal(prev))
+    }
+
+    fn refusal(&self, prev: LogIndex) -> AppendEntriesResponse {
+        self.read(|core| AppendEntriesResponse {
+            term: core.term(),
+            success: false,
+            match_index: prev,
+            conflict_index: prev.min(core.log().last_index().next()),
+            conflict_term: None,
+            last_log_index: core.log().last_index(),
+            leader_hint: core.leader(),
+        })
+    }
+
+    /// Start an election (transition to candidate) at once, without a pre-vote round. Returns
+    /// one request per other voter, all identical, sent only once the new term and the vote
+    /// for itself are durable. A single-voter cluster becomes leader at once and returns none;
+    /// a leader stays leader and returns none.
+    pub fn start_election(&self) -> Vec<RequestVoteRequest> {
+        let out = self.drive(|core| {
+            if core.state() != NodeState::Leader {
+                core.step(Input::Campaign).expect("campaign does not fail");
+            }
+        });
+        out.map(|(_, msgs)| vote_requests(msgs)).unwrap_or_default()
+    }
+
+    /// Handle a vote response during election. Returns true when this node has just become
+    /// the leader.
+    pub fn handle_vote_response(&self, from: NodeId, resp: RequestVoteResponse) -> bool {
+        let msg = Message { from, to: self.id, payload: Payload::RequestVoteResponse(resp) };
+        self.drive(|core| {
+            let was_leader = core.state() == NodeState::Leader;
+            core.step_message(msg);
+            !was_leader && core.state() == NodeState::Leader
+        })
+        .map(|(became, _)| became)
+        .unwrap_or(false)
+    }
+
+    /// Create heartbeat messages for all peers: an empty AppendEntries for each follower.
+    pub fn create_heartbeats(&self) -> Vec<(NodeId, AppendEntriesRequest)> {
+        self.requests_for_peers(true, false)
+    }
+
+    /// Create replication messages for all peers: entries from each follower's next index,
+    /// or an empty AppendEntries for a follower that is caught up.
+    pub fn create_replication_requests(&self) -> Vec<(NodeId, AppendEntriesRequest)> {
+        self.requests_for_peers(false, false)
+    }
+
+    /// Replicate log entries to all followers that need them; a caught-up follower is
+    /// omitted (use [`RaftNode::create_heartbeats`] for keep-alives).
+    pub fn replicate_to_followers(&self) -> Vec<(NodeId, AppendEntriesRequest)> {
+        self.requests_for_peers(false, true)
+    }
+
+    /// Create an AppendEntries request for a specific follower. Returns None if this node is
+    /// not the leader, if `peer` is not a follower, or if the follower is caught up.
+    pub fn create_replication_request_for(&self, peer: NodeId) -> Option<AppendEntriesRequest> {
+        let mut inner = self.lock_inner().ok()?;
+        inner.core.append_request_for(peer, false)
+    }
+
+    fn requests_for_peers(
+        &self,
+        heartbeat: bool,
+        skip_caught_up: bool,
+    ) -> Vec<(NodeId, AppendEntriesRequest)> {
+        let Ok(mut inner) = self.lock_inner() else { return Vec::new() };
+        let core = &mut inner.core;
+        let peers: Vec<NodeId> = core.voters().iter().copied().filter(|&p| p != self.id).collect();
+        let mut out = Vec::new();
+        for peer in peers {
+            let request = core.append_request_for(peer, heartbeat).or_else(|| {
+                if skip_caught_up || heartbeat {
+                    None
+                } else {
+                    core.append_request_for(peer, true)
+                }
+            });
+            if let Some(request) = request {
+                out.push((peer, request));
+            }
+        }
+        out
+    }
+
+    /// Handle a replication response. Returns an error when this node is not the leader of
+    /// the response's term, or when the response claims more than was sent to `from`.
+    pub fn handle_replication_response(&self, from: NodeId, resp: AppendEntriesResponse) -> RaftResult<()> {
+        let msg = Message { from, to: self.id, payload: Payload::AppendEntriesResponse(resp.clone()) };
+        let ((), _) = self
+            .drive(|core| {
+                let dropped_before = core.stats().dropped_invalid;
+                let leader_before = core.state() == NodeState::Leader && core.term() >= resp.term;
+                core.step_message(msg);
+                if !leader_before && resp.term <= core.term() && core.state() != NodeState::Leader {
+                    return Err(RaftError::NotLeader { leader_id: core.leader() });
+                }
+                if core.stats().dropped_invalid > dropped_before {
+                    return Err(RaftError::LogInconsistency(format!(
+                        "{from} acknowledged index {} beyond what was sent to it",
+                        resp.match_index
+                    )));
+                }
+                Ok(())
+            })
+            .and_then(|(r, msgs)| r.map(|()| ((), msgs)))?;
+        Ok(())
+    }
+
+    /// Check if the election timeout has elapsed on the node's clock. The timeout is drawn
+    /// once per reset from the node's seeded RNG, never re-drawn on a poll. A leader's never
+    /// elapses.
+    pub fn election_timeout_elapsed(&self) -> bool {
+        let now = self.clock.now_ms();
+        self.read(|core| core.state() != NodeState::Leader && now >= core.election_deadline())
+    }
+
+    /// Reset the election timer, drawing a fresh randomized timeout.
+    pub fn reset_election_timer(&self) {
+        let now = self.clock.now_ms();
+        if let Ok(mut inner) = self.lock_inner() {
+            let _ = inner.core.step(Input::Tick { now });
+            inner.core.reset_election_timer();
+        }
+    }
+
+    /// Get a hint about the current leader (for client redirection).
+    pub fn get_leader_hint(&self) -> Option<NodeId> {
+        self.leader_id()
+    }
+
+    /// Register a [`StateMachine`] to receive committed log entries. Every committed entry
+    /// not yet applied is fed to it now, in order; later ones as the commit index advances.
+    /// Calling it again replaces the previous state machine, which continues from where the
+    /// previous one stopped.
+    pub fn set_state_machine(&self, sm: impl StateMachine + 'static) -> RaftResult<()> {
+        {
+            let mut applier = self.apply.lock().unwrap_or_else(|e| e.into_inner());
+            applier.state_machine = Some(Box::new(sm));
+        }
+        self.has_state_machine.store(true, Ordering::SeqCst);
+        self.run_apply();
+        Ok(())
+    }
+
+    /// The last error the state machine returned while applying, if any.
+    pub fn last_apply_error(&self) -> Option<RaftError> {
+        self.apply.lock().unwrap_or_else(|e| e.into_inner()).last_error.clone()
+    }
+
+    /// The configuration the node was built with.
+    pub fn config(&self) -> &RaftConfig {
+        &self.config
+    }
+
+    // ----- Driving the core ------------------------------------------------------------
+
+    fn read<R>(&self, f: impl FnOnce(&Core) -> R) -> R {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&inner.core)
+    }
+
+    fn lock_inner(&self) -> RaftResult<MutexGuard<'_, Inner>> {
+        let inner =
+            self.inner.lock().map_err(|_| RaftError::Other("node poisoned by an earlier panic".into()))?;
+        if let Some(reason) = &inner.failed {
+            return Err(RaftError::StorageError(reason.clone()));
+        }
+        Ok(inner)
+    }
+
+    fn deliver(&self, msg: Message) -> RaftResult<Vec<Message>> {
+        self.drive(|core| core.step_message(msg)).map(|((), msgs)| msgs)
+    }
+
+    /// Runs `f` on the core at the clock's current time, then persists, collects messages and
+    /// queues committed entries until the core has nothing left; then applies. On a failed
+    /// write the core is rebuilt from what is durable and the error returned: nothing that
+    /// depended on the write leaves the node.
+    fn drive<R>(&self, f: impl FnOnce(&mut Core) -> R) -> RaftResult<(R, Vec<Message>)> {
+        let result = {
+            let mut inner = self.lock_inner()?;
+            let now = self.clock.now_ms();
+            inner.core.step(Input::Tick { now })?;
+            let value = f(&mut inner.core);
+            self.flush(&mut inner).map(|msgs| (value, msgs))
+        };
+        self.run_apply();
+        result
+    }
+
+    fn flush(&self, inner: &mut Inner) -> RaftResult<Vec<Message>> {
+        let mut out = Vec::new();
+        while inner.core.has_ready() {
+            let ready = inner.core.ready();
+            if let Err(err) = persist_ready(&*self.persistence, &ready) {
+                tracing::warn!(node = %self.id, %err, "write failed; rebuilding from durable state");
+                self.rebuild(inner);
+                return Err(err);
+            }
+            self.take_outputs(inner, &ready, &mut out);
+            inner.core.advance(&ready);
+        }
+        Ok(out)
+    }
+
+    fn take_outputs(&self, inner: &mut Inner, ready: &Ready, out: &mut Vec<Message>) {
+        out.extend(ready.messages.iter().cloned());
+        out.extend(ready.persisted_messages.iter().cloned());
+        if let Some(last) = ready.committed_entries.last() {
+            inner.handed_to_apply = last.index;
+        }
+        inner.to_apply.extend(ready.committed_entries.iter().cloned());
+    }
+
+    /// Replaces the core by one recovered from disk, as after a crash. If the disk cannot be
+    /// read, the node is marked failed.
+    fn rebuild(&self, inner: &mut Inner) {
+        inner.rebuilds += 1;
+        match build_core(&self.config, &*self.persistence, self.clock.now_ms(), inner.rebuilds) {
+            Ok(mut core) => {
+                core.set_applied_for_rebuild(inner.handed_to_apply);
+                inner.core = core;
+            }
+            Err(err) => inner.failed = Some(format!("cannot recover after a failed write: {err}")),
+        }
+    }
+
+    /// Applies queued committed entries with the `apply` lock held and `inner` released, so a
+    /// state machine may call back into the node. If another thread (or this thread, from
+    /// inside the state machine) is already applying, it will drain the queue.
+    fn run_apply(&self) {
+        loop {
+            if !self.has_state_machine.load(Ordering::SeqCst) {
+                return;
+            }
+            let Ok(mut applier) = self.apply.try_lock() else { return };
+            self.drain_apply_queue(&mut applier);
+            drop(applier);
+            let more = self.inner.lock().map(|i| !i.to_apply.is_empty()).unwrap_or(false);
+            if !more {
+                return;
+            }
+        }
+    }
+
+    fn drain_apply_queue(&self, applier: &mut Applier) {
+        loop {
+            let batch: Vec<LogEntry> = match self.inner.lock() {
+                Ok(mut inner) => inner.to_apply.drain(..).collect(),
+                Err(_) => return,
+            };
+            let Some(last) = batch.last().map(|e| e.index) else { return };
+            let sm = applier.state_machine.as_mut().expect("checked by run_apply");
+            for entry in batch.iter().filter(|e| e.kind == EntryKind::Normal) {
+                if let Err(err) = sm.apply(entry) {
+                    tracing::warn!(node = %self.id, index = %entry.index, %err, "state machine failed to apply");
+                    applier.last_error = Some(err);
+                }
+            }
+            if let Ok(mut inner) = self.inner.lock() {
+                let _ = inner.core.step(Input::Applied { index: last });
+                if last >= inner.recovery_target {
+                    self.recovering.store(false, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+}
+
+fn build_core(
+    config: &RaftConfig,
+    persistence: &dyn RaftPersistence,
+    now: u64,
+    generation: u64,
+) -> RaftResult<Core> {
+    let durable = load_durable(persistence)?;
+    let rng = ChaCha8Rng::seed_from_u64(config.rng_seed ^ generation.rotate_left(32));
+    let mut core = Core::new(config.clone(), durable, rng, now)?;
+    core.set_manual_replication(true);
+    Ok(core)
+}
+
+fn vote_requests(msgs: Vec<Message>) -> Vec<RequestVoteRequest> {
+    msgs.into_iter()
+        .filter_map(|m| match m.payload {
+            Payload::RequestVote(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,114 @@
+//! The leader's view of each follower's replication (etcd's Progress): flow control with a
+//! probe state and a replicate state with a bounded inflight window.
+
+use crate::types::LogIndex;
+use std::collections::VecDeque;
+
+/// How the leader currently sends to a follower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressState {
+    /// The follower's position is unknown: one message at a time, wait for the answer.
+    Probe,
+    /// The follower is known to match up to `match_index`: stream entries optimistically,
+    /// at most `max_inflight` messages ahead.
+    Replicate,
+}
+
+/// Replication state of one follower, valid for one leader term.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// Highest index known to match the leader's log. Never decreases within a term.
+    pub match_index: LogIndex,
+    /// Next index to send.
+    pub next_index: LogIndex,
+    /// Current flow-control state.
+    pub state: ProgressState,
+    /// In the probe state: a probe is outstanding, so sending is paused.
+    pub probe_sent: bool,
+    /// In the replicate state: the last index of each message in flight, oldest first.
+    pub inflight: VecDeque<LogIndex>,
+    /// Highest index ever sent to this follower in this term: an acknowledgement can prove no
+    /// more than what was sent (defect 1 of the seed).
+    pub sent_up_to: LogIndex,
+    /// Heard from since the last check-quorum round.
+    pub recent_active: bool,
+}
+
+impl Progress {
+    /// A fresh progress for a leader whose log ends at `last_index`.
+    pub fn new(last_index: LogIndex) -> Self {
+        Progress {
+            match_index: LogIndex(0),
+            next_index: last_index.next(),
+            state: ProgressState::Probe,
+            probe_sent: false,
+            inflight: VecDeque::new(),
+            sent_up_to: LogIndex(0),
+            recent_active: false,
+        }
+    }
+
+    /// True when flow control lets another message with entries go.
+    pub fn can_send(&self, max_inflight: usize) -> bool {
+        match self.state {
+            ProgressState::Probe => !self.probe_sent,
+            ProgressState::Replicate => self.inflight.len() < max_inflight,
+        }
+    }
+
+    /// Records a message covering entries up to `last` (`sent_entries` false for a heartbeat).
+    pub fn on_sent(&mut self, last: LogIndex, sent_entries: bool) {
+        self.sent_up_to = self.sent_up_to.max(last);
+        match self.state {
+            ProgressState::Probe => self.probe_sent = true,
+            ProgressState::Replicate if sent_entries => {
+                self.next_index = last.next();
+                self.inflight.push_back(last);
+            }
+            ProgressState::Replicate => {}
+        }
+    }
+
+    /// An acknowledgement proved `index`. Returns true when it raised the match index.
+    pub fn on_ack(&mut self, index: LogIndex) -> bool {
+        self.probe_sent = false;
+        while self.inflight.front().is_some_and(|&i| i <= index) {
+            self.inflight.pop_front();
+        }
+        if index <= self.match_index {
+            return false;
+        }
+        self.match_index = index;
+        self.next_index = self.next_index.max(index.next());
+        if self.state == ProgressState::Probe {
+            self.become_replicate();
+        }
+        true
+    }
+
+    /// A rejection of `rejected` (the request's prev index) with `hint` as the leader's
+    /// computed next index. Returns false when the rejection is stale and was ignored.
+    pub fn on_reject(&mut self, rejected: LogIndex, hint: LogIndex) -> bool {
+        match self.state {
+            ProgressState::Replicate if rejected <= self.match_index => return false,
+            ProgressState::Probe if rejected != self.next_index.prev() => return false,
+            _ => {}
+        }
+        self.next_index = hint.min(rejected).max(self.match_index.next());
+        self.become_probe();
+        true
+    }
+
+    fn become_replicate(&mut self) {
+        self.state = ProgressState::Replicate;
+        self.next_index = self.match_index.next();
+        self.inflight.clear();
+        self.probe_sent = false;
+    }
+
+    fn become_probe(&mut self) {
+        self.state = ProgressState::Probe;
+        self.inflight.clear();
+        self.probe_sent = false;
+    }
+}

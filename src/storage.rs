@@ -1,0 +1,131 @@
+//! Persistence: the [`RaftPersistence`] trait the seed's API writes through, an in-memory
+//! implementation, and [`persist_ready`], the one function that writes a [`Ready`] in the
+//! order the contract requires.
+
+use crate::core::{DurableState, HardState, Ready};
+use crate::error::{RaftError, RaftResult};
+use crate::log::LogEntry;
+use crate::types::LogIndex;
+use std::sync::{Mutex, MutexGuard};
+
+/// Durable storage of one node's hard state and log.
+///
+/// Writes may be buffered until [`RaftPersistence::sync`]; the engine syncs before it sends
+/// anything that depends on a write. Every method reports failure as an error, which the
+/// engine propagates: it never votes or acknowledges on top of a failed write.
+pub trait RaftPersistence: Send + Sync {
+    /// Records the hard state (term, vote, commit).
+    fn save_hard_state(&self, state: &HardState) -> RaftResult<()>;
+    /// Reads the last recorded hard state (the default one when none was ever saved).
+    fn load_hard_state(&self) -> RaftResult<HardState>;
+    /// Appends entries; the first one's index is exactly one past the current last entry.
+    fn append_entries(&self, entries: &[LogEntry]) -> RaftResult<()>;
+    /// Removes every entry with index `from` or higher (no-op when there is none).
+    fn truncate_log(&self, from: LogIndex) -> RaftResult<()>;
+    /// Reads the whole log, contiguous from index 1.
+    fn load_log(&self) -> RaftResult<Vec<LogEntry>>;
+    /// Makes every earlier write durable.
+    fn sync(&self) -> RaftResult<()>;
+}
+
+/// Loads everything a node recovers from.
+pub fn load_durable(persistence: &dyn RaftPersistence) -> RaftResult<DurableState> {
+    Ok(DurableState { hard_state: persistence.load_hard_state()?, entries: persistence.load_log()? })
+}
+
+/// Writes the durable part of `ready` (truncation, entries, hard state) and syncs. Only after
+/// this returns `Ok` may the ready's `persisted_messages` be sent.
+pub fn persist_ready(persistence: &dyn RaftPersistence, ready: &Ready) -> RaftResult<()> {
+    if !ready.must_persist() {
+        return Ok(());
+    }
+    if let Some(first) = ready.entries.first() {
+        persistence.truncate_log(first.index)?;
+        persistence.append_entries(&ready.entries)?;
+    }
+    if let Some(hs) = &ready.hard_state {
+        persistence.save_hard_state(hs)?;
+    }
+    persistence.sync()
+}
+
+/// In-memory persistence, for tests, benchmarks and the default [`crate::RaftNode::new`].
+/// It can be told to fail, to test that a failed write is never acknowledged.
+#[derive(Debug, Default)]
+pub struct MemPersistence {
+    inner: Mutex<MemInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemInner {
+    hard_state: HardState,
+    entries: Vec<LogEntry>,
+    fail: bool,
+}
+
+impl MemPersistence {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// While `fail` is true, every write and sync returns a storage error.
+    pub fn set_fail(&self, fail: bool) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.fail = fail;
+        }
+    }
+
+    fn lock(&self) -> RaftResult<MutexGuard<'_, MemInner>> {
+        self.inner.lock().map_err(|_| RaftError::StorageError("persistence lock poisoned".into()))
+    }
+
+    fn lock_for_write(&self) -> RaftResult<MutexGuard<'_, MemInner>> {
+        let inner = self.lock()?;
+        if inner.fail {
+            return Err(RaftError::StorageError("injected write failure".into()));
+        }
+        Ok(inner)
+    }
+}
+
+impl RaftPersistence for MemPersistence {
+    fn save_hard_state(&self, state: &HardState) -> RaftResult<()> {
+        self.lock_for_write()?.hard_state = *state;
+        Ok(())
+    }
+
+    fn load_hard_state(&self) -> RaftResult<HardState> {
+        Ok(self.lock()?.hard_state)
+    }
+
+    fn append_entries(&self, entries: &[LogEntry]) -> RaftResult<()> {
+        let mut inner = self.lock_for_write()?;
+        let expected = inner.entries.last().map_or(LogIndex(0), |e| e.index).next();
+        if let Some(first) = entries.first() {
+            if first.index != expected {
+                return Err(RaftError::StorageError(format!(
+                    "append at {} but the log continues at {}",
+                    first.index, expected
+                )));
+            }
+        }
+        inner.entries.extend_from_slice(entries);
+        Ok(())
+    }
+
+    fn truncate_log(&self, from: LogIndex) -> RaftResult<()> {
+        let mut inner = self.lock_for_write()?;
+        let keep = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
+        inner.entries.truncate(keep);
+        Ok(())
+    }
+
+    fn load_log(&self) -> RaftResult<Vec<LogEntry>> {
+        Ok(self.lock()?.entries.clone())
+    }
+
+    fn sync(&self) -> RaftResult<()> {
+        self.lock_for_write().map(|_| ())
+    }
+}

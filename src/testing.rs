@@ -1,0 +1,263 @@
+//! A small synchronous in-process cluster of [`Core`]s for tests and benchmarks.
+//!
+//! It follows the driver's contract to the letter (persist, send, apply, advance) with an
+//! in-memory disk per node, and delivers messages in FIFO order unless links are cut. It is
+//! deterministic: no clock, no threads, randomness only from the seed. The full simulator
+//! with faults lives in the `quorate-sim` crate.
+
+use crate::codec;
+use crate::config::RaftConfig;
+use crate::core::{Core, DurableState, Input, Ready};
+use crate::error::RaftResult;
+use crate::log::{Command, EntryKind, LogEntry};
+use crate::message::Message;
+use crate::types::{LogIndex, NodeId, NodeState};
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// One node of a [`Cluster`]: its core, its disk and what it applied.
+pub struct TestNode {
+    /// The protocol state.
+    pub core: Core,
+    /// What this node has made durable.
+    pub disk: DurableState,
+    /// Normal entries applied, in order.
+    pub applied: Vec<LogEntry>,
+    /// False while crashed.
+    pub up: bool,
+    restarts: u64,
+}
+
+/// A deterministic in-process cluster.
+pub struct Cluster {
+    /// The nodes by id.
+    pub nodes: BTreeMap<NodeId, TestNode>,
+    /// Virtual time in milliseconds.
+    pub now: u64,
+    /// Messages sent and not yet delivered.
+    pub in_flight: VecDeque<Message>,
+    /// Directed links that drop messages.
+    cut: BTreeSet<(NodeId, NodeId)>,
+    /// Every message goes through the wire codec when true.
+    pub through_codec: bool,
+    /// Messages delivered so far.
+    pub delivered: u64,
+    seed: u64,
+    configs: BTreeMap<NodeId, RaftConfig>,
+}
+
+impl Cluster {
+    /// A cluster of `n` voters with ids 1..=n and default configuration.
+    pub fn new(n: u64, seed: u64) -> Self {
+        Self::with_config(n, seed, |_| {})
+    }
+
+    /// A cluster of `n` voters whose configurations `adjust` may change.
+    pub fn with_config(n: u64, seed: u64, adjust: impl Fn(&mut RaftConfig)) -> Self {
+        let ids: Vec<NodeId> = (1..=n).map(NodeId).collect();
+        let mut cluster = Cluster {
+            nodes: BTreeMap::new(),
+            now: 0,
+            in_flight: VecDeque::new(),
+            cut: BTreeSet::new(),
+            through_codec: false,
+            delivered: 0,
+            seed,
+            configs: BTreeMap::new(),
+        };
+        for &id in &ids {
+            let mut config = RaftConfig::new(id, ids.clone());
+            adjust(&mut config);
+            cluster.configs.insert(id, config);
+            let core = cluster.boot(id, DurableState::default(), 0);
+            cluster.nodes.insert(
+                id,
+                TestNode { core, disk: DurableState::default(), applied: Vec::new(), up: true, restarts: 0 },
+            );
+        }
+        cluster
+    }
+
+    fn boot(&self, id: NodeId, disk: DurableState, generation: u64) -> Core {
+        let rng =
+            ChaCha8Rng::seed_from_u64(self.seed ^ id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ generation);
+        Core::new(self.configs[&id].clone(), disk, rng, self.now).expect("valid test configuration")
+    }
+
+    /// The node `id`.
+    pub fn node(&self, id: u64) -> &TestNode {
+        &self.nodes[&NodeId(id)]
+    }
+
+    /// The core of node `id`, mutably.
+    pub fn core_mut(&mut self, id: u64) -> &mut Core {
+        &mut self.nodes.get_mut(&NodeId(id)).expect("node exists").core
+    }
+
+    /// The leader with the highest term among running nodes, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.up && n.core.state() == NodeState::Leader)
+            .max_by_key(|(_, n)| n.core.term())
+            .map(|(&id, _)| id)
+    }
+
+    /// Feeds `input` to node `id` and handles the resulting readies.
+    pub fn step(&mut self, id: u64, input: Input) -> RaftResult<()> {
+        let node = self.nodes.get_mut(&NodeId(id)).expect("node exists");
+        if !node.up {
+            return Ok(());
+        }
+        node.core.step(input)?;
+        self.process_ready(NodeId(id));
+        Ok(())
+    }
+
+    /// Proposes `data` at node `id`.
+    pub fn propose(&mut self, id: u64, data: &[u8]) -> RaftResult<LogIndex> {
+        let index = self.core_mut(id).propose(Command::new(data.to_vec()))?;
+        self.process_ready(NodeId(id));
+        Ok(index)
+    }
+
+    /// Makes node `id` campaign (no pre-vote) and delivers messages until quiet.
+    pub fn elect(&mut self, id: u64) {
+        self.step(id, Input::Campaign).expect("campaign does not fail");
+        self.deliver_all();
+    }
+
+    /// Handles every pending ready of `id`, following the driver's contract.
+    pub fn process_ready(&mut self, id: NodeId) {
+        while let Some(node) = self.nodes.get_mut(&id) {
+            if !node.up || !node.core.has_ready() {
+                return;
+            }
+            let ready = node.core.ready();
+            persist(&mut node.disk, &ready);
+            apply(&mut node.applied, &ready);
+            node.core.advance(&ready);
+            let Ready { messages, persisted_messages, .. } = ready;
+            for msg in messages.into_iter().chain(persisted_messages) {
+                self.send(msg);
+            }
+        }
+    }
+
+    fn send(&mut self, msg: Message) {
+        if self.cut.contains(&(msg.from, msg.to)) {
+            return;
+        }
+        let msg = if self.through_codec {
+            let bytes = codec::encode_message(&msg).expect("messages encode");
+            codec::decode_message(&bytes).expect("own encoding decodes")
+        } else {
+            msg
+        };
+        self.in_flight.push_back(msg);
+    }
+
+    /// Delivers one message, if any. Returns false when none was in flight.
+    pub fn deliver_one(&mut self) -> bool {
+        let Some(msg) = self.in_flight.pop_front() else { return false };
+        let to = msg.to;
+        if self.cut.contains(&(msg.from, msg.to)) {
+            return true;
+        }
+        self.delivered += 1;
+        let _ = self.step(to.0, Input::Message(msg));
+        true
+    }
+
+    /// Delivers messages until none is in flight (bounded, so a livelock fails loudly).
+    pub fn deliver_all(&mut self) {
+        let mut budget = 10_000_000u64;
+        while self.deliver_one() {
+            budget -= 1;
+            assert!(budget > 0, "message storm: the cluster never went quiet");
+        }
+    }
+
+    /// Advances time by `ms` in 1 ms steps, ticking every node and delivering all messages
+    /// after each step.
+    pub fn run_for(&mut self, ms: u64) {
+        for _ in 0..ms {
+            self.now += 1;
+            let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+            for id in ids {
+                let now = self.now;
+                let _ = self.step(id.0, Input::Tick { now });
+            }
+            self.deliver_all();
+        }
+    }
+
+    /// Runs until some node is leader, at most `ms` milliseconds; returns it.
+    pub fn run_until_leader(&mut self, ms: u64) -> Option<NodeId> {
+        for _ in 0..ms {
+            if let Some(leader) = self.leader() {
+                return Some(leader);
+            }
+            self.run_for(1);
+        }
+        self.leader()
+    }
+
+    /// Drops messages from `a` to `b` and from `b` to `a`.
+    pub fn cut_link(&mut self, a: u64, b: u64) {
+        self.cut.insert((NodeId(a), NodeId(b)));
+        self.cut.insert((NodeId(b), NodeId(a)));
+    }
+
+    /// Cuts every link of `id`.
+    pub fn isolate(&mut self, id: u64) {
+        let ids: Vec<u64> = self.nodes.keys().map(|n| n.0).collect();
+        for other in ids {
+            if other != id {
+                self.cut_link(id, other);
+            }
+        }
+    }
+
+    /// Restores every link.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// Crashes node `id`: volatile state is lost, its disk stays.
+    pub fn crash(&mut self, id: u64) {
+        let node = self.nodes.get_mut(&NodeId(id)).expect("node exists");
+        node.up = false;
+        self.in_flight.retain(|m| m.to != NodeId(id));
+    }
+
+    /// Restarts a crashed node from its disk; its state machine is rebuilt by replay.
+    pub fn restart(&mut self, id: u64) {
+        let generation = self.nodes[&NodeId(id)].restarts + 1;
+        let disk = self.nodes[&NodeId(id)].disk.clone();
+        let core = self.boot(NodeId(id), disk, generation);
+        let node = self.nodes.get_mut(&NodeId(id)).expect("node exists");
+        node.core = core;
+        node.applied.clear();
+        node.up = true;
+        node.restarts = generation;
+        self.process_ready(NodeId(id));
+    }
+}
+
+/// Writes a ready to an in-memory disk: truncate, append, hard state.
+pub fn persist(disk: &mut DurableState, ready: &Ready) {
+    if let Some(first) = ready.entries.first() {
+        let keep = usize::try_from(first.index.0 - 1).expect("fits");
+        disk.entries.truncate(keep);
+        disk.entries.extend(ready.entries.iter().cloned());
+    }
+    if let Some(hs) = ready.hard_state {
+        disk.hard_state = hs;
+    }
+}
+
+fn apply(applied: &mut Vec<LogEntry>, ready: &Ready) {
+    applied.extend(ready.committed_entries.iter().filter(|e| e.kind == EntryKind::Normal).cloned());
+}
