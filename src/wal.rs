@@ -41,14 +41,21 @@ pub fn truncate_record(from: LogIndex) -> Vec<u8> {
 /// Replays `bytes`, returning the state of the longest valid prefix. Never panics.
 pub fn recover(bytes: &[u8]) -> Recovered {
     let mut state = DurableState::default();
+    let (valid_len, stopped_by) = replay_into(&mut state, bytes);
+    Recovered { state, valid_len, stopped_by }
+}
+
+/// Applies the records in `bytes` to `state`, stopping at the first invalid one. Returns the
+/// length of the valid prefix and why it stopped early, if it did.
+pub fn replay_into(state: &mut DurableState, bytes: &[u8]) -> (usize, Option<CodecError>) {
     let mut pos = 0;
     while pos < bytes.len() {
-        match apply_record(&mut state, &bytes[pos..]) {
+        match apply_record(state, &bytes[pos..]) {
             Ok(used) => pos += used,
-            Err(err) => return Recovered { state, valid_len: pos, stopped_by: Some(err) },
+            Err(err) => return (pos, Some(err)),
         }
     }
-    Recovered { state, valid_len: pos, stopped_by: None }
+    (pos, None)
 }
 
 /// Applies the record at the start of `bytes`; returns its length.

@@ -1,0 +1,196 @@
+//! Safety checkers that sit outside the nodes and look at all of them after every event
+//! (STYLE.md 9): election safety, log matching, leader completeness, state-machine safety,
+//! committed entries durable on a quorum, monotonic terms and commit indexes.
+
+use crate::trace::Fnv;
+use quorate::core::{Core, HardState};
+use quorate::log::LogEntry;
+use quorate::types::{LogIndex, NodeId, NodeState, Term};
+use std::collections::BTreeMap;
+
+/// Identifies an entry's content.
+pub fn entry_hash(entry: &LogEntry) -> u64 {
+    let mut h = Fnv::default();
+    h.add(entry.term.0);
+    h.add(entry.index.0);
+    h.add(entry.kind as u64);
+    h.add_bytes(&entry.command.data);
+    h.finish()
+}
+
+/// The cluster-wide record the checkers compare every node against.
+#[derive(Debug, Default)]
+pub struct Checker {
+    /// The leader of each term.
+    leaders: BTreeMap<Term, NodeId>,
+    /// The committed log as first observed: (term, content hash) per index, from index 1.
+    committed: Vec<(Term, u64)>,
+    /// Every entry seen in any log: (index, term) -> (content hash, term of the entry before).
+    entries: BTreeMap<(LogIndex, Term), (u64, Term)>,
+    /// Per running node: the last (term, commit) seen, which must never decrease.
+    seen: BTreeMap<NodeId, (Term, LogIndex)>,
+    /// Per node: the last durable hard state seen, which must never go back.
+    durable: BTreeMap<NodeId, HardState>,
+}
+
+/// A broken invariant, described.
+pub type Violation = String;
+
+impl Checker {
+    /// The highest committed index observed anywhere.
+    pub fn committed_index(&self) -> LogIndex {
+        LogIndex(self.committed.len() as u64)
+    }
+
+    /// The term of the committed entry at `index`.
+    pub fn committed_term(&self, index: LogIndex) -> Option<Term> {
+        let pos = index.0.checked_sub(1)?;
+        self.committed.get(pos as usize).map(|(t, _)| *t)
+    }
+
+    /// Checks a running node after an event.
+    pub fn check_node(&mut self, id: NodeId, core: &Core) -> Result<(), Violation> {
+        self.check_monotonic(id, core)?;
+        if core.state() == NodeState::Leader {
+            self.check_leader(id, core)?;
+        }
+        self.check_commit(id, core)
+    }
+
+    fn check_monotonic(&mut self, id: NodeId, core: &Core) -> Result<(), Violation> {
+        let now = (core.term(), core.log().committed());
+        if let Some(&(term, commit)) = self.seen.get(&id) {
+            if now.0 < term {
+                return Err(format!("{id}: term went back from {term} to {}", now.0));
+            }
+            if now.1 < commit {
+                return Err(format!("{id}: commit index went back from {commit} to {}", now.1));
+            }
+        }
+        self.seen.insert(id, now);
+        Ok(())
+    }
+
+    /// Election safety (at most one leader per term) and leader completeness (a new leader
+    /// holds every committed entry), paper Figure 3.
+    fn check_leader(&mut self, id: NodeId, core: &Core) -> Result<(), Violation> {
+        let term = core.term();
+        match self.leaders.get(&term) {
+            Some(&other) if other != id => {
+                return Err(format!("election safety: {other} and {id} are both leaders of term {term}"))
+            }
+            Some(_) => return Ok(()),
+            None => {}
+        }
+        self.leaders.insert(term, id);
+        for (pos, &(committed_term, _)) in self.committed.iter().enumerate() {
+            let index = LogIndex(pos as u64 + 1);
+            if core.log().term(index) != Some(committed_term) {
+                return Err(format!(
+                    "leader completeness: {id}, leader of term {term}, lacks committed entry {index} of term {committed_term}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records newly committed entries and checks a node's committed prefix agrees.
+    fn check_commit(&mut self, id: NodeId, core: &Core) -> Result<(), Violation> {
+        let commit = core.log().committed();
+        let known = self.committed_index();
+        if commit.0 == 0 {
+            return Ok(());
+        }
+        let check_from = if commit > known { known.next() } else { commit };
+        let mut index = check_from;
+        while index <= commit {
+            let entry =
+                core.log().entry(index).ok_or_else(|| format!("{id}: committed index {index} missing"))?;
+            let record = (entry.term, entry_hash(entry));
+            match self.committed.get(index.0 as usize - 1) {
+                Some(&known) if known != record => {
+                    return Err(format!(
+                        "state machine safety: {id} committed {:?} at {index}, but {:?} was committed there",
+                        record, known
+                    ))
+                }
+                Some(_) => {}
+                None => self.committed.push(record),
+            }
+            index = index.next();
+        }
+        Ok(())
+    }
+
+    /// Log matching (§5.3): an entry is identified by its index and term, anywhere. Checked on
+    /// every entry a node is about to persist, with the term of the entry before it.
+    pub fn check_entries(&mut self, id: NodeId, core: &Core, entries: &[LogEntry]) -> Result<(), Violation> {
+        for entry in entries {
+            let prev_term = core.log().term(entry.index.prev()).unwrap_or(Term(0));
+            let record = (entry_hash(entry), prev_term);
+            match self.entries.get(&(entry.index, entry.term)) {
+                Some(&known) if known != record => {
+                    return Err(format!(
+                        "log matching: {id} holds a different entry {}/{} (or a different predecessor) than another node",
+                        entry.index, entry.term
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    self.entries.insert((entry.index, entry.term), record);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// State-machine safety: what a node applies at an index is what was committed there.
+    pub fn check_apply(&self, id: NodeId, entry: &LogEntry) -> Result<(), Violation> {
+        match self.committed.get(entry.index.0 as usize - 1) {
+            Some(&(term, hash)) if term == entry.term && hash == entry_hash(entry) => Ok(()),
+            Some(_) => Err(format!(
+                "state machine safety: {id} applied an entry at {} that differs from the committed one",
+                entry.index
+            )),
+            None => Err(format!("{id} applied entry {} before anyone committed it", entry.index)),
+        }
+    }
+
+    /// A node's durable hard state never goes back, across crashes and restarts.
+    pub fn check_durable(&mut self, id: NodeId, hs: HardState) -> Result<(), Violation> {
+        if let Some(prev) = self.durable.get(&id) {
+            if hs.term < prev.term || hs.commit < prev.commit {
+                return Err(format!("{id}: durable hard state went back from {prev:?} to {hs:?}"));
+            }
+            if hs.term == prev.term && prev.vote.is_some() && hs.vote != prev.vote {
+                return Err(format!(
+                    "{id}: durable vote of term {} changed from {:?} to {:?}",
+                    hs.term, prev.vote, hs.vote
+                ));
+            }
+        }
+        self.durable.insert(id, hs);
+        Ok(())
+    }
+
+    /// Forgets a node's volatile view (it crashed); its durable view stays.
+    pub fn on_crash(&mut self, id: NodeId) {
+        self.seen.remove(&id);
+    }
+
+    /// After a restart, the node starts from at least its last durable term and commit.
+    pub fn check_restart(&mut self, id: NodeId, core: &Core) -> Result<(), Violation> {
+        if let Some(hs) = self.durable.get(&id) {
+            if core.term() < hs.term || core.log().committed() < hs.commit {
+                return Err(format!(
+                    "{id} restarted at term {} commit {} below its durable term {} commit {}",
+                    core.term(),
+                    core.log().committed(),
+                    hs.term,
+                    hs.commit
+                ));
+            }
+        }
+        Ok(())
+    }
+}

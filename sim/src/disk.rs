@@ -1,0 +1,125 @@
+//! A simulated disk: the node's write-ahead log as bytes, durable only once synced.
+//!
+//! A crash keeps the synced prefix and, with a torn write, a random prefix of what was
+//! written but not synced (the disk writes in order, so what survives is a prefix). Restart
+//! recovers through [`quorate::wal`], the same code a file-backed log uses, and cuts the bytes
+//! back to the valid prefix before anything is appended.
+
+use crate::rng::{chance, range, SimRng};
+use quorate::core::{DurableState, HardState, Ready};
+use quorate::types::{LogIndex, Term};
+use quorate::wal;
+
+/// One node's disk.
+#[derive(Debug, Default)]
+pub struct SimDisk {
+    bytes: Vec<u8>,
+    synced_len: usize,
+    /// Terms of the durable (synced or recovered) log, index 1 at position 0: the checkers'
+    /// view of what this disk guarantees.
+    durable_terms: Vec<Term>,
+    durable_hard_state: HardState,
+    /// Writes not yet synced, oldest first: end offset and what they change.
+    unsynced: Vec<(usize, Effect)>,
+    /// Bytes lost or torn by crashes.
+    pub lost_bytes: u64,
+}
+
+#[derive(Debug)]
+struct Effect {
+    truncate_from: Option<LogIndex>,
+    terms: Vec<Term>,
+    hard_state: Option<HardState>,
+}
+
+impl SimDisk {
+    /// Writes the durable part of `ready` (not yet synced); returns the end offset to sync to.
+    pub fn write(&mut self, ready: &Ready) -> usize {
+        let truncate_from = ready.entries.first().map(|e| e.index);
+        if let Some(from) = truncate_from {
+            self.bytes.extend_from_slice(&wal::truncate_record(from));
+            for entry in &ready.entries {
+                self.bytes.extend_from_slice(&wal::entry_record(entry));
+            }
+        }
+        if let Some(hs) = &ready.hard_state {
+            self.bytes.extend_from_slice(&wal::hard_state_record(hs));
+        }
+        let effect = Effect {
+            truncate_from,
+            terms: ready.entries.iter().map(|e| e.term).collect(),
+            hard_state: ready.hard_state,
+        };
+        self.unsynced.push((self.bytes.len(), effect));
+        self.bytes.len()
+    }
+
+    /// Makes everything written up to `end` durable.
+    pub fn sync_to(&mut self, end: usize) {
+        while self.unsynced.first().is_some_and(|(e, _)| *e <= end) {
+            let (_, effect) = self.unsynced.remove(0);
+            self.apply(effect);
+        }
+        self.synced_len = self.synced_len.max(end);
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        if let Some(from) = effect.truncate_from {
+            self.durable_terms.truncate(usize::try_from(from.0 - 1).expect("fits"));
+            self.durable_terms.extend(effect.terms);
+        }
+        if let Some(hs) = effect.hard_state {
+            self.durable_hard_state = hs;
+        }
+    }
+
+    /// A crash: unsynced writes are lost, except that with probability `torn` a random
+    /// prefix of them survives, possibly ending in the middle of a record.
+    pub fn crash(&mut self, rng: &mut SimRng, torn: f64) {
+        let unsynced = self.bytes.len() - self.synced_len;
+        let keep =
+            if unsynced > 0 && chance(rng, torn) { range(rng, 0, unsynced as u64) as usize } else { 0 };
+        self.lost_bytes += (unsynced - keep) as u64;
+        self.bytes.truncate(self.synced_len + keep);
+        self.unsynced.clear();
+    }
+
+    /// Recovers the durable state through the write-ahead log's recovery, and cuts the bytes
+    /// back to the valid prefix so a later record never sits behind a torn one.
+    pub fn recover(&mut self) -> DurableState {
+        let recovered = wal::recover(&self.bytes);
+        assert!(
+            recovered.valid_len >= self.synced_len,
+            "recovery lost synced bytes: valid prefix {} < synced {} ({:?})",
+            recovered.valid_len,
+            self.synced_len,
+            recovered.stopped_by
+        );
+        self.bytes.truncate(recovered.valid_len);
+        self.synced_len = recovered.valid_len;
+        self.durable_terms = recovered.state.entries.iter().map(|e| e.term).collect();
+        self.durable_hard_state = recovered.state.hard_state;
+        recovered.state
+    }
+
+    /// True when the durable log holds an entry at `index` with `term`.
+    pub fn durably_holds(&self, index: LogIndex, term: Term) -> bool {
+        let Some(pos) = index.0.checked_sub(1) else { return true };
+        self.durable_terms.get(pos as usize) == Some(&term)
+    }
+
+    /// The durable hard state.
+    pub fn durable_hard_state(&self) -> HardState {
+        self.durable_hard_state
+    }
+
+    /// Bytes on the disk.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// True when nothing was ever written.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}

@@ -1,0 +1,136 @@
+//! What a run reports: failures by kind (each with its own exit code) and counters.
+
+use std::fmt;
+
+/// The kinds of failure, each with its own exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailureKind {
+    /// The engine or the simulator panicked.
+    Panic,
+    /// A safety invariant broke.
+    Safety,
+    /// The client history is not linearizable.
+    Linearizability,
+    /// No leader, or pending requests never completed, after the network healed.
+    Liveness,
+}
+
+impl FailureKind {
+    /// Every kind.
+    pub const ALL: [FailureKind; 4] =
+        [FailureKind::Panic, FailureKind::Safety, FailureKind::Linearizability, FailureKind::Liveness];
+
+    /// The exit code of `quorate-sim replay` for this kind.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            FailureKind::Panic => 10,
+            FailureKind::Safety => 11,
+            FailureKind::Linearizability => 12,
+            FailureKind::Liveness => 13,
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FailureKind::Panic => "panic",
+            FailureKind::Safety => "safety",
+            FailureKind::Linearizability => "linearizability",
+            FailureKind::Liveness => "liveness",
+        })
+    }
+}
+
+/// A failed run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// What broke.
+    pub message: String,
+    /// Virtual time of the failure.
+    pub at_ms: u64,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failure at {} ms: {}", self.kind, self.at_ms, self.message)
+    }
+}
+
+/// Faults injected, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    /// Partitions started.
+    pub partitions: u64,
+    /// Crashes.
+    pub crashes: u64,
+    /// Restarts.
+    pub restarts: u64,
+    /// Pauses.
+    pub pauses: u64,
+    /// Clock jumps.
+    pub clock_jumps: u64,
+}
+
+impl FaultCounts {
+    /// Adds another run's counts.
+    pub fn add(&mut self, other: &FaultCounts) {
+        self.partitions += other.partitions;
+        self.crashes += other.crashes;
+        self.restarts += other.restarts;
+        self.pauses += other.pauses;
+        self.clock_jumps += other.clock_jumps;
+    }
+}
+
+/// Counters of one run (or, summed, of a sweep).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events processed.
+    pub events: u64,
+    /// Virtual milliseconds simulated.
+    pub virtual_ms: u64,
+    /// Messages sent.
+    pub sent: u64,
+    /// Messages delivered.
+    pub delivered: u64,
+    /// Messages dropped by loss or partitions.
+    pub dropped: u64,
+    /// Messages duplicated.
+    pub duplicated: u64,
+    /// Entries applied, over all nodes.
+    pub applied: u64,
+    /// Client operations invoked.
+    pub ops: u64,
+    /// Client operations completed with a known outcome.
+    pub completed: u64,
+    /// Client operations abandoned (unknown outcome).
+    pub abandoned: u64,
+    /// Bytes lost or torn by crashes.
+    pub lost_bytes: u64,
+    /// Virtual milliseconds the liveness phase took.
+    pub liveness_ms: u64,
+    /// Faults injected.
+    pub faults: FaultCounts,
+}
+
+impl Stats {
+    /// Adds another run's counters.
+    pub fn add(&mut self, other: &Stats) {
+        self.events += other.events;
+        self.virtual_ms += other.virtual_ms;
+        self.sent += other.sent;
+        self.delivered += other.delivered;
+        self.dropped += other.dropped;
+        self.duplicated += other.duplicated;
+        self.applied += other.applied;
+        self.ops += other.ops;
+        self.completed += other.completed;
+        self.abandoned += other.abandoned;
+        self.lost_bytes += other.lost_bytes;
+        self.liveness_ms = self.liveness_ms.max(other.liveness_ms);
+        self.faults.add(&other.faults);
+    }
+}

@@ -1,0 +1,190 @@
+//! Scenarios and their parameters. A scenario fixes which faults run; its parameters are drawn
+//! from the seed ("swarm" testing draws all of them) and printed at the start of a run.
+
+use crate::rng::{chance, float, range, SimRng};
+use std::fmt;
+use std::str::FromStr;
+
+/// The named scenarios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scenario {
+    /// No faults: the happy path.
+    Basic,
+    /// Partitions of every shape, with some message loss.
+    Partitions,
+    /// Crashes and restarts (with torn writes), and pauses.
+    Crashes,
+    /// Clock offsets, drift up to ±30% and jumps.
+    Clock,
+    /// Everything, with parameters drawn from the seed.
+    Swarm,
+}
+
+impl Scenario {
+    /// Every scenario, in sweep order.
+    pub const ALL: [Scenario; 5] =
+        [Scenario::Basic, Scenario::Partitions, Scenario::Crashes, Scenario::Clock, Scenario::Swarm];
+
+    /// The scenario's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Basic => "basic",
+            Scenario::Partitions => "partitions",
+            Scenario::Crashes => "crashes",
+            Scenario::Clock => "clock",
+            Scenario::Swarm => "swarm",
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Scenario::ALL.into_iter().find(|sc| sc.name() == s).ok_or_else(|| {
+            format!("unknown scenario {s:?} (expected one of basic, partitions, crashes, clock, swarm)")
+        })
+    }
+}
+
+/// The parameters of one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    /// Number of nodes (all voters).
+    pub nodes: u64,
+    /// Number of clients.
+    pub clients: u32,
+    /// Keys the clients touch.
+    pub keys: u32,
+    /// Virtual milliseconds of the safety phase (faults on, clients issuing).
+    pub safety_ms: u64,
+    /// Virtual milliseconds the liveness phase may take at most.
+    pub liveness_ms: u64,
+    /// Operations each client issues at most in the safety phase.
+    pub ops_per_client: u32,
+    /// One-way message latency range, in milliseconds.
+    pub latency_ms: (u64, u64),
+    /// Probability a message is lost.
+    pub loss: f64,
+    /// Probability a message is delivered twice.
+    pub duplicate: f64,
+    /// Mean milliseconds between partition changes (0: none).
+    pub partition_every_ms: u64,
+    /// Mean milliseconds between crashes (0: none).
+    pub crash_every_ms: u64,
+    /// Probability a crash tears the unsynced tail rather than cutting it cleanly.
+    pub torn_write: f64,
+    /// Mean milliseconds between pauses (0: none).
+    pub pause_every_ms: u64,
+    /// Largest clock drift, as a fraction (0.3 is ±30%).
+    pub max_drift: f64,
+    /// Largest initial clock offset, in milliseconds.
+    pub max_offset_ms: u64,
+    /// Mean milliseconds between clock jumps (0: none).
+    pub jump_every_ms: u64,
+    /// Disk sync latency range, in milliseconds.
+    pub sync_ms: (u64, u64),
+}
+
+impl Params {
+    /// Draws the parameters of `scenario` from `rng`.
+    pub fn draw(scenario: Scenario, rng: &mut SimRng) -> Params {
+        let mut p = Params::calm(rng);
+        match scenario {
+            Scenario::Basic => {}
+            Scenario::Partitions => {
+                p.partition_every_ms = range(rng, 300, 1500);
+                p.loss = float(rng, 0.0, 0.05);
+            }
+            Scenario::Crashes => {
+                p.crash_every_ms = range(rng, 400, 2000);
+                p.pause_every_ms = range(rng, 1000, 4000);
+                p.torn_write = 0.5;
+            }
+            Scenario::Clock => {
+                p.max_drift = 0.3;
+                p.max_offset_ms = 10_000;
+                p.jump_every_ms = range(rng, 500, 3000);
+            }
+            Scenario::Swarm => p = Params::swarm(rng),
+        }
+        p
+    }
+
+    fn calm(rng: &mut SimRng) -> Params {
+        Params {
+            nodes: [3, 3, 5, 1, 2, 4][range(rng, 0, 5) as usize],
+            clients: range(rng, 2, 5) as u32,
+            keys: range(rng, 1, 4) as u32,
+            safety_ms: 10_000,
+            liveness_ms: 20_000,
+            ops_per_client: 100,
+            latency_ms: (1, range(rng, 2, 20)),
+            loss: 0.0,
+            duplicate: 0.0,
+            partition_every_ms: 0,
+            crash_every_ms: 0,
+            torn_write: 0.0,
+            pause_every_ms: 0,
+            max_drift: 0.0,
+            max_offset_ms: 0,
+            jump_every_ms: 0,
+            sync_ms: (0, range(rng, 0, 3)),
+        }
+    }
+
+    fn swarm(rng: &mut SimRng) -> Params {
+        let on = |rng: &mut SimRng, lo: u64, hi: u64| if chance(rng, 0.6) { range(rng, lo, hi) } else { 0 };
+        let lo = range(rng, 0, 10);
+        Params {
+            nodes: range(rng, 1, 7),
+            clients: range(rng, 1, 6) as u32,
+            keys: range(rng, 1, 5) as u32,
+            safety_ms: 10_000,
+            liveness_ms: 20_000,
+            ops_per_client: 100,
+            latency_ms: (lo, lo + range(rng, 0, 40)),
+            loss: if chance(rng, 0.5) { float(rng, 0.0, 0.1) } else { 0.0 },
+            duplicate: if chance(rng, 0.5) { float(rng, 0.0, 0.05) } else { 0.0 },
+            partition_every_ms: on(rng, 200, 3000),
+            crash_every_ms: on(rng, 300, 3000),
+            torn_write: float(rng, 0.0, 1.0),
+            pause_every_ms: on(rng, 500, 5000),
+            max_drift: if chance(rng, 0.5) { float(rng, 0.0, 0.3) } else { 0.0 },
+            max_offset_ms: range(rng, 0, 5000),
+            jump_every_ms: on(rng, 500, 5000),
+            sync_ms: (0, range(rng, 0, 5)),
+        }
+    }
+}
+
+impl fmt::Display for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
+             crash_every={}ms torn={:.2} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms",
+            self.nodes,
+            self.clients,
+            self.keys,
+            self.latency_ms.0,
+            self.latency_ms.1,
+            self.loss,
+            self.duplicate,
+            self.partition_every_ms,
+            self.crash_every_ms,
+            self.torn_write,
+            self.pause_every_ms,
+            self.max_drift * 100.0,
+            self.max_offset_ms,
+            self.jump_every_ms,
+            self.sync_ms.0,
+            self.sync_ms.1
+        )
+    }
+}

@@ -1,0 +1,88 @@
+//! The run's trace: a hash of every event (to check determinism) and, when replaying, a
+//! readable line per event.
+
+use std::fmt::Write as _;
+
+/// FNV-1a, 64 bit: small, stable across platforms and releases (std's hashers are not).
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    /// Mixes `value` into the hash.
+    pub fn add(&mut self, value: u64) {
+        for byte in value.to_le_bytes() {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    /// Mixes bytes into the hash.
+    pub fn add_bytes(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    /// The hash so far.
+    pub fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+/// Where a run reports what happens.
+#[derive(Debug, Default)]
+pub struct Trace {
+    hash: Fnv,
+    verbose: bool,
+    lines: Vec<String>,
+}
+
+impl Trace {
+    /// A trace that keeps readable lines when `verbose`.
+    pub fn new(verbose: bool) -> Self {
+        Trace { hash: Fnv::default(), verbose, lines: Vec::new() }
+    }
+
+    /// Records an event: `values` go into the hash; `text` is formatted only when verbose.
+    pub fn event(&mut self, now: u64, node: Option<u64>, values: &[u64], text: impl FnOnce() -> String) {
+        self.hash.add(now);
+        self.hash.add(node.map_or(u64::MAX, |n| n));
+        for &v in values {
+            self.hash.add(v);
+        }
+        if self.verbose {
+            let mut line = String::new();
+            let _ = write!(line, "{:>6}.{:03}s ", now / 1000, now % 1000);
+            match node {
+                Some(n) => {
+                    let _ = write!(line, "[n{n}] ");
+                }
+                None => line.push_str("[sim] "),
+            }
+            line.push_str(&text());
+            self.lines.push(line);
+        }
+    }
+
+    /// The hash of everything recorded.
+    pub fn hash(&self) -> u64 {
+        self.hash.finish()
+    }
+
+    /// The readable lines (empty unless verbose).
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// True when lines are kept.
+    pub fn verbose(&self) -> bool {
+        self.verbose
+    }
+}

@@ -1,0 +1,982 @@
+//! The simulator: one thread, one seed, a discrete-event loop ordered by (virtual time,
+//! sequence number). Nodes run the real core through its real output path; every message
+//! crosses the real wire codec; every write goes through the real write-ahead log format.
+
+use crate::checker::Checker;
+use crate::clock::NodeClock;
+use crate::disk::SimDisk;
+use crate::history::{History, OpId};
+use crate::kv::{ClientId, KvCommand, KvOp, KvResult, KvStore};
+use crate::report::{Failure, FailureKind, Stats};
+use crate::rng::{chance, float, fork, index, range, rng_for, SimRng};
+use crate::scenario::{Params, Scenario};
+use crate::trace::Trace;
+use quorate::codec;
+use quorate::config::RaftConfig;
+use quorate::core::{Core, Input, Ready};
+use quorate::log::{Command, EntryKind};
+use quorate::message::Message;
+use quorate::types::{LogIndex, NodeId, NodeState};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+
+/// Most events one run may process: a bound on simulated work, so a message storm fails as a
+/// liveness problem instead of running forever.
+pub const MAX_EVENTS: u64 = 20_000_000;
+/// A client gives up on a request after this long without an answer and retries elsewhere.
+const CLIENT_TIMEOUT_MS: u64 = 700;
+/// Attempts before a client abandons a request in the safety phase (its outcome is unknown).
+const CLIENT_MAX_ATTEMPTS: u32 = 6;
+
+/// A request from a client to a node.
+#[derive(Clone, Debug)]
+struct ClientRequest {
+    client: ClientId,
+    seq: u64,
+    op: KvOp,
+}
+
+/// A node's answer to a client.
+#[derive(Clone, Debug)]
+enum ClientReply {
+    Done { seq: u64, result: KvResult },
+    Redirect { seq: u64, leader: Option<NodeId> },
+}
+
+#[derive(Clone, Debug)]
+enum Event {
+    Deliver { from: NodeId, to: NodeId, bytes: Vec<u8> },
+    Timer { node: NodeId, generation: u64 },
+    SyncDone { node: NodeId, epoch: u64 },
+    Request { node: NodeId, req: ClientRequest },
+    Reply { client: ClientId, reply: ClientReply },
+    ClientTimeout { client: ClientId, seq: u64, attempt: u32 },
+    ClientNext { client: ClientId },
+    Partition,
+    Crash,
+    Restart { node: NodeId },
+    Pause,
+    Resume { node: NodeId },
+    ClockJump,
+    SafetyEnd,
+}
+
+struct Scheduled {
+    time: u64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: BinaryHeap is a max-heap and the earliest event must come first.
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// A readied batch waiting for its disk sync.
+struct Pending {
+    ready: Ready,
+    /// Disk offset to sync to, or `None` when the batch wrote nothing.
+    sync_to: Option<usize>,
+}
+
+struct SimNode {
+    id: NodeId,
+    core: Option<Core>,
+    config: RaftConfig,
+    disk: SimDisk,
+    clock: NodeClock,
+    kv: KvStore,
+    paused: bool,
+    deferred: Vec<Event>,
+    pending: VecDeque<Pending>,
+    /// A sync is scheduled for the front of `pending`.
+    sync_scheduled: bool,
+    /// Requests this node proposed, by log index, to answer once applied.
+    waiters: BTreeMap<LogIndex, (ClientId, u64)>,
+    timer_generation: u64,
+    timer_at: Option<u64>,
+    /// Incremented at each crash, so events of a previous life are ignored.
+    epoch: u64,
+    last_role: (NodeState, u64),
+}
+
+struct ClientState {
+    seq: u64,
+    issued: u32,
+    current: Option<(OpId, u64, KvOp)>,
+    attempts: u32,
+    target: NodeId,
+}
+
+/// Options of one run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The seed every random choice flows from.
+    pub seed: u64,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Keep a readable trace.
+    pub verbose: bool,
+    /// Search budget of the linearizability check (deterministic steps).
+    pub lincheck_steps: u64,
+}
+
+impl RunConfig {
+    /// A quiet run of `seed` in `scenario`.
+    pub fn new(seed: u64, scenario: Scenario) -> Self {
+        RunConfig { seed, scenario, verbose: false, lincheck_steps: 5_000_000 }
+    }
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct RunReport {
+    /// The seed.
+    pub seed: u64,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The drawn parameters.
+    pub params: Params,
+    /// The first failure, if any.
+    pub failure: Option<Failure>,
+    /// Counters.
+    pub stats: Stats,
+    /// Hash of the whole trace: equal for two runs of the same seed.
+    pub trace_hash: u64,
+    /// Readable trace lines (verbose runs only).
+    pub trace: Vec<String>,
+    /// The clients' history.
+    pub history: History,
+}
+
+/// The simulated world.
+pub struct Sim {
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Scheduled>,
+    nodes: BTreeMap<NodeId, SimNode>,
+    clients: Vec<ClientState>,
+    params: Params,
+    rng: SimRng,
+    net_rng: SimRng,
+    fault_rng: SimRng,
+    blocked: BTreeSet<(NodeId, NodeId)>,
+    faults_on: bool,
+    in_liveness: bool,
+    checker: Checker,
+    history: History,
+    trace: Trace,
+    stats: Stats,
+    failure: Option<Failure>,
+}
+
+impl Sim {
+    fn new(config: &RunConfig) -> (Sim, Params) {
+        let mut rng = rng_for(config.seed);
+        let params = Params::draw(config.scenario, &mut rng);
+        let mut sim = Sim {
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes: BTreeMap::new(),
+            clients: Vec::new(),
+            net_rng: fork(&mut rng),
+            fault_rng: fork(&mut rng),
+            rng,
+            params: params.clone(),
+            blocked: BTreeSet::new(),
+            faults_on: true,
+            in_liveness: false,
+            checker: Checker::default(),
+            history: History::default(),
+            trace: Trace::new(config.verbose),
+            stats: Stats::default(),
+            failure: None,
+        };
+        sim.boot_nodes();
+        sim.boot_clients();
+        sim.schedule_faults();
+        sim.schedule(params.safety_ms, Event::SafetyEnd);
+        (sim, params)
+    }
+
+    fn boot_nodes(&mut self) {
+        let ids: Vec<NodeId> = (1..=self.params.nodes).map(NodeId).collect();
+        for &id in &ids {
+            let config = RaftConfig::new(id, ids.clone());
+            let offset = range(&mut self.rng, 0, self.params.max_offset_ms);
+            let drift = float(&mut self.rng, -self.params.max_drift, self.params.max_drift);
+            let mut node = SimNode {
+                id,
+                core: None,
+                config,
+                disk: SimDisk::default(),
+                clock: NodeClock::new(id, offset, drift),
+                kv: KvStore::default(),
+                paused: false,
+                deferred: Vec::new(),
+                pending: VecDeque::new(),
+                sync_scheduled: false,
+                waiters: BTreeMap::new(),
+                timer_generation: 0,
+                timer_at: None,
+                epoch: 0,
+                last_role: (NodeState::Follower, 0),
+            };
+            node.core = Some(self.make_core(&mut node));
+            self.nodes.insert(id, node);
+            self.after_input(id);
+        }
+    }
+
+    fn make_core(&mut self, node: &mut SimNode) -> Core {
+        let durable = node.disk.recover();
+        let rng = fork(&mut self.rng);
+        let now = node.clock.local(self.now);
+        Core::new(node.config.clone(), durable, rng, now).expect("the simulator builds valid configurations")
+    }
+
+    fn boot_clients(&mut self) {
+        for id in 0..self.params.clients {
+            let target = NodeId(range(&mut self.rng, 1, self.params.nodes));
+            self.clients.push(ClientState { seq: 0, issued: 0, current: None, attempts: 0, target });
+            let start = range(&mut self.rng, 0, 50);
+            self.schedule(start, Event::ClientNext { client: id });
+        }
+    }
+
+    fn schedule(&mut self, delay: u64, event: Event) {
+        self.seq += 1;
+        self.queue.push(Scheduled { time: self.now + delay, seq: self.seq, event });
+    }
+
+    fn schedule_at(&mut self, time: u64, event: Event) {
+        self.seq += 1;
+        self.queue.push(Scheduled { time: time.max(self.now), seq: self.seq, event });
+    }
+
+    /// Draws the delay to the next occurrence of a fault with mean period `every`.
+    fn next_fault_delay(&mut self, every: u64) -> u64 {
+        range(&mut self.fault_rng, every / 2, every + every / 2).max(1)
+    }
+
+    fn schedule_faults(&mut self) {
+        let p = self.params.clone();
+        if p.partition_every_ms > 0 {
+            let d = self.next_fault_delay(p.partition_every_ms);
+            self.schedule(d, Event::Partition);
+        }
+        if p.crash_every_ms > 0 {
+            let d = self.next_fault_delay(p.crash_every_ms);
+            self.schedule(d, Event::Crash);
+        }
+        if p.pause_every_ms > 0 {
+            let d = self.next_fault_delay(p.pause_every_ms);
+            self.schedule(d, Event::Pause);
+        }
+        if p.jump_every_ms > 0 {
+            let d = self.next_fault_delay(p.jump_every_ms);
+            self.schedule(d, Event::ClockJump);
+        }
+    }
+
+    // ----- The loop ----------------------------------------------------------------------
+
+    fn run(&mut self) {
+        let end = self.params.safety_ms + self.params.liveness_ms;
+        while let Some(Scheduled { time, event, .. }) = self.queue.pop() {
+            if time > end || self.failure.is_some() {
+                break;
+            }
+            self.now = time;
+            self.stats.events += 1;
+            if self.stats.events > MAX_EVENTS {
+                self.fail(FailureKind::Liveness, format!("more than {MAX_EVENTS} events: a message storm"));
+                break;
+            }
+            self.handle(event);
+            if self.in_liveness && self.failure.is_none() && self.live() {
+                self.stats.liveness_ms = self.now - self.params.safety_ms;
+                return;
+            }
+        }
+        if self.failure.is_none() {
+            let pending = self.clients.iter().filter(|c| c.current.is_some()).count();
+            let leader = self.leader();
+            self.fail(
+                FailureKind::Liveness,
+                format!(
+                    "liveness: after {} ms of healed network, leader={leader:?}, {pending} client requests pending",
+                    self.params.liveness_ms
+                ),
+            );
+        }
+    }
+
+    fn live(&self) -> bool {
+        self.leader().is_some() && self.clients.iter().all(|c| c.current.is_none())
+    }
+
+    fn leader(&self) -> Option<NodeId> {
+        self.nodes
+            .values()
+            .filter(|n| !n.paused)
+            .filter_map(|n| n.core.as_ref().map(|c| (n.id, c)))
+            .filter(|(_, c)| c.state() == NodeState::Leader)
+            .max_by_key(|(_, c)| c.term())
+            .map(|(id, _)| id)
+    }
+
+    fn fail(&mut self, kind: FailureKind, message: String) {
+        if self.failure.is_none() {
+            let now = self.now;
+            self.trace.event(now, None, &[9999], || format!("FAILURE ({kind}): {message}"));
+            self.failure = Some(Failure { kind, message, at_ms: now });
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Deliver { from, to, bytes } => self.on_deliver(from, to, bytes),
+            Event::Timer { node, generation } => self.on_timer(node, generation),
+            Event::SyncDone { node, epoch } => self.on_sync(node, epoch),
+            Event::Request { node, req } => self.on_request(node, req),
+            Event::Reply { client, reply } => self.on_reply(client, reply),
+            Event::ClientTimeout { client, seq, attempt } => self.on_client_timeout(client, seq, attempt),
+            Event::ClientNext { client } => self.next_op(client),
+            Event::Partition => self.on_partition(),
+            Event::Crash => self.on_crash(),
+            Event::Restart { node } => self.restart(node),
+            Event::Pause => self.on_pause(),
+            Event::Resume { node } => self.resume(node),
+            Event::ClockJump => self.on_clock_jump(),
+            Event::SafetyEnd => self.start_liveness(),
+        }
+    }
+
+    /// Events for a paused node wait until it resumes; for a crashed node, they are lost.
+    fn node_can_run(&mut self, id: NodeId, event: &Event) -> bool {
+        let Some(node) = self.nodes.get_mut(&id) else { return false };
+        if node.core.is_none() {
+            return false;
+        }
+        if node.paused {
+            node.deferred.push(event.clone());
+            return false;
+        }
+        true
+    }
+
+    // ----- Nodes -------------------------------------------------------------------------
+
+    fn on_deliver(&mut self, from: NodeId, to: NodeId, bytes: Vec<u8>) {
+        if self.blocked.contains(&(from, to)) {
+            self.stats.dropped += 1;
+            return;
+        }
+        let event = Event::Deliver { from, to, bytes };
+        if !self.node_can_run(to, &event) {
+            return;
+        }
+        let Event::Deliver { bytes, .. } = event else { unreachable!() };
+        let msg = match codec::decode_message(&bytes) {
+            Ok(msg) => msg,
+            Err(err) => {
+                self.fail(FailureKind::Safety, format!("a message the codec encoded does not decode: {err}"));
+                return;
+            }
+        };
+        self.stats.delivered += 1;
+        let kind = msg.payload.kind();
+        let term = msg.payload.term().0;
+        self.trace.event(self.now, Some(to.0), &[1, from.0, term, bytes.len() as u64], || {
+            format!("recv {kind} from n{from} term {term}")
+        });
+        self.input(to, Input::Message(msg));
+    }
+
+    fn on_timer(&mut self, id: NodeId, generation: u64) {
+        let event = Event::Timer { node: id, generation };
+        if !self.node_can_run(id, &event) {
+            return;
+        }
+        let node = &mut self.nodes.get_mut(&id).expect("node exists");
+        if node.timer_generation != generation {
+            return;
+        }
+        node.timer_at = None;
+        let now = node.clock.local(self.now);
+        self.input(id, Input::Tick { now });
+    }
+
+    /// Feeds an input to a node and handles what comes out.
+    fn input(&mut self, id: NodeId, input: Input) {
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let core = node.core.as_mut().expect("running");
+        let local = node.clock.local(self.now);
+        if !matches!(input, Input::Tick { .. }) {
+            // Keep the core's notion of time current for leases and timer resets.
+            let _ = core.step(Input::Tick { now: local });
+        }
+        let _ = core.step(input);
+        self.after_input(id);
+    }
+
+    /// Drains the core's readies: send what may go now, write to disk, queue the rest until
+    /// the write is synced. Then checks invariants and re-arms the node's timer.
+    fn after_input(&mut self, id: NodeId) {
+        loop {
+            let node = self.nodes.get_mut(&id).expect("node exists");
+            let Some(core) = node.core.as_mut() else { return };
+            if !core.has_ready() {
+                break;
+            }
+            let mut ready = core.ready();
+            if let Err(v) =
+                self.checker.check_entries(id, self.nodes[&id].core.as_ref().expect("up"), &ready.entries)
+            {
+                self.fail(FailureKind::Safety, v);
+                return;
+            }
+            for msg in std::mem::take(&mut ready.messages) {
+                self.send(msg);
+            }
+            self.enqueue(id, ready);
+        }
+        self.check_node(id);
+        self.arm_timer(id);
+    }
+
+    fn enqueue(&mut self, id: NodeId, ready: Ready) {
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let sync_to = ready.must_persist().then(|| node.disk.write(&ready));
+        if sync_to.is_some() {
+            let n = ready.entries.len() as u64;
+            self.trace.event(self.now, Some(id.0), &[2, n], || format!("write {n} entries"));
+        }
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        node.pending.push_back(Pending { ready, sync_to });
+        self.advance_pending(id);
+    }
+
+    /// Completes queued batches in order: those without a write at once, the first with a
+    /// write once its sync is done (a `SyncDone` event).
+    fn advance_pending(&mut self, id: NodeId) {
+        loop {
+            let node = self.nodes.get_mut(&id).expect("node exists");
+            let Some(front) = node.pending.front() else { return };
+            if front.sync_to.is_some() {
+                if !node.sync_scheduled {
+                    node.sync_scheduled = true;
+                    let epoch = node.epoch;
+                    let (lo, hi) = self.params.sync_ms;
+                    let delay = range(&mut self.rng, lo, hi);
+                    self.schedule(delay, Event::SyncDone { node: id, epoch });
+                }
+                return;
+            }
+            let pending = node.pending.pop_front().expect("front exists");
+            self.complete(id, pending.ready);
+        }
+    }
+
+    fn on_sync(&mut self, id: NodeId, epoch: u64) {
+        let event = Event::SyncDone { node: id, epoch };
+        if self.nodes[&id].epoch != epoch || !self.node_can_run(id, &event) {
+            return;
+        }
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        node.sync_scheduled = false;
+        let pending = node.pending.pop_front().expect("a sync completes a queued batch");
+        node.disk.sync_to(pending.sync_to.expect("only writes are synced"));
+        let hs = node.disk.durable_hard_state();
+        if let Err(v) = self.checker.check_durable(id, hs) {
+            self.fail(FailureKind::Safety, v);
+            return;
+        }
+        self.complete(id, pending.ready);
+        self.check_durable_quorum();
+        self.advance_pending(id);
+        self.after_input(id);
+    }
+
+    /// The batch is durable: send what waited for it, apply, acknowledge to the core.
+    fn complete(&mut self, id: NodeId, mut ready: Ready) {
+        for msg in std::mem::take(&mut ready.persisted_messages) {
+            self.send(msg);
+        }
+        for entry in &ready.committed_entries {
+            if let Err(v) = self.checker.check_apply(id, entry) {
+                self.fail(FailureKind::Safety, v);
+                return;
+            }
+            if entry.kind == EntryKind::Normal {
+                self.apply(id, entry.index, &entry.command);
+            }
+        }
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        node.core.as_mut().expect("running").advance(&ready);
+    }
+
+    fn apply(&mut self, id: NodeId, index: LogIndex, command: &Command) {
+        let Some(cmd) = KvCommand::decode(&command.data) else {
+            self.fail(FailureKind::Safety, format!("{id}: undecodable command at {index}"));
+            return;
+        };
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let result = node.kv.apply(&cmd);
+        self.stats.applied += 1;
+        let waiter = node.waiters.remove(&index);
+        if let (Some((client, seq)), Some(result)) = (waiter, result) {
+            if (client, seq) == (cmd.client, cmd.seq) {
+                self.reply(client, ClientReply::Done { seq, result });
+            }
+        }
+    }
+
+    fn check_node(&mut self, id: NodeId) {
+        let node = &self.nodes[&id];
+        let Some(core) = node.core.as_ref() else { return };
+        let role = (core.state(), core.term().0);
+        if role != node.last_role {
+            let (state, term) = role;
+            self.trace.event(self.now, Some(id.0), &[3, state as u64, term], || {
+                format!("becomes {state} in term {term}")
+            });
+            self.nodes.get_mut(&id).expect("node exists").last_role = role;
+        }
+        let core = self.nodes[&id].core.as_ref().expect("up");
+        let before = self.checker.committed_index();
+        if let Err(v) = self.checker.check_node(id, core) {
+            self.fail(FailureKind::Safety, v);
+            return;
+        }
+        if self.checker.committed_index() > before {
+            self.check_durable_quorum();
+        }
+    }
+
+    /// Every committed entry is durable on a quorum: checking the highest suffices, since a
+    /// log holding it holds the same prefix (log matching).
+    fn check_durable_quorum(&mut self) {
+        let index = self.checker.committed_index();
+        let Some(term) = self.checker.committed_term(index) else { return };
+        let holders = self.nodes.values().filter(|n| n.disk.durably_holds(index, term)).count();
+        let quorum = self.nodes.len() / 2 + 1;
+        if holders < quorum {
+            self.fail(
+                FailureKind::Safety,
+                format!("committed entry {index}/{term} is durable on {holders} nodes, fewer than a quorum of {quorum}"),
+            );
+        }
+    }
+
+    fn arm_timer(&mut self, id: NodeId) {
+        let now = self.now;
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let Some(core) = node.core.as_ref() else { return };
+        let at = node.clock.global_at(core.next_deadline(), now);
+        if node.timer_at == Some(at) {
+            return;
+        }
+        node.timer_generation += 1;
+        node.timer_at = Some(at);
+        let generation = node.timer_generation;
+        self.schedule_at(at, Event::Timer { node: id, generation });
+    }
+
+    // ----- Network -----------------------------------------------------------------------
+
+    fn send(&mut self, msg: Message) {
+        self.stats.sent += 1;
+        let bytes = match codec::encode_message(&msg) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                self.fail(FailureKind::Safety, format!("a message does not encode: {err}"));
+                return;
+            }
+        };
+        if self.blocked.contains(&(msg.from, msg.to)) || chance(&mut self.net_rng, self.params.loss) {
+            self.stats.dropped += 1;
+            return;
+        }
+        let (lo, hi) = self.params.latency_ms;
+        if chance(&mut self.net_rng, self.params.duplicate) {
+            self.stats.duplicated += 1;
+            let delay = range(&mut self.net_rng, lo, hi);
+            self.schedule(delay, Event::Deliver { from: msg.from, to: msg.to, bytes: bytes.clone() });
+        }
+        let delay = range(&mut self.net_rng, lo, hi);
+        self.schedule(delay, Event::Deliver { from: msg.from, to: msg.to, bytes });
+    }
+
+    // ----- Clients -----------------------------------------------------------------------
+
+    fn next_op(&mut self, client: ClientId) {
+        let c = &self.clients[client as usize];
+        if c.current.is_some() || self.in_liveness || c.issued >= self.params.ops_per_client {
+            return;
+        }
+        let op = self.draw_op(client);
+        let c = &mut self.clients[client as usize];
+        c.seq += 1;
+        c.issued += 1;
+        c.attempts = 0;
+        let op_id = self.history.invoke(client, op.clone(), self.now);
+        let seq = self.clients[client as usize].seq;
+        self.clients[client as usize].current = Some((op_id, seq, op));
+        self.trace.event(self.now, None, &[4, u64::from(client), seq], || {
+            format!("client {client} invokes request {seq}")
+        });
+        self.send_request(client);
+    }
+
+    fn draw_op(&mut self, client: ClientId) -> KvOp {
+        let key = format!("k{}", range(&mut self.rng, 0, u64::from(self.params.keys) - 1));
+        let value = format!("{client}.{}", self.clients[client as usize].seq + 1);
+        match range(&mut self.rng, 0, 3) {
+            0 => KvOp::Get { key },
+            1 => KvOp::Put { key, value },
+            2 => KvOp::Append { key, value: format!("{value};") },
+            _ => {
+                let expected = if chance(&mut self.rng, 0.5) {
+                    String::new()
+                } else {
+                    format!("{}", range(&mut self.rng, 0, 3))
+                };
+                KvOp::Cas { key, expected, new: value }
+            }
+        }
+    }
+
+    fn send_request(&mut self, client: ClientId) {
+        let c = &mut self.clients[client as usize];
+        let Some((_, seq, op)) = c.current.clone() else { return };
+        c.attempts += 1;
+        let attempt = c.attempts;
+        let target = c.target;
+        let (lo, hi) = self.params.latency_ms;
+        let delay = range(&mut self.net_rng, lo, hi);
+        self.schedule(delay, Event::Request { node: target, req: ClientRequest { client, seq, op } });
+        self.schedule(CLIENT_TIMEOUT_MS, Event::ClientTimeout { client, seq, attempt });
+    }
+
+    fn on_request(&mut self, id: NodeId, req: ClientRequest) {
+        let event = Event::Request { node: id, req };
+        if !self.node_can_run(id, &event) {
+            return;
+        }
+        let Event::Request { req, .. } = event else { unreachable!() };
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let core = node.core.as_mut().expect("running");
+        let cmd = KvCommand { client: req.client, seq: req.seq, op: req.op };
+        match core.propose(Command::new(cmd.encode())) {
+            Ok(index) => {
+                node.waiters.insert(index, (req.client, req.seq));
+                self.after_input(id);
+            }
+            Err(_) => {
+                let leader = core.leader();
+                self.reply(req.client, ClientReply::Redirect { seq: req.seq, leader });
+            }
+        }
+    }
+
+    fn reply(&mut self, client: ClientId, reply: ClientReply) {
+        let (lo, hi) = self.params.latency_ms;
+        let delay = range(&mut self.net_rng, lo, hi);
+        self.schedule(delay, Event::Reply { client, reply });
+    }
+
+    fn on_reply(&mut self, client: ClientId, reply: ClientReply) {
+        let c = &mut self.clients[client as usize];
+        let Some((op_id, seq, _)) = c.current.clone() else { return };
+        match reply {
+            ClientReply::Done { seq: s, result } if s == seq => {
+                c.current = None;
+                self.history.complete(op_id, result, self.now);
+                self.trace.event(self.now, None, &[5, u64::from(client), seq], || {
+                    format!("client {client} completes request {seq}")
+                });
+                let think = range(&mut self.rng, 0, 20);
+                self.schedule(think, Event::ClientNext { client });
+            }
+            ClientReply::Redirect { seq: s, leader } if s == seq => {
+                let nodes = self.params.nodes;
+                let c = &mut self.clients[client as usize];
+                c.target = match leader {
+                    Some(l) if l != c.target => l,
+                    _ => NodeId(c.target.0 % nodes + 1),
+                };
+                // Back off a little so a leaderless cluster is not hammered.
+                let backoff = range(&mut self.rng, 5, 50);
+                self.schedule(backoff, Event::ClientTimeout { client, seq, attempt: u32::MAX });
+            }
+            _ => {}
+        }
+    }
+
+    fn on_client_timeout(&mut self, client: ClientId, seq: u64, attempt: u32) {
+        let nodes = self.params.nodes;
+        let in_liveness = self.in_liveness;
+        let c = &mut self.clients[client as usize];
+        let Some((op_id, current_seq, _)) = c.current.clone() else { return };
+        if current_seq != seq || (attempt != u32::MAX && attempt != c.attempts) {
+            return;
+        }
+        if attempt != u32::MAX {
+            c.target = NodeId(c.target.0 % nodes + 1);
+        }
+        if c.attempts >= CLIENT_MAX_ATTEMPTS && !in_liveness {
+            // Give up: the request may or may not take effect, at any time from now on.
+            c.current = None;
+            self.stats.abandoned += 1;
+            self.history.abandon(op_id);
+            self.schedule(0, Event::ClientNext { client });
+            return;
+        }
+        self.send_request(client);
+    }
+
+    // ----- Faults ------------------------------------------------------------------------
+
+    fn ids(&self) -> Vec<NodeId> {
+        self.nodes.keys().copied().collect()
+    }
+
+    fn on_partition(&mut self) {
+        if !self.faults_on {
+            return;
+        }
+        if self.blocked.is_empty() {
+            self.start_partition();
+        } else {
+            self.blocked.clear();
+            self.trace.event(self.now, None, &[6], || "partition healed".into());
+        }
+        let d = self.next_fault_delay(self.params.partition_every_ms);
+        self.schedule(d, Event::Partition);
+    }
+
+    fn start_partition(&mut self) {
+        let ids = self.ids();
+        if ids.len() < 2 {
+            return;
+        }
+        let shape = range(&mut self.fault_rng, 0, 3);
+        let block_between = |a: &[NodeId], b: &[NodeId], set: &mut BTreeSet<(NodeId, NodeId)>, both: bool| {
+            for &x in a {
+                for &y in b {
+                    set.insert((x, y));
+                    if both {
+                        set.insert((y, x));
+                    }
+                }
+            }
+        };
+        let mut shuffled = ids.clone();
+        for i in (1..shuffled.len()).rev() {
+            let j = index(&mut self.fault_rng, i + 1);
+            shuffled.swap(i, j);
+        }
+        let split = range(&mut self.fault_rng, 1, ids.len() as u64 - 1) as usize;
+        let (a, b) = shuffled.split_at(split);
+        let mut blocked = BTreeSet::new();
+        let name = match shape {
+            0 => {
+                block_between(a, b, &mut blocked, true);
+                "symmetric halves"
+            }
+            1 => {
+                block_between(a, b, &mut blocked, false);
+                "one-way"
+            }
+            2 => {
+                let victim = self.leader().unwrap_or(shuffled[0]);
+                let others: Vec<NodeId> = ids.iter().copied().filter(|&n| n != victim).collect();
+                block_between(&[victim], &others, &mut blocked, true);
+                "leader isolated"
+            }
+            _ => {
+                // A bridge node sees both sides; the sides do not see each other.
+                let (bridge, rest) = shuffled.split_first().expect("two nodes at least");
+                let half = rest.len() / 2;
+                let (x, y) = rest.split_at(half);
+                block_between(x, y, &mut blocked, true);
+                let _ = bridge;
+                "bridge"
+            }
+        };
+        self.blocked = blocked;
+        self.stats.faults.partitions += 1;
+        let detail =
+            format!("{:?}", self.blocked.iter().map(|(x, y)| format!("{x}->{y}")).collect::<Vec<_>>());
+        self.trace.event(self.now, None, &[7, shape], || format!("partition ({name}): blocked {detail}"));
+    }
+
+    fn on_crash(&mut self) {
+        if !self.faults_on {
+            return;
+        }
+        let up: Vec<NodeId> = self.nodes.values().filter(|n| n.core.is_some()).map(|n| n.id).collect();
+        if !up.is_empty() {
+            let id = up[index(&mut self.fault_rng, up.len())];
+            self.crash(id);
+            let downtime = range(&mut self.fault_rng, 10, 2000);
+            self.schedule(downtime, Event::Restart { node: id });
+        }
+        let d = self.next_fault_delay(self.params.crash_every_ms);
+        self.schedule(d, Event::Crash);
+    }
+
+    fn crash(&mut self, id: NodeId) {
+        let torn = self.params.torn_write;
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        node.core = None;
+        node.epoch += 1;
+        node.pending.clear();
+        node.sync_scheduled = false;
+        node.deferred.clear();
+        node.paused = false;
+        node.waiters.clear();
+        node.kv = KvStore::default();
+        node.timer_at = None;
+        node.disk.crash(&mut self.fault_rng, torn);
+        self.checker.on_crash(id);
+        self.stats.faults.crashes += 1;
+        self.trace.event(self.now, Some(id.0), &[8], || "crash".into());
+    }
+
+    fn restart(&mut self, id: NodeId) {
+        let mut node = self.nodes.remove(&id).expect("node exists");
+        if node.core.is_some() {
+            self.nodes.insert(id, node);
+            return;
+        }
+        let core = self.make_core(&mut node);
+        node.last_role = (core.state(), core.term().0);
+        node.core = Some(core);
+        self.nodes.insert(id, node);
+        self.stats.faults.restarts += 1;
+        self.trace.event(self.now, Some(id.0), &[9], || "restart".into());
+        let hs = self.nodes[&id].disk.durable_hard_state();
+        let core = self.nodes[&id].core.as_ref().expect("just started");
+        if let Err(v) = self.checker.check_restart(id, core).and_then(|()| self.checker.check_durable(id, hs))
+        {
+            self.fail(FailureKind::Safety, v);
+            return;
+        }
+        self.after_input(id);
+    }
+
+    fn on_pause(&mut self) {
+        if !self.faults_on {
+            return;
+        }
+        let running: Vec<NodeId> =
+            self.nodes.values().filter(|n| n.core.is_some() && !n.paused).map(|n| n.id).collect();
+        if !running.is_empty() {
+            let id = running[index(&mut self.fault_rng, running.len())];
+            self.nodes.get_mut(&id).expect("node exists").paused = true;
+            self.stats.faults.pauses += 1;
+            self.trace.event(self.now, Some(id.0), &[10], || "pause".into());
+            let length = range(&mut self.fault_rng, 50, 1500);
+            self.schedule(length, Event::Resume { node: id });
+        }
+        let d = self.next_fault_delay(self.params.pause_every_ms);
+        self.schedule(d, Event::Pause);
+    }
+
+    fn resume(&mut self, id: NodeId) {
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        if !node.paused {
+            return;
+        }
+        node.paused = false;
+        let deferred = std::mem::take(&mut node.deferred);
+        self.trace.event(self.now, Some(id.0), &[11, deferred.len() as u64], || "resume".into());
+        for event in deferred {
+            self.schedule(0, event);
+        }
+        if self.nodes[&id].core.is_some() {
+            self.nodes.get_mut(&id).expect("node exists").timer_at = None;
+            self.arm_timer(id);
+        }
+    }
+
+    fn on_clock_jump(&mut self) {
+        if !self.faults_on {
+            return;
+        }
+        let ids = self.ids();
+        let id = ids[index(&mut self.fault_rng, ids.len())];
+        let delta = range(&mut self.fault_rng, 0, 2000) as i64 - 1000;
+        self.nodes.get_mut(&id).expect("node exists").clock.jump(delta);
+        self.stats.faults.clock_jumps += 1;
+        self.trace.event(self.now, Some(id.0), &[12, delta as u64], || format!("clock jumps {delta:+} ms"));
+        if self.nodes[&id].core.is_some() {
+            self.nodes.get_mut(&id).expect("node exists").timer_at = None;
+            self.arm_timer(id);
+        }
+        let d = self.next_fault_delay(self.params.jump_every_ms);
+        self.schedule(d, Event::ClockJump);
+    }
+
+    /// The liveness phase: heal, restart and resume everyone, stop faults.
+    fn start_liveness(&mut self) {
+        self.faults_on = false;
+        self.in_liveness = true;
+        self.params.loss = 0.0;
+        self.params.duplicate = 0.0;
+        self.blocked.clear();
+        self.trace.event(self.now, None, &[13], || "liveness phase: network healed, faults stopped".into());
+        for id in self.ids() {
+            if self.nodes[&id].core.is_none() {
+                self.restart(id);
+            }
+            self.resume(id);
+        }
+    }
+}
+
+/// Runs one seed to completion and reports.
+pub fn run(config: &RunConfig) -> RunReport {
+    let (mut sim, params) = Sim::new(config);
+    sim.trace.event(0, None, &[0, config.seed], || {
+        format!("seed {} scenario {}: {}", config.seed, config.scenario, params)
+    });
+    sim.run();
+    let Sim { mut failure, mut stats, trace, history, nodes, now, .. } = sim;
+    stats.virtual_ms = now;
+    stats.ops = history.len() as u64;
+    stats.completed = history.completed() as u64;
+    stats.lost_bytes = nodes.values().map(|n| n.disk.lost_bytes).sum();
+    if failure.is_none() || failure.as_ref().is_some_and(|f| f.kind == FailureKind::Liveness) {
+        if let Some(lin_failure) = history.check(config.lincheck_steps) {
+            failure = Some(Failure { kind: FailureKind::Linearizability, message: lin_failure, at_ms: now });
+        }
+    }
+    RunReport {
+        seed: config.seed,
+        scenario: config.scenario,
+        params,
+        failure,
+        stats,
+        trace_hash: trace.hash(),
+        trace: trace.lines().to_vec(),
+        history,
+    }
+}
