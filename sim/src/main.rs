@@ -33,6 +33,9 @@ enum Command {
         /// Run each seed twice and require identical trace hashes.
         #[arg(long)]
         check_determinism: bool,
+        /// Stop starting new seeds after the first failure.
+        #[arg(long)]
+        fail_fast: bool,
     },
     /// Run one seed with a readable trace.
     Replay {
@@ -60,10 +63,10 @@ fn parse_range(text: &str) -> Result<Range<u64>, String> {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Sweep { seeds, scenario, threads, check_determinism } => {
+        Command::Sweep { seeds, scenario, threads, check_determinism, fail_fast } => {
             let threads =
                 threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            run_sweep(SweepOptions { seeds, scenario, threads, check_determinism })
+            run_sweep(SweepOptions { seeds, scenario, threads, check_determinism, fail_fast })
         }
         Command::Replay { seed, scenario, quiet } => {
             replay(seed, scenario.unwrap_or_else(|| scenario_for(seed)), quiet)

@@ -89,6 +89,14 @@ pub struct Params {
     pub jump_every_ms: u64,
     /// Disk sync latency range, in milliseconds.
     pub sync_ms: (u64, u64),
+    /// The engine's batching limit (entries per AppendEntries).
+    pub max_entries_per_append: usize,
+    /// The engine's inflight window.
+    pub max_inflight: usize,
+    /// Whether the engine runs pre-vote.
+    pub pre_vote: bool,
+    /// Whether the engine runs check-quorum.
+    pub check_quorum: bool,
 }
 
 impl Params {
@@ -113,7 +121,19 @@ impl Params {
             }
             Scenario::Swarm => p = Params::swarm(rng),
         }
+        if scenario != Scenario::Basic {
+            p.draw_engine(rng);
+        }
         p
+    }
+
+    /// Varies the engine's own limits, so that small batches and windows (which split a
+    /// new leader's catch-up across messages) are exercised too.
+    fn draw_engine(&mut self, rng: &mut SimRng) {
+        self.max_entries_per_append = [1, 2, 3, 8, 256][range(rng, 0, 4) as usize];
+        self.max_inflight = [1, 2, 4, 64][range(rng, 0, 3) as usize];
+        self.pre_vote = chance(rng, 0.8);
+        self.check_quorum = chance(rng, 0.8);
     }
 
     fn calm(rng: &mut SimRng) -> Params {
@@ -135,6 +155,10 @@ impl Params {
             max_offset_ms: 0,
             jump_every_ms: 0,
             sync_ms: (0, range(rng, 0, 3)),
+            max_entries_per_append: 256,
+            max_inflight: 64,
+            pre_vote: true,
+            check_quorum: true,
         }
     }
 
@@ -159,6 +183,10 @@ impl Params {
             max_offset_ms: range(rng, 0, 5000),
             jump_every_ms: on(rng, 500, 5000),
             sync_ms: (0, range(rng, 0, 5)),
+            max_entries_per_append: 256,
+            max_inflight: 64,
+            pre_vote: true,
+            check_quorum: true,
         }
     }
 }
@@ -168,7 +196,8 @@ impl fmt::Display for Params {
         write!(
             f,
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
-             crash_every={}ms torn={:.2} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms",
+             crash_every={}ms torn={:.2} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
+             batch={} inflight={} pre_vote={} check_quorum={}",
             self.nodes,
             self.clients,
             self.keys,
@@ -184,7 +213,11 @@ impl fmt::Display for Params {
             self.max_offset_ms,
             self.jump_every_ms,
             self.sync_ms.0,
-            self.sync_ms.1
+            self.sync_ms.1,
+            self.max_entries_per_append,
+            self.max_inflight,
+            self.pre_vote,
+            self.check_quorum
         )
     }
 }

@@ -6,7 +6,7 @@ use crate::scenario::Scenario;
 use crate::world::{run, RunConfig, RunReport};
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// The scenario a seed runs in when none is named: the seeds cycle through all of them.
@@ -55,6 +55,8 @@ pub struct SweepOptions {
     pub threads: usize,
     /// Run every seed twice and compare trace hashes.
     pub check_determinism: bool,
+    /// Stop starting new seeds after the first failure.
+    pub fail_fast: bool,
 }
 
 /// One failing seed.
@@ -84,12 +86,13 @@ pub struct SweepSummary {
 /// Runs the sweep; `on_done` is called after each seed (for a progress bar).
 pub fn sweep(options: &SweepOptions, on_done: &(dyn Fn(&RunReport) + Sync)) -> SweepSummary {
     let next = AtomicU64::new(options.seeds.start);
+    let stop = AtomicBool::new(false);
     let summary = Mutex::new(SweepSummary::default());
     std::thread::scope(|scope| {
         for _ in 0..options.threads.max(1) {
             scope.spawn(|| loop {
                 let seed = next.fetch_add(1, Ordering::SeqCst);
-                if seed >= options.seeds.end {
+                if seed >= options.seeds.end || stop.load(Ordering::SeqCst) {
                     return;
                 }
                 let scenario = options.scenario.unwrap_or_else(|| scenario_for(seed));
@@ -97,6 +100,9 @@ pub fn sweep(options: &SweepOptions, on_done: &(dyn Fn(&RunReport) + Sync)) -> S
                 let report = run_seed(&config);
                 let nondeterministic =
                     options.check_determinism && run_seed(&config).trace_hash != report.trace_hash;
+                if options.fail_fast && report.failure.is_some() {
+                    stop.store(true, Ordering::SeqCst);
+                }
                 on_done(&report);
                 let mut summary = summary.lock().unwrap_or_else(|e| e.into_inner());
                 record(&mut summary, &report, nondeterministic);

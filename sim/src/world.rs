@@ -216,7 +216,11 @@ impl Sim {
     fn boot_nodes(&mut self) {
         let ids: Vec<NodeId> = (1..=self.params.nodes).map(NodeId).collect();
         for &id in &ids {
-            let config = RaftConfig::new(id, ids.clone());
+            let mut config = RaftConfig::new(id, ids.clone());
+            config.max_entries_per_append = self.params.max_entries_per_append;
+            config.max_inflight = self.params.max_inflight;
+            config.pre_vote = self.params.pre_vote;
+            config.check_quorum = self.params.check_quorum;
             let offset = range(&mut self.rng, 0, self.params.max_offset_ms);
             let drift = float(&mut self.rng, -self.params.max_drift, self.params.max_drift);
             let mut node = SimNode {
