@@ -5,6 +5,7 @@
 use crate::trace::Fnv;
 use quorate::core::{Core, HardState};
 use quorate::log::LogEntry;
+use quorate::message::{Message, Payload};
 use quorate::types::{LogIndex, NodeId, NodeState, Term};
 use std::collections::BTreeMap;
 
@@ -31,6 +32,8 @@ pub struct Checker {
     seen: BTreeMap<NodeId, (Term, LogIndex)>,
     /// Per node: the last durable hard state seen, which must never go back.
     durable: BTreeMap<NodeId, HardState>,
+    /// Every vote granted on the wire: (voter, term) -> candidate.
+    votes: BTreeMap<(NodeId, Term), NodeId>,
 }
 
 /// A broken invariant, described.
@@ -171,6 +174,22 @@ impl Checker {
         }
         self.durable.insert(id, hs);
         Ok(())
+    }
+
+    /// One vote per term (§5.2), as seen on the wire: a node never grants two candidates a
+    /// vote in the same term, even across a crash.
+    pub fn check_sent(&mut self, msg: &Message) -> Result<(), Violation> {
+        let Payload::RequestVoteResponse(resp) = &msg.payload else { return Ok(()) };
+        if !resp.vote_granted || resp.pre_vote {
+            return Ok(());
+        }
+        match self.votes.insert((msg.from, resp.term), msg.to) {
+            Some(previous) if previous != msg.to => Err(format!(
+                "one vote per term: {} granted its vote in term {} to {previous} and then to {}",
+                msg.from, resp.term, msg.to
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Forgets a node's volatile view (it crashed); its durable view stays.

@@ -79,6 +79,10 @@ pub struct Params {
     pub crash_every_ms: u64,
     /// Probability a crash tears the unsynced tail rather than cutting it cleanly.
     pub torn_write: f64,
+    /// Probability that a node crashes just before a sync completes (a crash during fsync).
+    pub crash_on_sync: f64,
+    /// Probability that a scheduled crash hits the current leader rather than a random node.
+    pub crash_leader: f64,
     /// Mean milliseconds between pauses (0: none).
     pub pause_every_ms: u64,
     /// Largest clock drift, as a fraction (0.3 is ±30%).
@@ -110,9 +114,11 @@ impl Params {
                 p.loss = float(rng, 0.0, 0.05);
             }
             Scenario::Crashes => {
-                p.crash_every_ms = range(rng, 400, 2000);
+                p.crash_every_ms = range(rng, 200, 2000);
                 p.pause_every_ms = range(rng, 1000, 4000);
                 p.torn_write = 0.5;
+                p.crash_on_sync = float(rng, 0.0, 0.02);
+                p.crash_leader = 0.5;
             }
             Scenario::Clock => {
                 p.max_drift = 0.3;
@@ -150,6 +156,8 @@ impl Params {
             partition_every_ms: 0,
             crash_every_ms: 0,
             torn_write: 0.0,
+            crash_on_sync: 0.0,
+            crash_leader: 0.0,
             pause_every_ms: 0,
             max_drift: 0.0,
             max_offset_ms: 0,
@@ -178,6 +186,8 @@ impl Params {
             partition_every_ms: on(rng, 200, 3000),
             crash_every_ms: on(rng, 300, 3000),
             torn_write: float(rng, 0.0, 1.0),
+            crash_on_sync: if chance(rng, 0.4) { float(rng, 0.0, 0.03) } else { 0.0 },
+            crash_leader: float(rng, 0.0, 1.0),
             pause_every_ms: on(rng, 500, 5000),
             max_drift: if chance(rng, 0.5) { float(rng, 0.0, 0.3) } else { 0.0 },
             max_offset_ms: range(rng, 0, 5000),
@@ -196,7 +206,7 @@ impl fmt::Display for Params {
         write!(
             f,
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
-             crash_every={}ms torn={:.2} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
+             crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
              batch={} inflight={} pre_vote={} check_quorum={}",
             self.nodes,
             self.clients,
@@ -208,6 +218,8 @@ impl fmt::Display for Params {
             self.partition_every_ms,
             self.crash_every_ms,
             self.torn_write,
+            self.crash_on_sync,
+            self.crash_leader,
             self.pause_every_ms,
             self.max_drift * 100.0,
             self.max_offset_ms,

@@ -502,6 +502,13 @@ impl Sim {
         if self.nodes[&id].epoch != epoch || !self.node_can_run(id, &event) {
             return;
         }
+        if self.faults_on && chance(&mut self.fault_rng, self.params.crash_on_sync) {
+            // The power fails while the disk is syncing: the write may be torn.
+            self.crash(id);
+            let downtime = range(&mut self.fault_rng, 10, 1000);
+            self.schedule(downtime, Event::Restart { node: id });
+            return;
+        }
         let node = self.nodes.get_mut(&id).expect("node exists");
         node.sync_scheduled = false;
         let pending = node.pending.pop_front().expect("a sync completes a queued batch");
@@ -606,6 +613,10 @@ impl Sim {
 
     fn send(&mut self, msg: Message) {
         self.stats.sent += 1;
+        if let Err(v) = self.checker.check_sent(&msg) {
+            self.fail(FailureKind::Safety, v);
+            return;
+        }
         let bytes = match codec::encode_message(&msg) {
             Ok(bytes) => bytes,
             Err(err) => {
@@ -837,7 +848,8 @@ impl Sim {
         }
         let up: Vec<NodeId> = self.nodes.values().filter(|n| n.core.is_some()).map(|n| n.id).collect();
         if !up.is_empty() {
-            let id = up[index(&mut self.fault_rng, up.len())];
+            let leader = self.leader().filter(|_| chance(&mut self.fault_rng, self.params.crash_leader));
+            let id = leader.unwrap_or_else(|| up[index(&mut self.fault_rng, up.len())]);
             self.crash(id);
             let downtime = range(&mut self.fault_rng, 10, 2000);
             self.schedule(downtime, Event::Restart { node: id });
