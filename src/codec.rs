@@ -121,7 +121,8 @@ pub fn decode<T: DeserializeOwned>(kind: FrameKind, bytes: &[u8]) -> Result<(T, 
 
 /// Checks a frame's header and checksum and returns its payload.
 fn frame_payload(kind: FrameKind, bytes: &[u8]) -> Result<&[u8], CodecError> {
-    let header = bytes.get(..HEADER_LEN).ok_or(CodecError::Truncated { needed: HEADER_LEN - bytes.len() })?;
+    let header =
+        bytes.get(..HEADER_LEN).ok_or_else(|| CodecError::Truncated { needed: HEADER_LEN - bytes.len() })?;
     let magic: [u8; 4] = header[0..4].try_into().expect("4 bytes");
     if magic != MAGIC {
         return Err(CodecError::BadMagic(magic));
@@ -138,7 +139,7 @@ fn frame_payload(kind: FrameKind, bytes: &[u8]) -> Result<&[u8], CodecError> {
     }
     let payload = bytes
         .get(HEADER_LEN..HEADER_LEN + len)
-        .ok_or(CodecError::Truncated { needed: HEADER_LEN + len - bytes.len() })?;
+        .ok_or_else(|| CodecError::Truncated { needed: HEADER_LEN + len - bytes.len() })?;
     let crc = u32::from_le_bytes(header[10..14].try_into().expect("4 bytes"));
     if crc32c::crc32c(payload) != crc {
         return Err(CodecError::BadChecksum);
@@ -158,4 +159,34 @@ pub fn decode_message(bytes: &[u8]) -> Result<crate::message::Message, CodecErro
         return Err(CodecError::Malformed(format!("{} bytes after the frame", bytes.len() - used)));
     }
     Ok(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Message, Payload, RequestVoteResponse};
+    use crate::types::{NodeId, Term};
+
+    fn sample() -> Message {
+        let payload = Payload::RequestVoteResponse(RequestVoteResponse {
+            term: Term(3),
+            vote_granted: true,
+            pre_vote: false,
+        });
+        Message { from: NodeId(1), to: NodeId(2), payload }
+    }
+
+    /// Regression: the truncation error used to compute its byte count eagerly, which
+    /// overflowed (a panic with overflow checks on) for every frame longer than a header.
+    #[test]
+    fn every_prefix_and_extension_of_a_frame_is_handled() {
+        let bytes = encode_message(&sample()).unwrap();
+        assert_eq!(decode_message(&bytes).unwrap(), sample());
+        for cut in 0..bytes.len() {
+            assert!(decode_message(&bytes[..cut]).is_err(), "prefix of {cut} bytes must not decode");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode_message(&longer).is_err(), "trailing bytes are rejected");
+    }
 }

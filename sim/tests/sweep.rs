@@ -1,0 +1,82 @@
+//! Seed sweeps in `cargo test`: every scenario over a range of seeds, with every safety
+//! checker on, the history checked for linearizability, and a liveness phase at the end.
+//!
+//! `QUORATE_SEEDS=N` runs N seeds per scenario (default 200, so 1,000 in all);
+//! `QUORATE_SEED=S` runs exactly seed S (in every scenario, or in `QUORATE_SCENARIO`).
+
+use quorate_sim::scenario::Scenario;
+use quorate_sim::sweep::{replay_command, run_seed};
+use quorate_sim::world::RunConfig;
+
+const DEFAULT_SEEDS_PER_SCENARIO: u64 = 200;
+
+fn seeds() -> Vec<u64> {
+    if let Ok(seed) = std::env::var("QUORATE_SEED") {
+        return vec![seed.trim().parse().expect("QUORATE_SEED must be a u64")];
+    }
+    let count = std::env::var("QUORATE_SEEDS")
+        .map(|n| n.trim().parse().expect("QUORATE_SEEDS must be a number"))
+        .unwrap_or(DEFAULT_SEEDS_PER_SCENARIO);
+    (0..count).collect()
+}
+
+fn selected(scenario: Scenario) -> bool {
+    match std::env::var("QUORATE_SCENARIO") {
+        Ok(name) => name == scenario.name(),
+        Err(_) => true,
+    }
+}
+
+fn sweep(scenario: Scenario) {
+    if !selected(scenario) {
+        return;
+    }
+    let mut failures = Vec::new();
+    let mut ops = 0;
+    let seeds = seeds();
+    for &seed in &seeds {
+        let report = run_seed(&RunConfig::new(seed, scenario));
+        ops += report.stats.ops;
+        assert!(
+            report.stats.virtual_ms >= 10_000,
+            "seed {seed}: a run simulates at least 10 virtual seconds"
+        );
+        if let Some(failure) = report.failure {
+            eprintln!(
+                "FAILED seed {seed} ({scenario}): {failure}\n  replay: {}",
+                replay_command(seed, scenario)
+            );
+            failures.push(seed);
+        }
+    }
+    assert!(
+        ops >= 200 * seeds.len() as u64,
+        "{scenario}: at least 200 client operations per seed, got {ops}"
+    );
+    assert!(failures.is_empty(), "{scenario}: failing seeds {failures:?}");
+}
+
+#[test]
+fn sweep_basic() {
+    sweep(Scenario::Basic);
+}
+
+#[test]
+fn sweep_partitions() {
+    sweep(Scenario::Partitions);
+}
+
+#[test]
+fn sweep_crashes() {
+    sweep(Scenario::Crashes);
+}
+
+#[test]
+fn sweep_clock() {
+    sweep(Scenario::Clock);
+}
+
+#[test]
+fn sweep_swarm() {
+    sweep(Scenario::Swarm);
+}
