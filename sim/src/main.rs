@@ -1,6 +1,9 @@
 //! The `quorate-sim` command line.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+use quorate_sim::lincheck::cli::LincheckArgs;
 
 /// Quorate's simulator and checkers.
 #[derive(Parser)]
@@ -11,9 +14,14 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Check client histories for linearizability.
+    Lincheck(LincheckArgs),
+}
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Lincheck(args) => quorate_sim::lincheck::cli::run(&args),
+    }
 }
