@@ -15,15 +15,16 @@ pub struct Budget {
     pub deadline: Option<Deadline>,
     /// The most entries the memo cache of one partition may hold.
     pub max_cache_entries: usize,
-    /// The most bytes the memo cache of one partition may hold (its table and its keys).
-    pub max_cache_bytes: usize,
+    /// The most bytes the search of one partition may hold in its memo cache and its table
+    /// of states (as [`Model::heap_bytes`](super::Model::heap_bytes) estimates them).
+    pub max_bytes: usize,
 }
 
 /// The default cache bound: 20 million entries, enough for every Porcupine history,
 /// while keeping a runaway search to well under the memory of a small machine.
 pub const DEFAULT_MAX_CACHE_ENTRIES: usize = 20_000_000;
-/// The default cache size bound: 1 GiB.
-pub const DEFAULT_MAX_CACHE_BYTES: usize = 1 << 30;
+/// The default memory bound: 1 GiB.
+pub const DEFAULT_MAX_BYTES: usize = 1 << 30;
 
 impl Default for Budget {
     /// No step limit, no deadline, the default cache bounds.
@@ -32,7 +33,7 @@ impl Default for Budget {
             max_steps: None,
             deadline: None,
             max_cache_entries: DEFAULT_MAX_CACHE_ENTRIES,
-            max_cache_bytes: DEFAULT_MAX_CACHE_BYTES,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 }

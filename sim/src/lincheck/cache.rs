@@ -84,6 +84,8 @@ pub(crate) struct Interner<S> {
     states: Vec<S>,
     hashes: Vec<u64>,
     slots: Vec<u32>,
+    /// Heap bytes the states own, as their model reports them.
+    heap_bytes: usize,
 }
 
 impl<S: Hash + Eq> Interner<S> {
@@ -92,6 +94,7 @@ impl<S: Hash + Eq> Interner<S> {
             states: Vec::new(),
             hashes: Vec::new(),
             slots: vec![EMPTY; 16],
+            heap_bytes: 0,
         }
     }
 
@@ -103,8 +106,16 @@ impl<S: Hash + Eq> Interner<S> {
         self.states.len()
     }
 
-    /// The id of `state`, adding it if new.
-    pub(crate) fn intern(&mut self, state: S) -> StateId {
+    /// Bytes held: the tables, the states and what they own.
+    pub(crate) fn bytes(&self) -> usize {
+        self.states.capacity() * size_of::<S>()
+            + self.hashes.capacity() * size_of::<u64>()
+            + self.slots.len() * size_of::<u32>()
+            + self.heap_bytes
+    }
+
+    /// The id of `state`, adding it if new; `heap_bytes` is what it owns on the heap.
+    pub(crate) fn intern(&mut self, state: S, heap_bytes: usize) -> StateId {
         let hash = hash_of(&state);
         let mask = self.slots.len() - 1;
         let mut slot = (hash as usize) & mask;
@@ -122,6 +133,7 @@ impl<S: Hash + Eq> Interner<S> {
         assert!(id != EMPTY, "state ids exhausted");
         self.states.push(state);
         self.hashes.push(hash);
+        self.heap_bytes += heap_bytes;
         self.slots[slot] = id;
         if self.states.len() * 2 > self.slots.len() {
             self.grow();
@@ -311,7 +323,7 @@ mod tests {
     #[test]
     fn interner_gives_equal_states_one_id() {
         let mut interner = Interner::new();
-        let ids: Vec<StateId> = (0..100).map(|i| interner.intern(i % 10)).collect();
+        let ids: Vec<StateId> = (0..100).map(|i| interner.intern(i % 10, 0)).collect();
         assert_eq!(interner.len(), 10);
         assert_eq!(ids[3], ids[13]);
         assert_eq!(*interner.get(ids[7]), 7);

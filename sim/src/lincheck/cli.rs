@@ -151,9 +151,8 @@ fn report(args: &LincheckArgs, file: &str, result: &CheckResult) {
     if args.stats {
         let s = &result.stats;
         eprintln!(
-            "{file}: steps={} partitions={} peak_cache_entries={} peak_cache_bytes={} \
-             peak_states={}",
-            s.steps, s.partitions, s.peak_cache_entries, s.peak_cache_bytes, s.peak_states
+            "{file}: steps={} partitions={} peak_cache_entries={} peak_bytes={} peak_states={}",
+            s.steps, s.partitions, s.peak_cache_entries, s.peak_bytes, s.peak_states
         );
     }
 }

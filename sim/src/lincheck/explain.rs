@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::history::{OpId, Operation};
-use super::model::Model;
+use super::model::{Model, Step};
 
 /// How many steps of the partial linearization [`Explanation`]'s `Display` prints (the
 /// last ones, nearest the failure); the HTML page shows them all.
@@ -72,6 +72,7 @@ impl Explanation {
             let op = ops[i];
             state = model
                 .step(&state, &op.input, op.outcome.output())
+                .apply(&state)
                 .expect("the search only records linearizations the model accepts");
         }
         let stuck = stuck_ops(model, &state, ops, &linearization);
@@ -118,10 +119,11 @@ fn stuck_ops<M: Model>(
             let op = ops[i];
             let output = op.outcome.output();
             match model.step(state, &op.input, output) {
-                None => Some(StuckReason::Impossible),
+                Step::Rejected => Some(StuckReason::Impossible),
                 // An unknown outcome that changes nothing is simply left out.
-                Some(next) if output.is_none() && next == *state => None,
-                Some(_) => Some(StuckReason::DeadEnd),
+                Step::Unchanged if output.is_none() => None,
+                Step::Changed(next) if output.is_none() && next == *state => None,
+                Step::Unchanged | Step::Changed(_) => Some(StuckReason::DeadEnd),
             }
             .map(|reason| StuckOp { op: i, reason })
         })

@@ -64,12 +64,12 @@ mod search;
 
 use std::fmt;
 
-pub use budget::{Budget, Deadline, Stopwatch, DEFAULT_MAX_CACHE_BYTES, DEFAULT_MAX_CACHE_ENTRIES};
+pub use budget::{Budget, Deadline, Stopwatch, DEFAULT_MAX_BYTES, DEFAULT_MAX_CACHE_ENTRIES};
 pub use explain::{ExplainedOp, Explanation, StuckOp, StuckReason};
 pub use history::{History, OpId, Operation, Outcome};
 pub use json::JsonInput;
 pub use model::{
-    Kv, KvInput, KvOutput, KvState, Model, Partition, Register, RegisterInput, RegisterOutput,
+    Kv, KvInput, KvOutput, KvState, Model, Partition, Register, RegisterInput, RegisterOutput, Step,
 };
 
 use search::{Found, Meter};
@@ -101,7 +101,7 @@ pub enum UnknownCause {
     StepBudget,
     /// [`Budget::deadline`].
     Deadline,
-    /// [`Budget::max_cache_entries`] or [`Budget::max_cache_bytes`].
+    /// [`Budget::max_cache_entries`] or [`Budget::max_bytes`].
     CacheFull,
 }
 
@@ -125,8 +125,8 @@ pub struct Stats {
     pub partitions: usize,
     /// The most entries one partition's memo cache held.
     pub peak_cache_entries: usize,
-    /// The most bytes one partition's memo cache held (its table and keys).
-    pub peak_cache_bytes: usize,
+    /// The most bytes one partition's search held in its memo cache and state table.
+    pub peak_bytes: usize,
     /// The most distinct model states one partition reached.
     pub peak_states: usize,
 }
@@ -134,7 +134,7 @@ pub struct Stats {
 /// Per-partition costs, folded into [`Stats`].
 pub(crate) struct PartitionStats {
     cache_entries: usize,
-    cache_bytes: usize,
+    bytes: usize,
     states: usize,
 }
 
@@ -142,7 +142,7 @@ impl Stats {
     fn absorb(&mut self, part: PartitionStats) {
         self.partitions += 1;
         self.peak_cache_entries = self.peak_cache_entries.max(part.cache_entries);
-        self.peak_cache_bytes = self.peak_cache_bytes.max(part.cache_bytes);
+        self.peak_bytes = self.peak_bytes.max(part.bytes);
         self.peak_states = self.peak_states.max(part.states);
     }
 }

@@ -2,10 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
+use std::mem::size_of;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::cache::FxHasher;
 use super::history::{History, OpId};
 
 /// A sequential specification of an object, against which histories are checked.
@@ -25,14 +28,20 @@ pub trait Model {
     fn init(&self) -> Self::State;
 
     /// Applies `input` to `state`. `output` is `None` when the outcome is unknown, in which
-    /// case any output is acceptable. Returns the new state if the operation may return
-    /// `output` in `state`, `None` if that is impossible.
+    /// case any output is acceptable. Says whether the operation may return `output` in
+    /// `state` and, if so, the state after it.
     fn step(
         &self,
         state: &Self::State,
         input: &Self::Input,
         output: Option<&Self::Output>,
-    ) -> Option<Self::State>;
+    ) -> Step<Self::State>;
+
+    /// Approximately how many heap bytes `state` owns beyond `size_of::<State>()`, for the
+    /// checker's memory bound. The default, 0, suits states that own no heap memory.
+    fn heap_bytes(&self, _state: &Self::State) -> usize {
+        0
+    }
 
     /// Whether this operation, with this output, never changes the state whenever `step`
     /// accepts it (a read, a failed cas). The search may then commit to linearizing it as
@@ -58,6 +67,41 @@ pub trait Model {
     /// A short human description of a state, for explanations.
     fn describe_state(&self, state: &Self::State) -> String {
         format!("{state:?}")
+    }
+}
+
+/// The result of [`Model::step`]. `Unchanged` saves building a copy of the state for a
+/// read, which is most of what a search does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step<S> {
+    /// The operation cannot return this output in this state.
+    Rejected,
+    /// It can, and leaves the state as it was.
+    Unchanged,
+    /// It can, and leaves this state.
+    Changed(S),
+}
+
+impl<S> Step<S> {
+    /// Applies the result to `state`: the next state, or `None` if rejected.
+    pub fn apply(self, state: &S) -> Option<S>
+    where
+        S: Clone,
+    {
+        match self {
+            Step::Rejected => None,
+            Step::Unchanged => Some(state.clone()),
+            Step::Changed(next) => Some(next),
+        }
+    }
+}
+
+/// Accepted and unchanged when `ok`, else rejected.
+fn same_if<S>(ok: bool) -> Step<S> {
+    if ok {
+        Step::Unchanged
+    } else {
+        Step::Rejected
     }
 }
 
@@ -126,27 +170,29 @@ impl Model for Register {
         state: &Option<i64>,
         input: &RegisterInput,
         output: Option<&RegisterOutput>,
-    ) -> Option<Option<i64>> {
+    ) -> Step<Option<i64>> {
         use RegisterOutput::{Ok, Value};
         match (input, output) {
-            (RegisterInput::Read, None) => Some(*state),
-            (RegisterInput::Read, Some(Value { value })) => (value == state).then_some(*state),
-            (RegisterInput::Write { value }, None | Some(Ok { ok: true })) => Some(Some(*value)),
-            (RegisterInput::Cas { from, to }, None) => Some(if *state == Some(*from) {
-                Some(*to)
-            } else {
-                *state
-            }),
-            (RegisterInput::Cas { from, to }, Some(Ok { ok: true })) => {
-                (*state == Some(*from)).then_some(Some(*to))
+            (RegisterInput::Read, None) => Step::Unchanged,
+            (RegisterInput::Read, Some(Value { value })) => same_if(value == state),
+            (RegisterInput::Write { value }, None | Some(Ok { ok: true })) => {
+                Step::Changed(Some(*value))
             }
+            (RegisterInput::Cas { from, to }, None) if *state == Some(*from) => {
+                Step::Changed(Some(*to))
+            }
+            (RegisterInput::Cas { .. }, None) => Step::Unchanged,
+            (RegisterInput::Cas { from, to }, Some(Ok { ok: true })) if *state == Some(*from) => {
+                Step::Changed(Some(*to))
+            }
+            (RegisterInput::Cas { .. }, Some(Ok { ok: true })) => Step::Rejected,
             (RegisterInput::Cas { from, .. }, Some(Ok { ok: false })) => {
-                (*state != Some(*from)).then_some(*state)
+                same_if(*state != Some(*from))
             }
             // A write that definitely failed changed nothing.
-            (RegisterInput::Write { .. }, Some(Ok { ok: false })) => Some(*state),
+            (RegisterInput::Write { .. }, Some(Ok { ok: false })) => Step::Unchanged,
             // An output of the wrong kind for the operation can never be produced.
-            (RegisterInput::Read, Some(Ok { .. })) | (_, Some(Value { .. })) => None,
+            (RegisterInput::Read, Some(Ok { .. })) | (_, Some(Value { .. })) => Step::Rejected,
         }
     }
 
@@ -242,27 +288,86 @@ pub enum KvOutput {
     },
 }
 
-/// The state of the [`Kv`] model: each key's value. An absent key and an empty value are
-/// the same thing, so only non-empty values are stored (which keeps equal states equal).
+/// The state of the [`Kv`] model: each key's value.
+///
+/// Built for the search's inner loop: entries are sorted by key, keys and values are
+/// shared (`Arc`) between the many states the search creates, and each value carries its
+/// hash, so hashing a state never rereads long appended strings. An absent key and an
+/// empty value are the same thing, so only non-empty values are stored (which keeps equal
+/// states equal).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct KvState {
-    values: BTreeMap<String, String>,
+    entries: Vec<(Arc<str>, KvValue)>,
+}
+
+/// A value and its hash.
+#[derive(Clone, Debug)]
+struct KvValue {
+    hash: u64,
+    text: Arc<str>,
+}
+
+impl KvValue {
+    fn new(text: &str) -> KvValue {
+        let mut hasher = FxHasher::default();
+        hasher.write(text.as_bytes());
+        KvValue {
+            hash: hasher.finish(),
+            text: Arc::from(text),
+        }
+    }
+}
+
+impl PartialEq for KvValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+    }
+}
+
+impl Eq for KvValue {}
+
+impl Hash for KvValue {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
 }
 
 impl KvState {
     /// The value of `key` (`""` when absent).
     pub fn get(&self, key: &str) -> &str {
-        self.values.get(key).map_or("", String::as_str)
+        match self.find(key) {
+            Ok(i) => &self.entries[i].1.text,
+            Err(_) => "",
+        }
     }
 
-    fn with(&self, key: &str, value: String) -> KvState {
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
+    }
+
+    /// This state with `key` set to `value`.
+    fn with(&self, key: &str, value: &str) -> KvState {
         let mut next = self.clone();
-        if value.is_empty() {
-            next.values.remove(key);
-        } else {
-            next.values.insert(key.to_string(), value);
+        match (self.find(key), value.is_empty()) {
+            (Ok(i), true) => {
+                next.entries.remove(i);
+            }
+            (Ok(i), false) => next.entries[i].1 = KvValue::new(value),
+            (Err(_), true) => {}
+            (Err(i), false) => next
+                .entries
+                .insert(i, (Arc::from(key), KvValue::new(value))),
         }
         next
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let values: usize = self
+            .entries
+            .iter()
+            .map(|(k, v)| k.len() + v.text.len())
+            .sum();
+        self.entries.capacity() * size_of::<(Arc<str>, KvValue)>() + values
     }
 }
 
@@ -290,38 +395,35 @@ impl Model for Kv {
         KvState::default()
     }
 
-    fn step(&self, state: &KvState, input: &KvInput, output: Option<&KvOutput>) -> Option<KvState> {
+    fn step(&self, state: &KvState, input: &KvInput, output: Option<&KvOutput>) -> Step<KvState> {
         use KvOutput::{Ok, Value};
         let current = state.get(input.key());
         match (input, output) {
-            (KvInput::Get { .. }, None) => Some(state.clone()),
-            (KvInput::Get { .. }, Some(Value { value })) => {
-                (value == current).then(|| state.clone())
-            }
+            (KvInput::Get { .. }, None) => Step::Unchanged,
+            (KvInput::Get { .. }, Some(Value { value })) => same_if(value == current),
             (KvInput::Put { key, value }, None | Some(Ok { ok: true })) => {
-                Some(state.with(key, value.clone()))
+                Step::Changed(state.with(key, value))
             }
             (KvInput::Append { key, value }, None | Some(Ok { ok: true })) => {
-                Some(state.with(key, format!("{current}{value}")))
+                Step::Changed(state.with(key, &format!("{current}{value}")))
             }
-            (KvInput::Cas { key, from, to }, None) => Some(if current == from {
-                state.with(key, to.clone())
-            } else {
-                state.clone()
-            }),
-            (KvInput::Cas { key, from, to }, Some(Ok { ok: true })) => {
-                (current == from).then(|| state.with(key, to.clone()))
+            (KvInput::Cas { key, from, to }, None | Some(Ok { ok: true })) if current == from => {
+                Step::Changed(state.with(key, to))
             }
-            (KvInput::Cas { from, .. }, Some(Ok { ok: false })) => {
-                (current != from).then(|| state.clone())
-            }
+            (KvInput::Cas { .. }, None) => Step::Unchanged,
+            (KvInput::Cas { .. }, Some(Ok { ok: true })) => Step::Rejected,
+            (KvInput::Cas { from, .. }, Some(Ok { ok: false })) => same_if(current != from),
             // A put or append that definitely failed changed nothing.
             (KvInput::Put { .. } | KvInput::Append { .. }, Some(Ok { ok: false })) => {
-                Some(state.clone())
+                Step::Unchanged
             }
             // An output of the wrong kind for the operation can never be produced.
-            (KvInput::Get { .. }, Some(Ok { .. })) | (_, Some(Value { .. })) => None,
+            (KvInput::Get { .. }, Some(Ok { .. })) | (_, Some(Value { .. })) => Step::Rejected,
         }
+    }
+
+    fn heap_bytes(&self, state: &KvState) -> usize {
+        state.heap_bytes()
     }
 
     fn is_read_only(&self, input: &KvInput, output: Option<&KvOutput>) -> bool {
@@ -367,13 +469,13 @@ impl Model for Kv {
     }
 
     fn describe_state(&self, state: &KvState) -> String {
-        if state.values.is_empty() {
+        if state.entries.is_empty() {
             return "all keys empty".to_string();
         }
         let parts: Vec<String> = state
-            .values
+            .entries
             .iter()
-            .map(|(k, v)| format!("{k:?}={v:?}"))
+            .map(|(k, v)| format!("{k:?}={:?}", v.text))
             .collect();
         parts.join(", ")
     }

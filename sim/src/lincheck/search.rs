@@ -24,7 +24,7 @@
 use super::budget::{Budget, Deadline};
 use super::cache::{mix, Insert, Interner, MemoCache, SetKey, StateId};
 use super::history::Operation;
-use super::model::Model;
+use super::model::{Model, Step};
 use super::{PartitionStats, UnknownCause};
 
 /// Marks a return entry in `Search::entries` (the rest is the operation's index).
@@ -124,7 +124,7 @@ pub(crate) fn search<M: Model>(
     let found = search.run(meter, budget);
     let stats = PartitionStats {
         cache_entries: search.peak_entries,
-        cache_bytes: search.peak_bytes,
+        bytes: search.peak_bytes,
         states: search.states.len(),
     };
     (found, stats)
@@ -160,7 +160,9 @@ impl<'a, M: Model> Search<'a, M> {
             slot[(entry & !RETURN) as usize] = pos as u32;
         }
         let mut states = Interner::new();
-        let state = states.intern(model.init());
+        let init = model.init();
+        let init_bytes = model.heap_bytes(&init);
+        let state = states.intern(init, init_bytes);
         let remaining_known = ops
             .iter()
             .filter(|op| op.outcome.output().is_some())
@@ -225,8 +227,10 @@ impl<'a, M: Model> Search<'a, M> {
 
     fn cache_overflow(&mut self, budget: &Budget) -> Option<UnknownCause> {
         self.peak_entries = self.cache.entries();
-        self.peak_bytes = self.peak_bytes.max(self.cache.bytes());
-        (self.peak_entries > budget.max_cache_entries || self.peak_bytes > budget.max_cache_bytes)
+        self.peak_bytes = self
+            .peak_bytes
+            .max(self.cache.bytes() + self.states.bytes());
+        (self.peak_entries > budget.max_cache_entries || self.peak_bytes > budget.max_bytes)
             .then_some(UnknownCause::CacheFull)
     }
 
@@ -234,13 +238,15 @@ impl<'a, M: Model> Search<'a, M> {
     fn try_linearize(&mut self, op: u32) -> Try {
         let operation = self.ops[op as usize];
         let output = operation.outcome.output();
-        let Some(next) = self
-            .model
-            .step(self.states.get(self.state), &operation.input, output)
-        else {
-            return Try::Rejected;
+        let state = self.states.get(self.state);
+        let next = match self.model.step(state, &operation.input, output) {
+            Step::Rejected => return Try::Rejected,
+            Step::Unchanged => self.state,
+            Step::Changed(next) => {
+                let bytes = self.model.heap_bytes(&next);
+                self.states.intern(next, bytes)
+            }
         };
-        let next = self.states.intern(next);
         if output.is_none() && next == self.state {
             return Try::Rejected;
         }
