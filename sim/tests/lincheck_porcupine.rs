@@ -84,7 +84,10 @@ fn kv_histories_split_per_key() {
     for name in KV_FILES {
         let verdict = check_kv(name, true, &Budget::steps(STEPS));
         let linearizable = name.ends_with("-ok.txt");
-        assert!(verdict_is(&verdict, linearizable), "{name} split: {verdict:?}");
+        assert!(
+            verdict_is(&verdict, linearizable),
+            "{name} split: {verdict:?}"
+        );
     }
 }
 
@@ -93,7 +96,10 @@ fn kv_histories_unsplit() {
     for name in &KV_FILES[..4] {
         let verdict = check_kv(name, false, &Budget::steps(STEPS));
         let linearizable = name.ends_with("-ok.txt");
-        assert!(verdict_is(&verdict, linearizable), "{name} unsplit: {verdict:?}");
+        assert!(
+            verdict_is(&verdict, linearizable),
+            "{name} unsplit: {verdict:?}"
+        );
     }
 }
 

@@ -51,11 +51,17 @@ impl<I, O> TryFrom<WireOp<I, O>> for CheckedOp<I, O> {
             (Some(at), Some(output)) if at >= op.call => Outcome::Returned { at, output },
             (Some(at), Some(_)) => {
                 return Err(format!(
-                    "operation returns at {at}, before its call at {}",
-                    op.call
+                    "operation of client {} returns at {at}, before its call at {}",
+                    op.client, op.call
                 ))
             }
-            _ => return Err("\"return\" and \"output\" must be both null or both set".into()),
+            _ => {
+                return Err(format!(
+                    "operation of client {} called at {}: \"return\" and \"output\" must be \
+                     both null or both set",
+                    op.client, op.call
+                ))
+            }
         };
         Ok(CheckedOp(Operation {
             client: op.client,
@@ -90,9 +96,13 @@ impl<I: JsonInput, O: Serialize + DeserializeOwned> History<I, O> {
             };
             let line = serde_json::to_string(&wire).expect("inputs and outputs serialize");
             out.push_str(&line);
-            out.push_str(if i + 1 < self.len() { ",\n" } else { "\n" });
+            // The closing brackets share the last operation's line, so that an error
+            // serde reports just after an operation names that operation's line.
+            out.push_str(if i + 1 < self.len() { ",\n" } else { "]}\n" });
         }
-        out.push_str("]}\n");
+        if self.is_empty() {
+            out.push_str("]}\n");
+        }
         out
     }
 

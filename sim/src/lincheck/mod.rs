@@ -35,14 +35,14 @@
 //! ```text
 //! {"model":"kv","operations":[
 //! {"client":0,"call":12,"return":30,"input":{"op":"put","key":"k","value":"v"},"output":{"ok":true}},
-//! {"client":1,"call":14,"return":null,"input":{"op":"get","key":"k"},"output":null}
-//! ]}
+//! {"client":1,"call":14,"return":null,"input":{"op":"get","key":"k"},"output":null}]}
 //! ```
 //! - `client`: a number naming the client; `call` and `return`: times as integers (any
 //!   unit); two operations are ordered when one's `return` is strictly less than the
 //!   other's `call`.
 //! - `return` and `output` are both `null` for an operation with an unknown outcome, or
-//!   both set; `return` is never less than `call`.
+//!   both set; `return` is never less than `call`. Errors name the line where the
+//!   offending operation ends.
 //! - `kv` inputs: `{"op":"get","key":K}`, `{"op":"put","key":K,"value":V}`,
 //!   `{"op":"append","key":K,"value":V}`, `{"op":"cas","key":K,"from":V,"to":V}`; outputs:
 //!   `{"value":V}` for a get (`""` for an absent key), `{"ok":B}` otherwise (`false`: the

@@ -33,7 +33,8 @@ const RETURN: u32 = 1 << 31;
 const HEAD: u32 = 0;
 /// "No return entry": an operation with an unknown outcome.
 const NONE: u32 = u32::MAX;
-/// How many steps between two reads of the wall clock (reading it costs more than a step).
+/// How many steps between two reads of the wall clock (reading it costs more than a step);
+/// a power of two, so the test is a mask.
 const DEADLINE_STRIDE: u64 = 4096;
 
 /// What the search of one partition concluded.
@@ -66,7 +67,7 @@ impl Meter {
         if self.max_steps.is_some_and(|max| self.steps > max) {
             return Some(UnknownCause::StepBudget);
         }
-        if self.steps % DEADLINE_STRIDE == 0 && self.deadline.is_some_and(|d| d.passed()) {
+        if self.steps & (DEADLINE_STRIDE - 1) == 0 && self.deadline.is_some_and(|d| d.passed()) {
             return Some(UnknownCause::Deadline);
         }
         None

@@ -21,6 +21,7 @@ pub fn porcupine_dir() -> PathBuf {
 }
 
 /// Reads a test data file.
+#[allow(dead_code)] // not every test binary reads files itself
 pub fn read(path: &std::path::Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
