@@ -290,6 +290,66 @@ impl MemoCache {
     }
 }
 
+/// Remembers the model's answer for (state, operation) pairs, so that a state-changing
+/// step (which builds, hashes and interns a new state) runs once per pair, however often
+/// the search comes back to it. Values are a [`StateId`] or [`REJECTED`].
+pub(crate) struct Transitions {
+    slots: Vec<(u64, StateId)>,
+    entries: usize,
+}
+
+/// The model rejected the operation in that state.
+pub(crate) const REJECTED: StateId = u32::MAX;
+const NO_KEY: u64 = u64::MAX;
+
+impl Transitions {
+    pub(crate) fn new() -> Self {
+        Transitions {
+            slots: vec![(NO_KEY, 0); 1024],
+            entries: 0,
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.slots.len() * size_of::<(u64, StateId)>()
+    }
+
+    fn key(state: StateId, op: u32) -> u64 {
+        (u64::from(state) << 32) | u64::from(op)
+    }
+
+    fn slot(&self, key: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut index = (mix(key) as usize) & mask;
+        while self.slots[index].0 != key && self.slots[index].0 != NO_KEY {
+            index = (index + 1) & mask;
+        }
+        index
+    }
+
+    pub(crate) fn get(&self, state: StateId, op: u32) -> Option<StateId> {
+        let slot = self.slots[self.slot(Self::key(state, op))];
+        (slot.0 != NO_KEY).then_some(slot.1)
+    }
+
+    pub(crate) fn insert(&mut self, state: StateId, op: u32, next: StateId) {
+        let key = Self::key(state, op);
+        let index = self.slot(key);
+        if self.slots[index].0 == NO_KEY {
+            self.entries += 1;
+        }
+        self.slots[index] = (key, next);
+        if self.entries * 2 > self.slots.len() {
+            let grown = vec![(NO_KEY, 0); self.slots.len() * 2];
+            let old = std::mem::replace(&mut self.slots, grown);
+            for (key, next) in old.into_iter().filter(|s| s.0 != NO_KEY) {
+                let index = self.slot(key);
+                self.slots[index] = (key, next);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +378,18 @@ mod tests {
             assert_eq!(cache.insert(i, SetKey::of(&bits), 4), Insert::Added);
         }
         assert_eq!(cache.entries(), 10_000);
+    }
+
+    #[test]
+    fn transitions_remember_answers() {
+        let mut t = Transitions::new();
+        for state in 0..3000 {
+            t.insert(state, state % 5, state + 1);
+        }
+        assert_eq!(t.get(17, 2), Some(18));
+        assert_eq!(t.get(17, 3), None);
+        t.insert(17, 3, REJECTED);
+        assert_eq!(t.get(17, 3), Some(REJECTED));
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //!   fails after placing it here, the node fails, and no other candidate is tried.
 
 use super::budget::{Budget, Deadline};
-use super::cache::{mix, Insert, Interner, MemoCache, SetKey, StateId};
+use super::cache::{mix, Insert, Interner, MemoCache, SetKey, StateId, Transitions, REJECTED};
 use super::history::Operation;
 use super::model::{Model, Step};
 use super::{PartitionStats, UnknownCause};
@@ -105,6 +105,7 @@ struct Search<'a, M: Model> {
     zobrist: Vec<u64>,
     set_hash: u64,
     states: Interner<M::State>,
+    transitions: Transitions,
     cache: MemoCache,
     state: StateId,
     stack: Vec<Frame>,
@@ -184,6 +185,7 @@ impl<'a, M: Model> Search<'a, M> {
                 .collect(),
             set_hash: 0,
             states,
+            transitions: Transitions::new(),
             cache: MemoCache::new(),
             state,
             stack: Vec::new(),
@@ -228,9 +230,8 @@ impl<'a, M: Model> Search<'a, M> {
 
     fn cache_overflow(&mut self, budget: &Budget) -> Option<UnknownCause> {
         self.peak_entries = self.cache.entries();
-        self.peak_bytes = self
-            .peak_bytes
-            .max(self.cache.bytes() + self.states.bytes());
+        let bytes = self.cache.bytes() + self.states.bytes() + self.transitions.bytes();
+        self.peak_bytes = self.peak_bytes.max(bytes);
         (self.peak_entries > budget.max_cache_entries || self.peak_bytes > budget.max_bytes)
             .then_some(UnknownCause::CacheFull)
     }
@@ -239,16 +240,13 @@ impl<'a, M: Model> Search<'a, M> {
     fn try_linearize(&mut self, op: u32) -> Try {
         let operation = self.ops[op as usize];
         let output = operation.outcome.output();
-        let state = self.states.get(self.state);
-        let next = match self.model.step(state, &operation.input, output) {
-            Step::Rejected => return Try::Rejected,
-            Step::Unchanged => self.state,
-            Step::Changed(next) => {
-                let bytes = self.model.heap_bytes(&next);
-                self.states.intern(next, bytes)
-            }
+        let next = if self.read_only[op as usize] {
+            self.read_only_step(op)
+        } else {
+            self.transition(op)
         };
-        if output.is_none() && next == self.state {
+        // An unknown outcome that changes nothing here need not be placed here.
+        if next == REJECTED || (output.is_none() && next == self.state) {
             return Try::Rejected;
         }
         let forced = self.read_only[op as usize];
@@ -276,6 +274,47 @@ impl<'a, M: Model> Search<'a, M> {
             self.longest = self.stack.iter().map(|f| f.op as usize).collect();
         }
         Try::Entered
+    }
+
+    fn step(&self, op: u32) -> Step<M::State> {
+        let operation = self.ops[op as usize];
+        let state = self.states.get(self.state);
+        self.model
+            .step(state, &operation.input, operation.outcome.output())
+    }
+
+    /// Like [`Search::transition`] for a read-only operation: cheap to step and never
+    /// building a state, so not worth remembering.
+    fn read_only_step(&mut self, op: u32) -> StateId {
+        match self.step(op) {
+            Step::Rejected => REJECTED,
+            Step::Unchanged => self.state,
+            Step::Changed(next) => {
+                let next = self.states.intern(next, 0);
+                assert_eq!(
+                    next, self.state,
+                    "Model::is_read_only said op {op} changes nothing"
+                );
+                next
+            }
+        }
+    }
+
+    /// The state after `op` from the current state, or `REJECTED`, remembered.
+    fn transition(&mut self, op: u32) -> StateId {
+        if let Some(next) = self.transitions.get(self.state, op) {
+            return next;
+        }
+        let next = match self.step(op) {
+            Step::Rejected => REJECTED,
+            Step::Unchanged => self.state,
+            Step::Changed(next) => {
+                let bytes = self.model.heap_bytes(&next);
+                self.states.intern(next, bytes)
+            }
+        };
+        self.transitions.insert(self.state, op, next);
+        next
     }
 
     /// Undoes linearizations until one leaves another candidate to try; returns the entry
