@@ -29,6 +29,15 @@
 //! the wall-clock deadline is for the CLI. The memo cache is bounded in entries and bytes;
 //! [`Stats`] reports its peak.
 //!
+//! # Known limits
+//! - The search is exponential in the worst case. Porcupine's 50-client key-value histories
+//!   checked unsplit (all keys as one object) do not finish in 60 s or 1 GiB; split per key
+//!   they take well under 0.1 s. The simulator should keep keys independent and split.
+//! - The memory bound is per partition (a partition's tables are freed before the next),
+//!   and counts the heap a state owns as [`Model::heap_bytes`] estimates it: the kv
+//!   estimate counts shared values once per state, so it errs high.
+//! - Wall-clock reads live only in `budget.rs`, for the CLI (see [`Deadline`]).
+//!
 //! # The JSON history format
 //! One object with the model's name and the operations; [`History::to_json`] writes it one
 //! operation a line, and [`parse::json`] reads it back:
