@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use quorate_sim::lincheck::cli::LincheckArgs;
 use quorate_sim::report::FailureKind;
 use quorate_sim::scenario::Scenario;
 use quorate_sim::sweep::{replay_command, scenario_for, sweep, SweepOptions};
@@ -49,6 +50,8 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Check client histories for linearizability: one line a file.
+    Lincheck(LincheckArgs),
 }
 
 fn parse_range(text: &str) -> Result<Range<u64>, String> {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
                 threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             run_sweep(SweepOptions { seeds, scenario, threads, check_determinism, fail_fast })
         }
+        Command::Lincheck(args) => quorate_sim::lincheck::cli::run(&args),
         Command::Replay { seed, scenario, quiet } => {
             replay(seed, scenario.unwrap_or_else(|| scenario_for(seed)), quiet)
         }

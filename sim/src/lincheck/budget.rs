@@ -1,0 +1,96 @@
+//! How much work a check may do before it answers `Unknown`.
+//!
+//! Two kinds of limit: a step budget, which is deterministic (the simulator uses it, so that
+//! a seed always gives the same verdict), and a wall-clock deadline, which is not (the CLI
+//! uses it). The memo cache is bounded either way, so memory stays bounded on any history.
+
+use std::time::{Duration, Instant};
+
+/// Limits on one call of [`check`](super::check).
+#[derive(Clone, Debug)]
+pub struct Budget {
+    /// The most search steps (model steps tried) over all partitions; `None`: no limit.
+    pub max_steps: Option<u64>,
+    /// Give up once this wall-clock time has passed; `None`: no deadline.
+    pub deadline: Option<Deadline>,
+    /// The most entries the memo cache of one partition may hold.
+    pub max_cache_entries: usize,
+    /// The most bytes the search of one partition may hold in its memo cache and its table
+    /// of states (as [`Model::heap_bytes`](super::Model::heap_bytes) estimates them).
+    pub max_bytes: usize,
+}
+
+/// The default cache bound: 20 million entries, enough for every Porcupine history,
+/// while keeping a runaway search to well under the memory of a small machine.
+pub const DEFAULT_MAX_CACHE_ENTRIES: usize = 20_000_000;
+/// The default memory bound: 1 GiB.
+pub const DEFAULT_MAX_BYTES: usize = 1 << 30;
+
+impl Default for Budget {
+    /// No step limit, no deadline, the default cache bounds.
+    fn default() -> Self {
+        Budget {
+            max_steps: None,
+            deadline: None,
+            max_cache_entries: DEFAULT_MAX_CACHE_ENTRIES,
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+impl Budget {
+    /// A deterministic budget of `steps` search steps, for the simulator.
+    pub fn steps(steps: u64) -> Self {
+        Budget {
+            max_steps: Some(steps),
+            ..Budget::default()
+        }
+    }
+
+    /// A wall-clock budget, for the CLI only.
+    pub fn wall_clock(limit: Duration) -> Self {
+        Budget {
+            deadline: Some(Deadline::after(limit)),
+            ..Budget::default()
+        }
+    }
+}
+
+/// A point in wall-clock time after which a check gives up.
+///
+/// This module is the only place in the checker that reads the wall clock. It serves the
+/// CLI's `--timeout-ms` and its per-file timings only; the simulator never builds a
+/// `Deadline` or a [`Stopwatch`], so wall time never influences a simulated run.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(Instant);
+
+impl Deadline {
+    /// The deadline `limit` from now.
+    #[allow(clippy::disallowed_methods)] // CLI budget only; see the type's docs.
+    pub fn after(limit: Duration) -> Deadline {
+        Deadline(Instant::now() + limit)
+    }
+
+    /// Whether the deadline has passed.
+    #[allow(clippy::disallowed_methods)] // CLI budget only; see the type's docs.
+    pub fn passed(&self) -> bool {
+        Instant::now() >= self.0
+    }
+}
+
+/// Measures elapsed wall-clock time, for the CLI's per-file timings only (see [`Deadline`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Stopwatch(Instant);
+
+impl Stopwatch {
+    /// Starts measuring.
+    #[allow(clippy::disallowed_methods)] // CLI timings only; see `Deadline`.
+    pub fn start() -> Stopwatch {
+        Stopwatch(Instant::now())
+    }
+
+    /// Time since [`Stopwatch::start`].
+    pub fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+}

@@ -1,0 +1,482 @@
+//! Sequential specifications: the [`Model`] trait and the two models the project uses.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::hash::{Hash, Hasher};
+use std::mem::size_of;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::cache::FxHasher;
+use super::history::{History, OpId};
+
+/// A sequential specification of an object, against which histories are checked.
+///
+/// The checker never iterates states or compares them except for equality, so `State`
+/// only needs `Clone + Eq + Hash`; keep it small, since every distinct state reached by the
+/// search is stored once.
+pub trait Model {
+    /// The object's state.
+    type State: Clone + Eq + Hash + Debug;
+    /// An operation and its arguments.
+    type Input;
+    /// What an operation returns.
+    type Output;
+
+    /// The state before any operation.
+    fn init(&self) -> Self::State;
+
+    /// Applies `input` to `state`. `output` is `None` when the outcome is unknown, in which
+    /// case any output is acceptable. Says whether the operation may return `output` in
+    /// `state` and, if so, the state after it.
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &Self::Input,
+        output: Option<&Self::Output>,
+    ) -> Step<Self::State>;
+
+    /// Approximately how many heap bytes `state` owns beyond `size_of::<State>()`, for the
+    /// checker's memory bound. The default, 0, suits states that own no heap memory.
+    fn heap_bytes(&self, _state: &Self::State) -> usize {
+        0
+    }
+
+    /// Whether this operation, with this output, never changes the state whenever `step`
+    /// accepts it (a read, a failed cas). The search may then commit to linearizing it as
+    /// soon as it fits, which prunes the search a great deal; answering `false` is always
+    /// safe.
+    fn is_read_only(&self, _input: &Self::Input, _output: Option<&Self::Output>) -> bool {
+        false
+    }
+
+    /// Splits a history into independent parts that are checked separately
+    /// (P-compositionality: a history is linearizable if and only if each part is). The
+    /// default keeps the whole history together.
+    fn partition(&self, history: &History<Self::Input, Self::Output>) -> Vec<Partition> {
+        vec![Partition {
+            label: "all operations".to_string(),
+            ops: (0..history.len()).map(OpId).collect(),
+        }]
+    }
+
+    /// A short human description of an operation, for explanations.
+    fn describe(&self, input: &Self::Input, output: Option<&Self::Output>) -> String;
+
+    /// A short human description of a state, for explanations.
+    fn describe_state(&self, state: &Self::State) -> String {
+        format!("{state:?}")
+    }
+}
+
+/// The result of [`Model::step`]. `Unchanged` saves building a copy of the state for a
+/// read, which is most of what a search does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step<S> {
+    /// The operation cannot return this output in this state.
+    Rejected,
+    /// It can, and leaves the state as it was.
+    Unchanged,
+    /// It can, and leaves this state.
+    Changed(S),
+}
+
+impl<S> Step<S> {
+    /// Applies the result to `state`: the next state, or `None` if rejected.
+    pub fn apply(self, state: &S) -> Option<S>
+    where
+        S: Clone,
+    {
+        match self {
+            Step::Rejected => None,
+            Step::Unchanged => Some(state.clone()),
+            Step::Changed(next) => Some(next),
+        }
+    }
+}
+
+/// Accepted and unchanged when `ok`, else rejected.
+fn same_if<S>(ok: bool) -> Step<S> {
+    if ok {
+        Step::Unchanged
+    } else {
+        Step::Rejected
+    }
+}
+
+/// An independent part of a history, as chosen by [`Model::partition`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// What the part is, e.g. `key "3"`.
+    pub label: String,
+    /// The operations it contains.
+    pub ops: Vec<OpId>,
+}
+
+/// An input of the [`Register`] model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RegisterInput {
+    /// Read the value.
+    Read,
+    /// Set the value.
+    Write {
+        /// The new value.
+        value: i64,
+    },
+    /// Set the value to `to` if it is `from`.
+    Cas {
+        /// The expected value.
+        from: i64,
+        /// The new value.
+        to: i64,
+    },
+}
+
+/// An output of the [`Register`] model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum RegisterOutput {
+    /// Whether a write or a cas took effect (`false`: it definitely did not).
+    Ok {
+        /// Took effect.
+        ok: bool,
+    },
+    /// The value a read returned (`None`: the register was never written).
+    Value {
+        /// The value read.
+        value: Option<i64>,
+    },
+}
+
+/// A register holding an integer or nothing, with read, write and compare-and-set, as in
+/// Jepsen's etcd tests. It starts empty; `cas(from, to)` succeeds only when the value is
+/// `from`, and fails otherwise (a failed cas does not change the value).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Register;
+
+impl Model for Register {
+    type State = Option<i64>;
+    type Input = RegisterInput;
+    type Output = RegisterOutput;
+
+    fn init(&self) -> Option<i64> {
+        None
+    }
+
+    fn step(
+        &self,
+        state: &Option<i64>,
+        input: &RegisterInput,
+        output: Option<&RegisterOutput>,
+    ) -> Step<Option<i64>> {
+        use RegisterOutput::{Ok, Value};
+        match (input, output) {
+            (RegisterInput::Read, None) => Step::Unchanged,
+            (RegisterInput::Read, Some(Value { value })) => same_if(value == state),
+            (RegisterInput::Write { value }, None | Some(Ok { ok: true })) => {
+                Step::Changed(Some(*value))
+            }
+            (RegisterInput::Cas { from, to }, None) if *state == Some(*from) => {
+                Step::Changed(Some(*to))
+            }
+            (RegisterInput::Cas { .. }, None) => Step::Unchanged,
+            (RegisterInput::Cas { from, to }, Some(Ok { ok: true })) if *state == Some(*from) => {
+                Step::Changed(Some(*to))
+            }
+            (RegisterInput::Cas { .. }, Some(Ok { ok: true })) => Step::Rejected,
+            (RegisterInput::Cas { from, .. }, Some(Ok { ok: false })) => {
+                same_if(*state != Some(*from))
+            }
+            // A write that definitely failed changed nothing.
+            (RegisterInput::Write { .. }, Some(Ok { ok: false })) => Step::Unchanged,
+            // An output of the wrong kind for the operation can never be produced.
+            (RegisterInput::Read, Some(Ok { .. })) | (_, Some(Value { .. })) => Step::Rejected,
+        }
+    }
+
+    fn is_read_only(&self, input: &RegisterInput, output: Option<&RegisterOutput>) -> bool {
+        match input {
+            RegisterInput::Read => true,
+            _ => matches!(output, Some(RegisterOutput::Ok { ok: false })),
+        }
+    }
+
+    fn describe(&self, input: &RegisterInput, output: Option<&RegisterOutput>) -> String {
+        let what = match input {
+            RegisterInput::Read => "read".to_string(),
+            RegisterInput::Write { value } => format!("write {value}"),
+            RegisterInput::Cas { from, to } => format!("cas {from}->{to}"),
+        };
+        match output {
+            None => format!("{what} (outcome unknown)"),
+            Some(RegisterOutput::Value { value }) => format!("{what} -> {}", show_int(*value)),
+            Some(RegisterOutput::Ok { ok: true }) => format!("{what} ok"),
+            Some(RegisterOutput::Ok { ok: false }) => format!("{what} failed"),
+        }
+    }
+
+    fn describe_state(&self, state: &Option<i64>) -> String {
+        format!("value {}", show_int(*state))
+    }
+}
+
+fn show_int(value: Option<i64>) -> String {
+    value.map_or_else(|| "nil".to_string(), |v| v.to_string())
+}
+
+/// An input of the [`Kv`] model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+pub enum KvInput {
+    /// Read a key.
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Set a key.
+    Put {
+        /// The key.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+    /// Append to a key's value.
+    Append {
+        /// The key.
+        key: String,
+        /// What to append.
+        value: String,
+    },
+    /// Set a key to `to` if its value is `from`.
+    Cas {
+        /// The key.
+        key: String,
+        /// The expected value.
+        from: String,
+        /// The new value.
+        to: String,
+    },
+}
+
+impl KvInput {
+    /// The key the operation touches.
+    pub fn key(&self) -> &str {
+        match self {
+            KvInput::Get { key }
+            | KvInput::Put { key, .. }
+            | KvInput::Append { key, .. }
+            | KvInput::Cas { key, .. } => key,
+        }
+    }
+}
+
+/// An output of the [`Kv`] model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum KvOutput {
+    /// Whether a put, append or cas took effect (`false`: it definitely did not).
+    Ok {
+        /// Took effect.
+        ok: bool,
+    },
+    /// The value a get returned (`""` for an absent key).
+    Value {
+        /// The value read.
+        value: String,
+    },
+}
+
+/// The state of the [`Kv`] model: each key's value.
+///
+/// Built for the search's inner loop: entries are sorted by key, keys and values are
+/// shared (`Arc`) between the many states the search creates, and each value carries its
+/// hash, so hashing a state never rereads long appended strings. An absent key and an
+/// empty value are the same thing, so only non-empty values are stored (which keeps equal
+/// states equal).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KvState {
+    entries: Vec<(Arc<str>, KvValue)>,
+}
+
+/// A value and its hash.
+#[derive(Clone, Debug)]
+struct KvValue {
+    hash: u64,
+    text: Arc<str>,
+}
+
+impl KvValue {
+    fn new(text: &str) -> KvValue {
+        let mut hasher = FxHasher::default();
+        hasher.write(text.as_bytes());
+        KvValue {
+            hash: hasher.finish(),
+            text: Arc::from(text),
+        }
+    }
+}
+
+impl PartialEq for KvValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+    }
+}
+
+impl Eq for KvValue {}
+
+impl Hash for KvValue {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl KvState {
+    /// The value of `key` (`""` when absent).
+    pub fn get(&self, key: &str) -> &str {
+        match self.find(key) {
+            Ok(i) => &self.entries[i].1.text,
+            Err(_) => "",
+        }
+    }
+
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
+    }
+
+    /// This state with `key` set to `value`.
+    fn with(&self, key: &str, value: &str) -> KvState {
+        let mut next = self.clone();
+        match (self.find(key), value.is_empty()) {
+            (Ok(i), true) => {
+                next.entries.remove(i);
+            }
+            (Ok(i), false) => next.entries[i].1 = KvValue::new(value),
+            (Err(_), true) => {}
+            (Err(i), false) => next
+                .entries
+                .insert(i, (Arc::from(key), KvValue::new(value))),
+        }
+        next
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let values: usize = self
+            .entries
+            .iter()
+            .map(|(k, v)| k.len() + v.text.len())
+            .sum();
+        self.entries.capacity() * size_of::<(Arc<str>, KvValue)>() + values
+    }
+}
+
+/// A key-value map with get, put, append and cas. A get of an absent key returns `""`;
+/// append concatenates. With `split` (the default) each key is checked separately, which
+/// is sound because keys are independent objects.
+#[derive(Clone, Copy, Debug)]
+pub struct Kv {
+    /// Check each key as its own partition.
+    pub split: bool,
+}
+
+impl Default for Kv {
+    fn default() -> Self {
+        Kv { split: true }
+    }
+}
+
+impl Model for Kv {
+    type State = KvState;
+    type Input = KvInput;
+    type Output = KvOutput;
+
+    fn init(&self) -> KvState {
+        KvState::default()
+    }
+
+    fn step(&self, state: &KvState, input: &KvInput, output: Option<&KvOutput>) -> Step<KvState> {
+        use KvOutput::{Ok, Value};
+        let current = state.get(input.key());
+        match (input, output) {
+            (KvInput::Get { .. }, None) => Step::Unchanged,
+            (KvInput::Get { .. }, Some(Value { value })) => same_if(value == current),
+            (KvInput::Put { key, value }, None | Some(Ok { ok: true })) => {
+                Step::Changed(state.with(key, value))
+            }
+            (KvInput::Append { key, value }, None | Some(Ok { ok: true })) => {
+                Step::Changed(state.with(key, &format!("{current}{value}")))
+            }
+            (KvInput::Cas { key, from, to }, None | Some(Ok { ok: true })) if current == from => {
+                Step::Changed(state.with(key, to))
+            }
+            (KvInput::Cas { .. }, None) => Step::Unchanged,
+            (KvInput::Cas { .. }, Some(Ok { ok: true })) => Step::Rejected,
+            (KvInput::Cas { from, .. }, Some(Ok { ok: false })) => same_if(current != from),
+            // A put or append that definitely failed changed nothing.
+            (KvInput::Put { .. } | KvInput::Append { .. }, Some(Ok { ok: false })) => {
+                Step::Unchanged
+            }
+            // An output of the wrong kind for the operation can never be produced.
+            (KvInput::Get { .. }, Some(Ok { .. })) | (_, Some(Value { .. })) => Step::Rejected,
+        }
+    }
+
+    fn heap_bytes(&self, state: &KvState) -> usize {
+        state.heap_bytes()
+    }
+
+    fn is_read_only(&self, input: &KvInput, output: Option<&KvOutput>) -> bool {
+        match input {
+            KvInput::Get { .. } => true,
+            _ => matches!(output, Some(KvOutput::Ok { ok: false })),
+        }
+    }
+
+    fn partition(&self, history: &History<KvInput, KvOutput>) -> Vec<Partition> {
+        if !self.split {
+            return vec![Partition {
+                label: "all keys".to_string(),
+                ops: (0..history.len()).map(OpId).collect(),
+            }];
+        }
+        let mut by_key: BTreeMap<&str, Vec<OpId>> = BTreeMap::new();
+        for (i, op) in history.operations().iter().enumerate() {
+            by_key.entry(op.input.key()).or_default().push(OpId(i));
+        }
+        by_key
+            .into_iter()
+            .map(|(key, ops)| Partition {
+                label: format!("key {key:?}"),
+                ops,
+            })
+            .collect()
+    }
+
+    fn describe(&self, input: &KvInput, output: Option<&KvOutput>) -> String {
+        let what = match input {
+            KvInput::Get { key } => format!("get {key:?}"),
+            KvInput::Put { key, value } => format!("put {key:?} {value:?}"),
+            KvInput::Append { key, value } => format!("append {key:?} {value:?}"),
+            KvInput::Cas { key, from, to } => format!("cas {key:?} {from:?}->{to:?}"),
+        };
+        match output {
+            None => format!("{what} (outcome unknown)"),
+            Some(KvOutput::Value { value }) => format!("{what} -> {value:?}"),
+            Some(KvOutput::Ok { ok: true }) => format!("{what} ok"),
+            Some(KvOutput::Ok { ok: false }) => format!("{what} failed"),
+        }
+    }
+
+    fn describe_state(&self, state: &KvState) -> String {
+        if state.entries.is_empty() {
+            return "all keys empty".to_string();
+        }
+        let parts: Vec<String> = state
+            .entries
+            .iter()
+            .map(|(k, v)| format!("{k:?}={:?}", v.text))
+            .collect();
+        parts.join(", ")
+    }
+}
