@@ -5,11 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 max="${1:-50000}"
-if ! git diff --quiet -- src; then
-  echo "src/ has uncommitted changes; commit or stash them first" >&2
+if ! git diff --quiet -- src sim/src; then
+  echo "src/ or sim/src/ has uncommitted changes; commit or stash them first" >&2
   exit 2
 fi
-trap 'git checkout -q -- src' EXIT
+trap 'git checkout -q -- src sim/src' EXIT
 for patch in scripts/bugs/*.patch; do
   name=$(basename "$patch" .patch)
   git apply "$patch"
@@ -19,6 +19,6 @@ for patch in scripts/bugs/*.patch; do
   end=$(date +%s.%N)
   first=$(printf '%s\n' "$out" | grep -m1 '^FAILED' || echo "NOT FOUND in $max seeds")
   printf '%-28s %6.1f s  %s\n' "$name" "$(echo "$end - $start" | bc)" "$first"
-  git checkout -q -- src
+  git checkout -q -- src sim/src
 done
 cargo build --release -q -p quorate-sim

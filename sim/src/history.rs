@@ -2,6 +2,7 @@
 //! the linearizability checker reads.
 
 use crate::kv::{ClientId, KvOp, KvResult};
+use crate::lincheck::{self, Budget, Kv, KvInput, KvOutput, Verdict};
 
 /// The index of an operation in the history.
 pub type OpId = usize;
@@ -61,8 +62,38 @@ impl History {
         &self.ops
     }
 
-    /// Checks the history is linearizable; returns a description of the failure if not.
-    pub fn check(&self, _steps: u64) -> Option<String> {
-        None
+    /// The history in the checker's types (an operation without a return has an unknown
+    /// outcome: it may have taken effect at any point after its call, or never).
+    pub fn to_lincheck(&self) -> lincheck::History<KvInput, KvOutput> {
+        let mut out = lincheck::History::new();
+        for op in &self.ops {
+            let id = out.invoke(u64::from(op.client), op.call, to_input(&op.op));
+            if let Some((at, result)) = &op.ret {
+                out.complete(id, *at, to_output(result));
+            }
+        }
+        out
+    }
+
+    /// Checks linearizability with a deterministic budget of `steps` search steps.
+    pub fn check(&self, steps: u64) -> Verdict {
+        lincheck::check(&Kv::default(), &self.to_lincheck(), &Budget::steps(steps)).verdict
+    }
+}
+
+fn to_input(op: &KvOp) -> KvInput {
+    match op.clone() {
+        KvOp::Get { key } => KvInput::Get { key },
+        KvOp::Put { key, value } => KvInput::Put { key, value },
+        KvOp::Append { key, value } => KvInput::Append { key, value },
+        KvOp::Cas { key, expected, new } => KvInput::Cas { key, from: expected, to: new },
+    }
+}
+
+fn to_output(result: &KvResult) -> KvOutput {
+    match result.clone() {
+        KvResult::Value(value) => KvOutput::Value { value },
+        KvResult::Done => KvOutput::Ok { ok: true },
+        KvResult::Cas(ok) => KvOutput::Ok { ok },
     }
 }

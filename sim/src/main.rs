@@ -129,6 +129,7 @@ fn run_sweep(options: SweepOptions) -> ExitCode {
         .map(|k| format!("{} {k}", summary.failures.iter().filter(|x| x.failure.kind == *k).count()))
         .collect();
     println!("failures:         {} ({})", summary.failures.len(), by_kind.join(", "));
+    println!("lincheck unknown: {} histories undecided within the step budget", s.lincheck_unknown);
     if options.check_determinism {
         println!("nondeterministic: {} seeds {:?}", summary.nondeterministic.len(), summary.nondeterministic);
     }

@@ -112,6 +112,8 @@ pub struct Stats {
     pub lost_bytes: u64,
     /// Virtual milliseconds the liveness phase took.
     pub liveness_ms: u64,
+    /// Histories the linearizability checker could not decide within its step budget.
+    pub lincheck_unknown: u64,
     /// Faults injected.
     pub faults: FaultCounts,
 }
@@ -131,6 +133,7 @@ impl Stats {
         self.abandoned += other.abandoned;
         self.lost_bytes += other.lost_bytes;
         self.liveness_ms = self.liveness_ms.max(other.liveness_ms);
+        self.lincheck_unknown += other.lincheck_unknown;
         self.faults.add(&other.faults);
     }
 }

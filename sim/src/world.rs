@@ -7,6 +7,7 @@ use crate::clock::NodeClock;
 use crate::disk::SimDisk;
 use crate::history::{History, OpId};
 use crate::kv::{ClientId, KvCommand, KvOp, KvResult, KvStore};
+use crate::lincheck::Verdict;
 use crate::report::{Failure, FailureKind, Stats};
 use crate::rng::{chance, float, fork, index, range, rng_for, SimRng};
 use crate::scenario::{Params, Scenario};
@@ -980,9 +981,19 @@ pub fn run(config: &RunConfig) -> RunReport {
     stats.ops = history.len() as u64;
     stats.completed = history.completed() as u64;
     stats.lost_bytes = nodes.values().map(|n| n.disk.lost_bytes).sum();
-    if failure.is_none() || failure.as_ref().is_some_and(|f| f.kind == FailureKind::Liveness) {
-        if let Some(lin_failure) = history.check(config.lincheck_steps) {
-            failure = Some(Failure { kind: FailureKind::Linearizability, message: lin_failure, at_ms: now });
+    // A safety failure stops the run early; otherwise the history is judged, and a history
+    // that is not linearizable outranks a liveness failure.
+    if failure.as_ref().is_none_or(|f| f.kind == FailureKind::Liveness) {
+        match history.check(config.lincheck_steps) {
+            Verdict::Linearizable => {}
+            Verdict::NotLinearizable(explanation) => {
+                failure = Some(Failure {
+                    kind: FailureKind::Linearizability,
+                    message: explanation.to_string(),
+                    at_ms: now,
+                });
+            }
+            Verdict::Unknown(_) => stats.lincheck_unknown += 1,
         }
     }
     RunReport {

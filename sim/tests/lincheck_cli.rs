@@ -36,11 +36,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn etcd(name: &str) -> String {
-    common::porcupine_dir()
-        .join("jepsen")
-        .join(name)
-        .display()
-        .to_string()
+    common::porcupine_dir().join("jepsen").join(name).display().to_string()
 }
 
 #[test]
@@ -48,9 +44,7 @@ fn one_line_per_file_and_exit_1_when_one_is_not_linearizable() {
     let (ok, bad) = (etcd("etcd_002.log"), etcd("etcd_000.log"));
     let html = scratch("failures.html");
     let html_arg = html.display().to_string();
-    let out = lincheck(&[
-        "--model", "register", "--format", "jepsen", "--html", &html_arg, &ok, &bad,
-    ]);
+    let out = lincheck(&["--model", "register", "--format", "jepsen", "--html", &html_arg, &ok, &bad]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
@@ -78,20 +72,8 @@ fn exit_0_when_all_are_linearizable_and_explanations_go_to_stderr() {
 
 #[test]
 fn a_deadline_gives_unknown_and_exit_0() {
-    let bad = common::porcupine_dir()
-        .join("kv/c10-bad.txt")
-        .display()
-        .to_string();
-    let out = lincheck(&[
-        "--model",
-        "kv",
-        "--format",
-        "edn",
-        "--no-split",
-        "--timeout-ms",
-        "0",
-        &bad,
-    ]);
+    let bad = common::porcupine_dir().join("kv/c10-bad.txt").display().to_string();
+    let out = lincheck(&["--model", "kv", "--format", "edn", "--no-split", "--timeout-ms", "0", &bad]);
     assert_eq!(out.status.code(), Some(0));
     assert_line(stdout(&out).trim_end(), &bad, "unknown");
 }
@@ -99,46 +81,23 @@ fn a_deadline_gives_unknown_and_exit_0() {
 #[test]
 fn json_histories_written_by_the_library_are_read_back() {
     let mut history = History::new();
-    let put = history.invoke(
-        0,
-        1,
-        KvInput::Put {
-            key: "k".into(),
-            value: "v".into(),
-        },
-    );
+    let put = history.invoke(0, 1, KvInput::Put { key: "k".into(), value: "v".into() });
     history.complete(put, 5, KvOutput::Ok { ok: true });
     let get = history.invoke(1, 6, KvInput::Get { key: "k".into() });
     history.complete(get, 7, KvOutput::Value { value: "v".into() });
-    history.invoke(
-        2,
-        8,
-        KvInput::Append {
-            key: "k".into(),
-            value: "w".into(),
-        },
-    );
+    history.invoke(2, 8, KvInput::Append { key: "k".into(), value: "w".into() });
     let path = scratch("history.json");
     std::fs::write(&path, history.to_json()).expect("write");
     let file = path.display().to_string();
     let out = lincheck(&["--model", "kv", "--format", "json", &file]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_line(stdout(&out).trim_end(), &file, "linearizable");
 }
 
 #[test]
 fn parse_and_usage_errors_exit_2() {
     let path = scratch("bad.log");
-    std::fs::write(
-        &path,
-        "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nnonsense\n",
-    )
-    .expect("write");
+    std::fs::write(&path, "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nnonsense\n").expect("write");
     let file = path.display().to_string();
     let out = lincheck(&["--model", "register", "--format", "jepsen", &file]);
     assert_eq!(out.status.code(), Some(2));
@@ -153,19 +112,11 @@ fn parse_and_usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!(
-            "{file}:2: operation of client 0 returns at 3, before its call"
-        )),
+        stderr.contains(&format!("{file}:2: operation of client 0 returns at 3, before its call")),
         "{stderr}"
     );
 
-    let missing = lincheck(&[
-        "--model",
-        "register",
-        "--format",
-        "jepsen",
-        "/nonexistent/x.log",
-    ]);
+    let missing = lincheck(&["--model", "register", "--format", "jepsen", "/nonexistent/x.log"]);
     assert_eq!(missing.status.code(), Some(2));
     let no_model = lincheck(&["--format", "jepsen", &etcd("etcd_002.log")]);
     assert_eq!(no_model.status.code(), Some(2));

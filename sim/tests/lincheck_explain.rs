@@ -2,8 +2,8 @@
 //! name the operation that gives the game away.
 
 use quorate_sim::lincheck::{
-    check, html, Budget, Explanation, History, Kv, KvInput, KvOutput, OpId, Operation, Outcome,
-    Register, RegisterInput, RegisterOutput, StuckReason, Verdict,
+    check, html, Budget, Explanation, History, Kv, KvInput, KvOutput, OpId, Operation, Outcome, Register,
+    RegisterInput, RegisterOutput, StuckReason, Verdict,
 };
 
 fn op<I, O>(client: u64, call: u64, ret: Option<u64>, input: I, output: O) -> Operation<I, O> {
@@ -11,37 +11,15 @@ fn op<I, O>(client: u64, call: u64, ret: Option<u64>, input: I, output: O) -> Op
         Some(at) => Outcome::Returned { at, output },
         None => Outcome::Unknown,
     };
-    Operation {
-        client,
-        call,
-        input,
-        outcome,
-    }
+    Operation { client, call, input, outcome }
 }
 
 fn write(client: u64, call: u64, ret: u64, value: i64) -> Operation<RegisterInput, RegisterOutput> {
-    op(
-        client,
-        call,
-        Some(ret),
-        RegisterInput::Write { value },
-        RegisterOutput::Ok { ok: true },
-    )
+    op(client, call, Some(ret), RegisterInput::Write { value }, RegisterOutput::Ok { ok: true })
 }
 
-fn read(
-    client: u64,
-    call: u64,
-    ret: u64,
-    value: Option<i64>,
-) -> Operation<RegisterInput, RegisterOutput> {
-    op(
-        client,
-        call,
-        Some(ret),
-        RegisterInput::Read,
-        RegisterOutput::Value { value },
-    )
+fn read(client: u64, call: u64, ret: u64, value: Option<i64>) -> Operation<RegisterInput, RegisterOutput> {
+    op(client, call, Some(ret), RegisterInput::Read, RegisterOutput::Value { value })
 }
 
 fn cas(
@@ -52,13 +30,7 @@ fn cas(
     to: i64,
     ok: bool,
 ) -> Operation<RegisterInput, RegisterOutput> {
-    op(
-        client,
-        call,
-        Some(ret),
-        RegisterInput::Cas { from, to },
-        RegisterOutput::Ok { ok },
-    )
+    op(client, call, Some(ret), RegisterInput::Cas { from, to }, RegisterOutput::Ok { ok })
 }
 
 fn history<I, O>(ops: Vec<Operation<I, O>>) -> History<I, O> {
@@ -78,11 +50,7 @@ fn explanation(verdict: Verdict) -> Explanation {
 
 /// The stuck operations that the model rejects outright, as history ids.
 fn impossible(e: &Explanation) -> Vec<OpId> {
-    e.stuck
-        .iter()
-        .filter(|s| s.reason == StuckReason::Impossible)
-        .map(|s| e.ops[s.op].id)
-        .collect()
+    e.stuck.iter().filter(|s| s.reason == StuckReason::Impossible).map(|s| e.ops[s.op].id).collect()
 }
 
 fn check_register(ops: Vec<Operation<RegisterInput, RegisterOutput>>) -> Verdict {
@@ -91,11 +59,7 @@ fn check_register(ops: Vec<Operation<RegisterInput, RegisterOutput>>) -> Verdict
 
 #[test]
 fn a_stale_read_is_named() {
-    let verdict = check_register(vec![
-        write(0, 0, 1, 1),
-        write(0, 2, 3, 2),
-        read(1, 4, 5, Some(1)),
-    ]);
+    let verdict = check_register(vec![write(0, 0, 1, 1), write(0, 2, 3, 2), read(1, 4, 5, Some(1))]);
     let e = explanation(verdict);
     assert_eq!(impossible(&e), vec![OpId(2)], "{e}");
     assert_eq!(e.linearization.len(), 2, "{e}");
@@ -106,22 +70,14 @@ fn a_stale_read_is_named() {
 
 #[test]
 fn a_lost_write_is_named_by_the_read_that_missed_it() {
-    let verdict = check_register(vec![
-        write(0, 0, 1, 1),
-        read(1, 2, 3, None),
-        read(0, 4, 5, None),
-    ]);
+    let verdict = check_register(vec![write(0, 0, 1, 1), read(1, 2, 3, None), read(0, 4, 5, None)]);
     let e = explanation(verdict);
     assert_eq!(impossible(&e), vec![OpId(1)], "{e}");
 }
 
 #[test]
 fn a_cas_that_succeeded_twice_is_named() {
-    let verdict = check_register(vec![
-        write(0, 0, 1, 0),
-        cas(1, 2, 6, 0, 1, true),
-        cas(2, 3, 7, 0, 2, true),
-    ]);
+    let verdict = check_register(vec![write(0, 0, 1, 0), cas(1, 2, 6, 0, 1, true), cas(2, 3, 7, 0, 2, true)]);
     let e = explanation(verdict);
     let named = impossible(&e);
     assert_eq!(named.len(), 1, "{e}");
@@ -133,32 +89,14 @@ fn a_cas_that_succeeded_twice_is_named() {
 
 #[test]
 fn unknown_outcomes_may_take_effect_late_or_never() {
-    let unknown_write = op(
-        0,
-        0,
-        None,
-        RegisterInput::Write { value: 1 },
-        RegisterOutput::Ok { ok: true },
-    );
+    let unknown_write = op(0, 0, None, RegisterInput::Write { value: 1 }, RegisterOutput::Ok { ok: true });
     // It took effect, long after the client gave up...
-    assert_eq!(
-        check_register(vec![unknown_write.clone(), read(1, 50, 51, Some(1))]),
-        Verdict::Linearizable
-    );
+    assert_eq!(check_register(vec![unknown_write.clone(), read(1, 50, 51, Some(1))]), Verdict::Linearizable);
     // ... or never.
-    assert_eq!(
-        check_register(vec![unknown_write.clone(), read(1, 50, 51, None)]),
-        Verdict::Linearizable
-    );
+    assert_eq!(check_register(vec![unknown_write.clone(), read(1, 50, 51, None)]), Verdict::Linearizable);
     // But not before it was invoked.
     let early_read = read(1, 0, 1, Some(1));
-    let late_write = op(
-        0,
-        5,
-        None,
-        RegisterInput::Write { value: 1 },
-        RegisterOutput::Ok { ok: true },
-    );
+    let late_write = op(0, 5, None, RegisterInput::Write { value: 1 }, RegisterOutput::Ok { ok: true });
     let e = explanation(check_register(vec![early_read, late_write]));
     assert_eq!(impossible(&e), vec![OpId(0)], "{e}");
 }
@@ -166,37 +104,13 @@ fn unknown_outcomes_may_take_effect_late_or_never() {
 #[test]
 fn kv_failures_name_the_smallest_failing_key() {
     let put = |c, t, key: &str, v: &str| {
-        op(
-            c,
-            t,
-            Some(t + 1),
-            KvInput::Put {
-                key: key.into(),
-                value: v.into(),
-            },
-            KvOutput::Ok { ok: true },
-        )
+        op(c, t, Some(t + 1), KvInput::Put { key: key.into(), value: v.into() }, KvOutput::Ok { ok: true })
     };
     let get = |c, t, key: &str, v: &str| {
-        op(
-            c,
-            t,
-            Some(t + 1),
-            KvInput::Get { key: key.into() },
-            KvOutput::Value { value: v.into() },
-        )
+        op(c, t, Some(t + 1), KvInput::Get { key: key.into() }, KvOutput::Value { value: v.into() })
     };
     let append = |c, t, key: &str, v: &str| {
-        op(
-            c,
-            t,
-            Some(t + 1),
-            KvInput::Append {
-                key: key.into(),
-                value: v.into(),
-            },
-            KvOutput::Ok { ok: true },
-        )
+        op(c, t, Some(t + 1), KvInput::Append { key: key.into(), value: v.into() }, KvOutput::Ok { ok: true })
     };
     let ops = vec![
         put(0, 0, "a", "1"),
@@ -220,11 +134,7 @@ fn kv_failures_name_the_smallest_failing_key() {
 
 #[test]
 fn the_html_page_is_self_contained_and_shows_the_failure() {
-    let e = explanation(check_register(vec![
-        write(0, 0, 1, 1),
-        write(0, 2, 3, 2),
-        read(1, 4, 5, Some(1)),
-    ]));
+    let e = explanation(check_register(vec![write(0, 0, 1, 1), write(0, 2, 3, 2), read(1, 4, 5, Some(1))]));
     let page = html::page(&[("stale.log", &e)]);
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<svg") && page.contains("class=\"stuck\""));

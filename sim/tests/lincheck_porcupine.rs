@@ -65,29 +65,20 @@ fn every_etcd_history_gets_its_expected_verdict() {
 
 fn check_kv(name: &str, split: bool, budget: &Budget) -> Verdict {
     let path = common::porcupine_dir().join("kv").join(name);
-    let history = parse::edn_kv(&common::read(&path), name)
-        .unwrap_or_else(|e| panic!("{name} does not parse: {e}"));
+    let history =
+        parse::edn_kv(&common::read(&path), name).unwrap_or_else(|e| panic!("{name} does not parse: {e}"));
     check(&Kv { split }, &history, budget).verdict
 }
 
-const KV_FILES: [&str; 6] = [
-    "c01-ok.txt",
-    "c01-bad.txt",
-    "c10-ok.txt",
-    "c10-bad.txt",
-    "c50-ok.txt",
-    "c50-bad.txt",
-];
+const KV_FILES: [&str; 6] =
+    ["c01-ok.txt", "c01-bad.txt", "c10-ok.txt", "c10-bad.txt", "c50-ok.txt", "c50-bad.txt"];
 
 #[test]
 fn kv_histories_split_per_key() {
     for name in KV_FILES {
         let verdict = check_kv(name, true, &Budget::steps(STEPS));
         let linearizable = name.ends_with("-ok.txt");
-        assert!(
-            verdict_is(&verdict, linearizable),
-            "{name} split: {verdict:?}"
-        );
+        assert!(verdict_is(&verdict, linearizable), "{name} split: {verdict:?}");
     }
 }
 
@@ -96,10 +87,7 @@ fn kv_histories_unsplit() {
     for name in &KV_FILES[..4] {
         let verdict = check_kv(name, false, &Budget::steps(STEPS));
         let linearizable = name.ends_with("-ok.txt");
-        assert!(
-            verdict_is(&verdict, linearizable),
-            "{name} unsplit: {verdict:?}"
-        );
+        assert!(verdict_is(&verdict, linearizable), "{name} unsplit: {verdict:?}");
     }
 }
 
@@ -121,10 +109,7 @@ fn kv_c50_unsplit_is_right_or_unknown_within_a_budget() {
 
 #[test]
 fn a_small_cache_bound_gives_unknown_not_a_wrong_answer() {
-    let budget = Budget {
-        max_cache_entries: 1000,
-        ..Budget::default()
-    };
+    let budget = Budget { max_cache_entries: 1000, ..Budget::default() };
     for name in ["c10-ok.txt", "c10-bad.txt"] {
         let verdict = check_kv(name, false, &budget);
         let linearizable = name.ends_with("-ok.txt");

@@ -35,26 +35,20 @@ struct Gen {
 fn gen() -> impl Strategy<Value = Gen> {
     (
         (0..3u64, 0..4u8, 0..3u8, 0..3u8),
-        (
-            0..3u64,
-            0..6u64,
-            prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)],
-        ),
+        (0..3u64, 0..6u64, prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)]),
         (0..=8u64, prop::bool::weighted(0.15)),
     )
-        .prop_map(
-            |((client, kind, a, b), (gap, duration, unknown), (point, corrupt))| Gen {
-                client,
-                kind,
-                a,
-                b,
-                gap,
-                duration,
-                unknown,
-                point,
-                corrupt,
-            },
-        )
+        .prop_map(|((client, kind, a, b), (gap, duration, unknown), (point, corrupt))| Gen {
+            client,
+            kind,
+            a,
+            b,
+            gap,
+            duration,
+            unknown,
+            point,
+            corrupt,
+        })
 }
 
 /// Call and return times per operation, clients issuing their operations in sequence.
@@ -90,19 +84,12 @@ fn effect_order(gens: &[Gen], times: &[(u64, u64)]) -> Vec<usize> {
 fn build<I, O>(gens: &[Gen], inputs: Vec<I>, outputs: Vec<Option<O>>) -> History<I, O> {
     let times = intervals(gens);
     let mut history = History::new();
-    for ((g, input), (output, (call, ret))) in
-        gens.iter().zip(inputs).zip(outputs.into_iter().zip(times))
-    {
+    for ((g, input), (output, (call, ret))) in gens.iter().zip(inputs).zip(outputs.into_iter().zip(times)) {
         let outcome = match output {
             Some(output) if g.unknown == 0 => Outcome::Returned { at: ret, output },
             _ => Outcome::Unknown,
         };
-        history.push(Operation {
-            client: g.client,
-            call,
-            input,
-            outcome,
-        });
+        history.push(Operation { client: g.client, call, input, outcome });
     }
     history
 }
@@ -112,13 +99,8 @@ fn build<I, O>(gens: &[Gen], inputs: Vec<I>, outputs: Vec<Option<O>>) -> History
 fn register_input(g: &Gen) -> RegisterInput {
     match g.kind {
         0 | 1 => RegisterInput::Read,
-        2 => RegisterInput::Write {
-            value: i64::from(g.a),
-        },
-        _ => RegisterInput::Cas {
-            from: i64::from(g.a),
-            to: i64::from(g.b),
-        },
+        2 => RegisterInput::Write { value: i64::from(g.a) },
+        _ => RegisterInput::Cas { from: i64::from(g.a), to: i64::from(g.b) },
     }
 }
 
@@ -140,9 +122,7 @@ fn naive_register(value: Option<i64>, input: &RegisterInput) -> (Option<i64>, Re
 fn corrupt_register(output: RegisterOutput) -> RegisterOutput {
     match output {
         RegisterOutput::Value { value: None } => RegisterOutput::Value { value: Some(1) },
-        RegisterOutput::Value { value: Some(v) } => RegisterOutput::Value {
-            value: Some((v + 1) % 3),
-        },
+        RegisterOutput::Value { value: Some(v) } => RegisterOutput::Value { value: Some((v + 1) % 3) },
         RegisterOutput::Ok { ok } => RegisterOutput::Ok { ok: !ok },
     }
 }
@@ -160,11 +140,7 @@ fn register_history(gens: &[Gen]) -> History<RegisterInput, RegisterOutput> {
         // Operations that never took effect still report something if their outcome is
         // "known": a failed write or cas.
         let out = output.take().unwrap_or(RegisterOutput::Ok { ok: false });
-        *output = Some(if g.corrupt {
-            corrupt_register(out)
-        } else {
-            out
-        });
+        *output = Some(if g.corrupt { corrupt_register(out) } else { out });
     }
     build(gens, inputs, outputs)
 }
@@ -181,12 +157,8 @@ fn register_fits(
     };
     match (input, output) {
         // A write or cas that definitely failed did nothing; so did a failed cas.
-        (
-            RegisterInput::Write { .. } | RegisterInput::Cas { .. },
-            RegisterOutput::Ok { ok: false },
-        ) => {
-            let is_failed_cas =
-                matches!(input, RegisterInput::Cas { from, .. } if value != Some(*from));
+        (RegisterInput::Write { .. } | RegisterInput::Cas { .. }, RegisterOutput::Ok { ok: false }) => {
+            let is_failed_cas = matches!(input, RegisterInput::Cas { from, .. } if value != Some(*from));
             let is_write = matches!(input, RegisterInput::Write { .. });
             (is_write || is_failed_cas).then_some(value)
         }
@@ -209,18 +181,11 @@ fn kv_input(g: &Gen) -> KvInput {
         0 => KvInput::Get { key },
         1 => KvInput::Put { key, value },
         2 => KvInput::Append { key, value },
-        _ => KvInput::Cas {
-            key,
-            from: VALUES[usize::from(g.a)].to_string(),
-            to: value,
-        },
+        _ => KvInput::Cas { key, from: VALUES[usize::from(g.a)].to_string(), to: value },
     }
 }
 
-fn naive_kv(
-    map: &BTreeMap<String, String>,
-    input: &KvInput,
-) -> (BTreeMap<String, String>, KvOutput) {
+fn naive_kv(map: &BTreeMap<String, String>, input: &KvInput) -> (BTreeMap<String, String>, KvOutput) {
     let mut next = map.clone();
     let current = map.get(input.key()).cloned().unwrap_or_default();
     let output = match input {
@@ -257,9 +222,7 @@ fn kv_history(gens: &[Gen]) -> History<KvInput, KvOutput> {
         let out = output.take().unwrap_or(KvOutput::Ok { ok: false });
         *output = Some(match (g.corrupt, out) {
             (false, out) => out,
-            (true, KvOutput::Value { value }) => KvOutput::Value {
-                value: format!("{value}x"),
-            },
+            (true, KvOutput::Value { value }) => KvOutput::Value { value: format!("{value}x") },
             (true, KvOutput::Ok { ok }) => KvOutput::Ok { ok: !ok },
         });
     }
@@ -274,9 +237,7 @@ fn kv_fits(
     let (next, expected) = naive_kv(map, input);
     match output {
         None => Some(next),
-        Some(KvOutput::Ok { ok: false })
-            if matches!(input, KvInput::Put { .. } | KvInput::Append { .. }) =>
-        {
+        Some(KvOutput::Ok { ok: false }) if matches!(input, KvInput::Put { .. } | KvInput::Append { .. }) => {
             Some(map.clone())
         }
         Some(output) => (expected == *output).then_some(next),
@@ -296,10 +257,7 @@ fn brute_force<I, O, S: Clone>(
     state: S,
     fits: &Fits<S, I, O>,
 ) -> bool {
-    let known_done = ops
-        .iter()
-        .zip(placed.iter())
-        .all(|(op, p)| *p || op.outcome.output().is_none());
+    let known_done = ops.iter().zip(placed.iter()).all(|(op, p)| *p || op.outcome.output().is_none());
     if known_done {
         return true;
     }
@@ -307,13 +265,10 @@ fn brute_force<I, O, S: Clone>(
         if placed[i] {
             continue;
         }
-        let blocked = ops.iter().enumerate().any(|(j, other)| {
-            !placed[j]
-                && other
-                    .outcome
-                    .return_time()
-                    .is_some_and(|ret| ret < ops[i].call)
-        });
+        let blocked = ops
+            .iter()
+            .enumerate()
+            .any(|(j, other)| !placed[j] && other.outcome.return_time().is_some_and(|ret| ret < ops[i].call));
         if blocked {
             continue;
         }

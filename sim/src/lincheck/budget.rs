@@ -41,18 +41,12 @@ impl Default for Budget {
 impl Budget {
     /// A deterministic budget of `steps` search steps, for the simulator.
     pub fn steps(steps: u64) -> Self {
-        Budget {
-            max_steps: Some(steps),
-            ..Budget::default()
-        }
+        Budget { max_steps: Some(steps), ..Budget::default() }
     }
 
     /// A wall-clock budget, for the CLI only.
     pub fn wall_clock(limit: Duration) -> Self {
-        Budget {
-            deadline: Some(Deadline::after(limit)),
-            ..Budget::default()
-        }
+        Budget { deadline: Some(Deadline::after(limit)), ..Budget::default() }
     }
 }
 

@@ -90,12 +90,7 @@ pub(crate) struct Interner<S> {
 
 impl<S: Hash + Eq> Interner<S> {
     pub(crate) fn new() -> Self {
-        Interner {
-            states: Vec::new(),
-            hashes: Vec::new(),
-            slots: vec![EMPTY; 16],
-            heap_bytes: 0,
-        }
+        Interner { states: Vec::new(), hashes: Vec::new(), slots: vec![EMPTY; 16], heap_bytes: 0 }
     }
 
     pub(crate) fn get(&self, id: StateId) -> &S {
@@ -170,16 +165,10 @@ pub(crate) struct SetKey<'a> {
 
 impl<'a> SetKey<'a> {
     pub(crate) fn of(bits: &'a [u64]) -> SetKey<'a> {
-        let start = bits
-            .iter()
-            .position(|w| *w != u64::MAX)
-            .unwrap_or(bits.len());
+        let start = bits.iter().position(|w| *w != u64::MAX).unwrap_or(bits.len());
         let end = bits.iter().rposition(|w| *w != 0).map_or(0, |i| i + 1);
         let words = if end > start { &bits[start..end] } else { &[] };
-        SetKey {
-            start: start as u32,
-            words,
-        }
+        SetKey { start: start as u32, words }
     }
 }
 
@@ -193,13 +182,7 @@ struct Slot {
     state: StateId,
 }
 
-const FREE: Slot = Slot {
-    hash: 0,
-    offset: 0,
-    start: 0,
-    len: EMPTY,
-    state: 0,
-};
+const FREE: Slot = Slot { hash: 0, offset: 0, start: 0, len: EMPTY, state: 0 };
 
 /// Lowe's memo cache: the (linearized set, state) pairs the search has already entered.
 /// Since a set only grows along a search path, a pair met again was fully explored and
@@ -221,11 +204,7 @@ pub(crate) enum Insert {
 
 impl MemoCache {
     pub(crate) fn new() -> Self {
-        MemoCache {
-            slots: vec![FREE; 1024],
-            arena: Vec::new(),
-            entries: 0,
-        }
+        MemoCache { slots: vec![FREE; 1024], arena: Vec::new(), entries: 0 }
     }
 
     pub(crate) fn entries(&self) -> usize {
@@ -255,13 +234,7 @@ impl MemoCache {
         }
         let offset = u32::try_from(self.arena.len()).expect("memo arena under 2^32 words");
         self.arena.extend_from_slice(set.words);
-        self.slots[index] = Slot {
-            hash,
-            offset,
-            start: set.start,
-            len: set.words.len() as u32,
-            state,
-        };
+        self.slots[index] = Slot { hash, offset, start: set.start, len: set.words.len() as u32, state };
         self.entries += 1;
         if self.entries * 2 > self.slots.len() {
             self.grow();
@@ -304,10 +277,7 @@ const NO_KEY: u64 = u64::MAX;
 
 impl Transitions {
     pub(crate) fn new() -> Self {
-        Transitions {
-            slots: vec![(NO_KEY, 0); 1024],
-            entries: 0,
-        }
+        Transitions { slots: vec![(NO_KEY, 0); 1024], entries: 0 }
     }
 
     pub(crate) fn bytes(&self) -> usize {

@@ -98,11 +98,7 @@ pub fn run(args: &LincheckArgs) -> ExitCode {
             errors = true;
         }
     }
-    ExitCode::from(if errors {
-        2
-    } else {
-        u8::from(not_linearizable)
-    })
+    ExitCode::from(if errors { 2 } else { u8::from(not_linearizable) })
 }
 
 fn validate(args: &LincheckArgs) -> Result<(), String> {
@@ -119,13 +115,9 @@ fn check_file(args: &LincheckArgs, file: &str) -> Result<CheckResult, ParseError
         None => Budget::default(),
     };
     let text = parse::read_file(file)?;
-    let kv = Kv {
-        split: !args.no_split,
-    };
+    let kv = Kv { split: !args.no_split };
     Ok(match (args.model, args.format) {
-        (ModelName::Register, Format::Jepsen) => {
-            check(&Register, &parse::jepsen(&text, file)?, &budget)
-        }
+        (ModelName::Register, Format::Jepsen) => check(&Register, &parse::jepsen(&text, file)?, &budget),
         (ModelName::Register, _) => check(&Register, &parse::json(&text, file)?, &budget),
         (ModelName::Kv, Format::Edn) => check(&kv, &parse::edn_kv(&text, file)?, &budget),
         (ModelName::Kv, _) => check(&kv, &parse::json(&text, file)?, &budget),

@@ -109,10 +109,7 @@ fn stuck_ops<M: Model>(
         is_placed[i] = true;
     }
     let unplaced = || (0..ops.len()).filter(|&i| !is_placed[i]);
-    let first_return = unplaced()
-        .filter_map(|i| ops[i].outcome.return_time())
-        .min()
-        .unwrap_or(u64::MAX);
+    let first_return = unplaced().filter_map(|i| ops[i].outcome.return_time()).min().unwrap_or(u64::MAX);
     let mut stuck: Vec<StuckOp> = unplaced()
         .filter(|&i| ops[i].call <= first_return)
         .filter_map(|i| {
@@ -143,27 +140,13 @@ impl ExplainedOp {
 
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "not linearizable: {} ({} operations)",
-            self.partition,
-            self.ops.len()
-        )?;
+        writeln!(f, "not linearizable: {} ({} operations)", self.partition, self.ops.len())?;
         let n = self.linearization.len();
-        writeln!(
-            f,
-            "longest partial linearization: {n} operations, leaving {}",
-            self.state
-        )?;
+        writeln!(f, "longest partial linearization: {n} operations, leaving {}", self.state)?;
         if n > SHOWN_STEPS {
             writeln!(f, "  ... {} earlier operations", n - SHOWN_STEPS)?;
         }
-        for (k, &i) in self
-            .linearization
-            .iter()
-            .enumerate()
-            .skip(n.saturating_sub(SHOWN_STEPS))
-        {
+        for (k, &i) in self.linearization.iter().enumerate().skip(n.saturating_sub(SHOWN_STEPS)) {
             let op = &self.ops[i];
             writeln!(f, "  {:>4}. [{}] {}", k + 1, op.interval(), op.description)?;
         }

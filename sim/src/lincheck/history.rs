@@ -90,12 +90,7 @@ impl<I, O> History<I, O> {
     /// Records that `client` invoked `input` at time `at`; the outcome is unknown until
     /// [`History::complete`] is called with the returned id.
     pub fn invoke(&mut self, client: u64, at: u64, input: I) -> OpId {
-        self.ops.push(Operation {
-            client,
-            call: at,
-            input,
-            outcome: Outcome::Unknown,
-        });
+        self.ops.push(Operation { client, call: at, input, outcome: Outcome::Unknown });
         OpId(self.ops.len() - 1)
     }
 
@@ -106,10 +101,7 @@ impl<I, O> History<I, O> {
     /// is before its call: all three are bugs in the recording code.
     pub fn complete(&mut self, id: OpId, at: u64, output: O) {
         let op = &mut self.ops[id.0];
-        assert!(
-            matches!(op.outcome, Outcome::Unknown),
-            "{id} completed twice"
-        );
+        assert!(matches!(op.outcome, Outcome::Unknown), "{id} completed twice");
         assert!(at >= op.call, "{id} returns at {at}, before its call");
         op.outcome = Outcome::Returned { at, output };
     }

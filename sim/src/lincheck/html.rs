@@ -23,10 +23,7 @@ const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222}\
 pub fn page(failures: &[(&str, &Explanation)]) -> String {
     let mut out = String::new();
     out.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">");
-    let _ = write!(
-        out,
-        "<title>Linearizability failures</title><style>{STYLE}</style>"
-    );
+    let _ = write!(out, "<title>Linearizability failures</title><style>{STYLE}</style>");
     out.push_str("</head><body><h1>Linearizability failures</h1>\n");
     out.push_str(
         "<p class=\"legend\"><span class=\"lin\" style=\"background:#9be29b\">linearized \
@@ -63,12 +60,7 @@ fn section(out: &mut String, name: &str, e: &Explanation) {
     out.push_str("</ul><h3>Partial linearization</h3><ol>");
     for &i in &e.linearization {
         let op = &e.ops[i];
-        let _ = write!(
-            out,
-            "<li>client {}: {}</li>",
-            op.client,
-            escape(&op.description)
-        );
+        let _ = write!(out, "<li>client {}: {}</li>", op.client, escape(&op.description));
     }
     out.push_str("</ol>\n");
 }
@@ -79,31 +71,18 @@ fn timeline(out: &mut String, e: &Explanation) {
         let mut clients: Vec<u64> = e.ops.iter().map(|op| op.client).collect();
         clients.sort_unstable();
         clients.dedup();
-        clients
-            .into_iter()
-            .enumerate()
-            .map(|(row, c)| (c, row))
-            .collect()
+        clients.into_iter().enumerate().map(|(row, c)| (c, row)).collect()
     };
     let start = e.ops.iter().map(|op| op.call).min().unwrap_or(0);
-    let last = e
-        .ops
-        .iter()
-        .map(|op| op.ret.unwrap_or(op.call))
-        .max()
-        .unwrap_or(start);
+    let last = e.ops.iter().map(|op| op.ret.unwrap_or(op.call)).max().unwrap_or(start);
     // Unknown outcomes run off to the right edge, a little past the last event.
     let end = last + (last - start) / 20 + 1;
     let x = |t: u64| LEFT + (t - start) as f64 / (end - start) as f64 * (WIDTH - LEFT - 10.0);
     let height = rows.len() as f64 * ROW + 30.0;
     let _ = writeln!(out, "<svg width=\"{WIDTH}\" height=\"{height}\">");
     axis(out, start, end, height, &x);
-    let order: BTreeMap<usize, usize> = e
-        .linearization
-        .iter()
-        .enumerate()
-        .map(|(k, &i)| (i, k + 1))
-        .collect();
+    let order: BTreeMap<usize, usize> =
+        e.linearization.iter().enumerate().map(|(k, &i)| (i, k + 1)).collect();
     for (i, op) in e.ops.iter().enumerate() {
         let y = rows[&op.client] as f64 * ROW + 6.0;
         let (x0, x1) = (x(op.call), x(op.ret.unwrap_or(end)));
@@ -131,11 +110,7 @@ fn timeline(out: &mut String, e: &Explanation) {
         );
     }
     for (client, row) in &rows {
-        let _ = writeln!(
-            out,
-            "<text x=\"4\" y=\"{:.1}\">client {client}</text>",
-            *row as f64 * ROW + 19.0
-        );
+        let _ = writeln!(out, "<text x=\"4\" y=\"{:.1}\">client {client}</text>", *row as f64 * ROW + 19.0);
     }
     out.push_str("</svg>\n");
 }
@@ -157,8 +132,5 @@ fn axis(out: &mut String, start: u64, end: u64, height: f64, x: &dyn Fn(u64) -> 
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

@@ -36,10 +36,7 @@ struct WireOp<I, O> {
 
 /// An operation read from a file, checked as it is read so that serde reports the line.
 #[derive(Deserialize)]
-#[serde(
-    try_from = "WireOp<I, O>",
-    bound(deserialize = "I: DeserializeOwned, O: DeserializeOwned")
-)]
+#[serde(try_from = "WireOp<I, O>", bound(deserialize = "I: DeserializeOwned, O: DeserializeOwned"))]
 struct CheckedOp<I, O>(Operation<I, O>);
 
 impl<I, O> TryFrom<WireOp<I, O>> for CheckedOp<I, O> {
@@ -63,20 +60,12 @@ impl<I, O> TryFrom<WireOp<I, O>> for CheckedOp<I, O> {
                 ))
             }
         };
-        Ok(CheckedOp(Operation {
-            client: op.client,
-            call: op.call,
-            input: op.input,
-            outcome,
-        }))
+        Ok(CheckedOp(Operation { client: op.client, call: op.call, input: op.input, outcome }))
     }
 }
 
 #[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    bound(deserialize = "I: DeserializeOwned, O: DeserializeOwned")
-)]
+#[serde(deny_unknown_fields, bound(deserialize = "I: DeserializeOwned, O: DeserializeOwned"))]
 struct WireHistory<I, O> {
     model: String,
     operations: Vec<CheckedOp<I, O>>,
@@ -110,17 +99,11 @@ impl<I: JsonInput, O: Serialize + DeserializeOwned> History<I, O> {
     pub fn from_json(text: &str, file: &str) -> Result<Self, ParseError> {
         let wire: WireHistory<I, O> = serde_json::from_str(text).map_err(|e| {
             let message = e.to_string();
-            let message = message
-                .rsplit_once(" at line ")
-                .map_or(&*message, |(m, _)| m);
+            let message = message.rsplit_once(" at line ").map_or(&*message, |(m, _)| m);
             ParseError::syntax(file, e.line(), message)
         })?;
         if wire.model != I::MODEL {
-            let message = format!(
-                "history is for model {:?}, expected {:?}",
-                wire.model,
-                I::MODEL
-            );
+            let message = format!("history is for model {:?}, expected {:?}", wire.model, I::MODEL);
             return Err(ParseError::syntax(file, 1, &message));
         }
         let mut history = History::new();

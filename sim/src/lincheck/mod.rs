@@ -169,22 +169,14 @@ pub struct CheckResult {
 ///
 /// Partitions are searched smallest first, so a failure is reported in the smallest
 /// failing partition; the first failure ends the check.
-pub fn check<M: Model>(
-    model: &M,
-    history: &History<M::Input, M::Output>,
-    budget: &Budget,
-) -> CheckResult {
+pub fn check<M: Model>(model: &M, history: &History<M::Input, M::Output>, budget: &Budget) -> CheckResult {
     let mut partitions = model.partition(history);
     partitions.sort_by(|a, b| (a.ops.len(), &a.label).cmp(&(b.ops.len(), &b.label)));
     let mut meter = Meter::new(budget);
     let mut stats = Stats::default();
     let mut unknown = None;
     for part in &partitions {
-        let ops: Vec<_> = part
-            .ops
-            .iter()
-            .map(|id| &history.operations()[id.0])
-            .collect();
+        let ops: Vec<_> = part.ops.iter().map(|id| &history.operations()[id.0]).collect();
         let (found, part_stats) = search::search(model, &ops, &mut meter, budget);
         stats.absorb(part_stats);
         stats.steps = meter.steps;
@@ -196,10 +188,7 @@ pub fn check<M: Model>(
                 return CheckResult { verdict, stats };
             }
             Found::Unknown(cause) => {
-                unknown.get_or_insert(UnknownReason {
-                    cause,
-                    partition: part.label.clone(),
-                });
+                unknown.get_or_insert(UnknownReason { cause, partition: part.label.clone() });
                 // A spent step budget or deadline stays spent; a full cache was this
                 // partition's alone, and another partition may still fail outright.
                 if cause != UnknownCause::CacheFull {

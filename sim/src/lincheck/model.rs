@@ -55,10 +55,7 @@ pub trait Model {
     /// (P-compositionality: a history is linearizable if and only if each part is). The
     /// default keeps the whole history together.
     fn partition(&self, history: &History<Self::Input, Self::Output>) -> Vec<Partition> {
-        vec![Partition {
-            label: "all operations".to_string(),
-            ops: (0..history.len()).map(OpId).collect(),
-        }]
+        vec![Partition { label: "all operations".to_string(), ops: (0..history.len()).map(OpId).collect() }]
     }
 
     /// A short human description of an operation, for explanations.
@@ -175,20 +172,14 @@ impl Model for Register {
         match (input, output) {
             (RegisterInput::Read, None) => Step::Unchanged,
             (RegisterInput::Read, Some(Value { value })) => same_if(value == state),
-            (RegisterInput::Write { value }, None | Some(Ok { ok: true })) => {
-                Step::Changed(Some(*value))
-            }
-            (RegisterInput::Cas { from, to }, None) if *state == Some(*from) => {
-                Step::Changed(Some(*to))
-            }
+            (RegisterInput::Write { value }, None | Some(Ok { ok: true })) => Step::Changed(Some(*value)),
+            (RegisterInput::Cas { from, to }, None) if *state == Some(*from) => Step::Changed(Some(*to)),
             (RegisterInput::Cas { .. }, None) => Step::Unchanged,
             (RegisterInput::Cas { from, to }, Some(Ok { ok: true })) if *state == Some(*from) => {
                 Step::Changed(Some(*to))
             }
             (RegisterInput::Cas { .. }, Some(Ok { ok: true })) => Step::Rejected,
-            (RegisterInput::Cas { from, .. }, Some(Ok { ok: false })) => {
-                same_if(*state != Some(*from))
-            }
+            (RegisterInput::Cas { from, .. }, Some(Ok { ok: false })) => same_if(*state != Some(*from)),
             // A write that definitely failed changed nothing.
             (RegisterInput::Write { .. }, Some(Ok { ok: false })) => Step::Unchanged,
             // An output of the wrong kind for the operation can never be produced.
@@ -311,10 +302,7 @@ impl KvValue {
     fn new(text: &str) -> KvValue {
         let mut hasher = FxHasher::default();
         hasher.write(text.as_bytes());
-        KvValue {
-            hash: hasher.finish(),
-            text: Arc::from(text),
-        }
+        KvValue { hash: hasher.finish(), text: Arc::from(text) }
     }
 }
 
@@ -354,19 +342,13 @@ impl KvState {
             }
             (Ok(i), false) => next.entries[i].1 = KvValue::new(value),
             (Err(_), true) => {}
-            (Err(i), false) => next
-                .entries
-                .insert(i, (Arc::from(key), KvValue::new(value))),
+            (Err(i), false) => next.entries.insert(i, (Arc::from(key), KvValue::new(value))),
         }
         next
     }
 
     fn heap_bytes(&self) -> usize {
-        let values: usize = self
-            .entries
-            .iter()
-            .map(|(k, v)| k.len() + v.text.len())
-            .sum();
+        let values: usize = self.entries.iter().map(|(k, v)| k.len() + v.text.len()).sum();
         self.entries.capacity() * size_of::<(Arc<str>, KvValue)>() + values
     }
 }
@@ -414,9 +396,7 @@ impl Model for Kv {
             (KvInput::Cas { .. }, Some(Ok { ok: true })) => Step::Rejected,
             (KvInput::Cas { from, .. }, Some(Ok { ok: false })) => same_if(current != from),
             // A put or append that definitely failed changed nothing.
-            (KvInput::Put { .. } | KvInput::Append { .. }, Some(Ok { ok: false })) => {
-                Step::Unchanged
-            }
+            (KvInput::Put { .. } | KvInput::Append { .. }, Some(Ok { ok: false })) => Step::Unchanged,
             // An output of the wrong kind for the operation can never be produced.
             (KvInput::Get { .. }, Some(Ok { .. })) | (_, Some(Value { .. })) => Step::Rejected,
         }
@@ -444,13 +424,7 @@ impl Model for Kv {
         for (i, op) in history.operations().iter().enumerate() {
             by_key.entry(op.input.key()).or_default().push(OpId(i));
         }
-        by_key
-            .into_iter()
-            .map(|(key, ops)| Partition {
-                label: format!("key {key:?}"),
-                ops,
-            })
-            .collect()
+        by_key.into_iter().map(|(key, ops)| Partition { label: format!("key {key:?}"), ops }).collect()
     }
 
     fn describe(&self, input: &KvInput, output: Option<&KvOutput>) -> String {
@@ -472,11 +446,7 @@ impl Model for Kv {
         if state.entries.is_empty() {
             return "all keys empty".to_string();
         }
-        let parts: Vec<String> = state
-            .entries
-            .iter()
-            .map(|(k, v)| format!("{k:?}={:?}", v.text))
-            .collect();
+        let parts: Vec<String> = state.entries.iter().map(|(k, v)| format!("{k:?}={:?}", v.text)).collect();
         parts.join(", ")
     }
 }

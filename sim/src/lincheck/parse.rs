@@ -38,20 +38,13 @@ pub enum ParseError {
 
 impl ParseError {
     pub(crate) fn syntax(file: &str, line: usize, message: &str) -> ParseError {
-        ParseError::Syntax {
-            file: file.to_string(),
-            line,
-            message: message.to_string(),
-        }
+        ParseError::Syntax { file: file.to_string(), line, message: message.to_string() }
     }
 }
 
 /// Reads a file, naming it in the error.
 pub fn read_file(path: &str) -> Result<String, ParseError> {
-    std::fs::read_to_string(path).map_err(|source| ParseError::Io {
-        file: path.to_string(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| ParseError::Io { file: path.to_string(), source })
 }
 
 /// Reads a history in the JSON history format (see the `lincheck` module docs).
@@ -92,10 +85,7 @@ struct Pairing<I, O> {
 
 impl<I, O> Pairing<I, O> {
     fn new() -> Self {
-        Pairing {
-            history: History::new(),
-            open: BTreeMap::new(),
-        }
+        Pairing { history: History::new(), open: BTreeMap::new() }
     }
 
     fn invoke(&mut self, process: u64, f: &str, line: usize, input: I) -> Result<(), String> {
@@ -110,22 +100,12 @@ impl<I, O> Pairing<I, O> {
     }
 
     /// Closes `process`'s open operation with `output`, or with an unknown outcome.
-    fn complete(
-        &mut self,
-        process: u64,
-        f: &str,
-        line: usize,
-        output: Option<O>,
-    ) -> Result<(), String> {
+    fn complete(&mut self, process: u64, f: &str, line: usize, output: Option<O>) -> Result<(), String> {
         let Some((id, open_f, _)) = self.open.remove(&process) else {
-            return Err(format!(
-                "process {process} completes an operation it never invoked"
-            ));
+            return Err(format!("process {process} completes an operation it never invoked"));
         };
         if open_f != f {
-            return Err(format!(
-                "process {process} invoked {open_f} but completes {f}"
-            ));
+            return Err(format!("process {process} invoked {open_f} but completes {f}"));
         }
         if let Some(output) = output {
             self.history.complete(id, line as u64, output);
@@ -141,10 +121,7 @@ impl<I, O> Pairing<I, O> {
 
 /// Reads a Jepsen etcd log (the register model): lines
 /// `INFO  jepsen.util - <process> :<type> :<f> <value>`, separated by tabs or spaces.
-pub fn jepsen(
-    text: &str,
-    file: &str,
-) -> Result<History<RegisterInput, RegisterOutput>, ParseError> {
+pub fn jepsen(text: &str, file: &str) -> Result<History<RegisterInput, RegisterOutput>, ParseError> {
     let mut pairing = Pairing::new();
     for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -169,9 +146,7 @@ fn jepsen_line(
     let mut words = event.split_whitespace();
     let mut next = |what: &str| words.next().ok_or(format!("missing {what}"));
     let process = next("process")?;
-    let process: u64 = process
-        .parse()
-        .map_err(|_| format!("bad process {process:?}"))?;
+    let process: u64 = process.parse().map_err(|_| format!("bad process {process:?}"))?;
     let kind = EventType::parse(next("event type")?)?;
     let f = next("function")?;
     let value: Vec<&str> = words.collect();
@@ -186,9 +161,7 @@ fn jepsen_line(
 fn register_input(f: &str, value: &str) -> Result<RegisterInput, String> {
     match f {
         ":read" => Ok(RegisterInput::Read),
-        ":write" => Ok(RegisterInput::Write {
-            value: parse_int(value)?,
-        }),
+        ":write" => Ok(RegisterInput::Write { value: parse_int(value)? }),
         ":cas" => {
             let (from, to) = parse_pair(value)?;
             Ok(RegisterInput::Cas { from, to })
@@ -198,15 +171,9 @@ fn register_input(f: &str, value: &str) -> Result<RegisterInput, String> {
 }
 
 /// The output of a completion, `None` for an unknown outcome.
-fn register_output(
-    kind: EventType,
-    f: &str,
-    value: &str,
-) -> Result<Option<RegisterOutput>, String> {
+fn register_output(kind: EventType, f: &str, value: &str) -> Result<Option<RegisterOutput>, String> {
     Ok(match (kind, f) {
-        (EventType::Ok, ":read") => Some(RegisterOutput::Value {
-            value: parse_nil_or_int(value)?,
-        }),
+        (EventType::Ok, ":read") => Some(RegisterOutput::Value { value: parse_nil_or_int(value)? }),
         (EventType::Ok, _) => Some(RegisterOutput::Ok { ok: true }),
         // A failed read changed nothing and told nothing (e.g. `:fail :read :timed-out`).
         (EventType::Fail, ":read") => None,
@@ -217,9 +184,7 @@ fn register_output(
 }
 
 fn parse_int(value: &str) -> Result<i64, String> {
-    value
-        .parse()
-        .map_err(|_| format!("expected an integer, found {value:?}"))
+    value.parse().map_err(|_| format!("expected an integer, found {value:?}"))
 }
 
 fn parse_nil_or_int(value: &str) -> Result<Option<i64>, String> {
@@ -257,20 +222,12 @@ pub fn edn_kv(text: &str, file: &str) -> Result<History<KvInput, KvOutput>, Pars
     Ok(pairing.finish())
 }
 
-fn edn_line(
-    pairing: &mut Pairing<KvInput, KvOutput>,
-    line: &str,
-    number: usize,
-) -> Result<(), String> {
+fn edn_line(pairing: &mut Pairing<KvInput, KvOutput>, line: &str, number: usize) -> Result<(), String> {
     let map = edn::parse_map(line)?;
     let field = |name: &str| map.get(name).ok_or(format!("missing :{name}"));
     let process = match field("process")? {
         edn::Value::Int(p) if *p >= 0 => *p as u64,
-        other => {
-            return Err(format!(
-                ":process must be a non-negative integer, found {other}"
-            ))
-        }
+        other => return Err(format!(":process must be a non-negative integer, found {other}")),
     };
     let kind = EventType::parse(&format!(":{}", field("type")?.keyword()?))?;
     let f = field("f")?.keyword()?;
@@ -286,14 +243,8 @@ fn edn_line(
 fn kv_input(f: &str, key: String, value: &edn::Value) -> Result<KvInput, String> {
     match f {
         "get" => Ok(KvInput::Get { key }),
-        "put" => Ok(KvInput::Put {
-            key,
-            value: value.text()?,
-        }),
-        "append" => Ok(KvInput::Append {
-            key,
-            value: value.text()?,
-        }),
+        "put" => Ok(KvInput::Put { key, value: value.text()? }),
+        "append" => Ok(KvInput::Append { key, value: value.text()? }),
         "cas" => {
             let (from, to) = value.pair()?;
             Ok(KvInput::Cas { key, from, to })
@@ -371,9 +322,7 @@ mod edn {
 
         pub(super) fn pair(&self) -> Result<(String, String), String> {
             match self {
-                Value::Vector(items) if items.len() == 2 => {
-                    Ok((items[0].text()?, items[1].text()?))
-                }
+                Value::Vector(items) if items.len() == 2 => Ok((items[0].text()?, items[1].text()?)),
                 other => Err(format!("expected [from to], found {other}")),
             }
         }
@@ -488,27 +437,20 @@ mod tests {
         let history = jepsen(log, "t.log").unwrap();
         let ops = history.operations();
         assert_eq!(ops[0].input, RegisterInput::Cas { from: 1, to: 2 });
-        assert_eq!(
-            ops[0].outcome.output(),
-            Some(&RegisterOutput::Ok { ok: false })
-        );
+        assert_eq!(ops[0].outcome.output(), Some(&RegisterOutput::Ok { ok: false }));
         assert_eq!(ops[0].outcome.return_time(), Some(3));
         assert_eq!(ops[1].outcome, Outcome::Unknown);
     }
 
     #[test]
     fn jepsen_errors_name_file_and_line() {
-        let log =
-            "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:ok\t:write\t3\n";
+        let log = "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:ok\t:write\t3\n";
         let err = jepsen(log, "x.log").unwrap_err().to_string();
         assert_eq!(err, "x.log:2: process 0 invoked :read but completes :write");
         let err = jepsen("garbage", "y.log").unwrap_err().to_string();
         assert!(err.starts_with("y.log:1: expected"), "{err}");
         let err = jepsen("INFO  jepsen.util - 0 :invoke :cas [1 x]", "z").unwrap_err();
-        assert!(
-            err.to_string().starts_with("z:1: expected an integer"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("z:1: expected an integer"), "{err}");
     }
 
     #[test]
@@ -518,44 +460,21 @@ mod tests {
                     {:process 0, :type :ok, :f :get, :key \"a\", :value \"q\\\"\"}\n";
         let history = edn_kv(text, "t.edn").unwrap();
         let ops = history.operations();
-        assert_eq!(
-            ops[0].outcome.output(),
-            Some(&KvOutput::Value {
-                value: "q\"".into()
-            })
-        );
-        assert_eq!(
-            ops[1].input,
-            KvInput::Cas {
-                key: "a".into(),
-                from: "x".into(),
-                to: "y".into()
-            }
-        );
+        assert_eq!(ops[0].outcome.output(), Some(&KvOutput::Value { value: "q\"".into() }));
+        assert_eq!(ops[1].input, KvInput::Cas { key: "a".into(), from: "x".into(), to: "y".into() });
         assert_eq!(ops[1].outcome, Outcome::Unknown);
     }
 
     #[test]
     fn edn_errors_name_file_and_line() {
         for (bad, expected) in [
-            (
-                "{:process 0, :type :invoke, :f :get, :key \"a\"",
-                "unexpected end of line",
-            ),
+            ("{:process 0, :type :invoke, :f :get, :key \"a\"", "unexpected end of line"),
             ("{:process 0, :type :invoke, :f :get}", "missing :key"),
-            (
-                "{:process 0, :type :ok, :f :get, :key \"a\", :value \"b\"}",
-                "never invoked",
-            ),
-            (
-                "{:process 0, :type :invoke, :f :get, :key \"a\", :value \"\\",
-                "unterminated",
-            ),
+            ("{:process 0, :type :ok, :f :get, :key \"a\", :value \"b\"}", "never invoked"),
+            ("{:process 0, :type :invoke, :f :get, :key \"a\", :value \"\\", "unterminated"),
             ("[1 2]", "expected an EDN map"),
         ] {
-            let err = edn_kv(&format!("\n{bad}"), "k.edn")
-                .unwrap_err()
-                .to_string();
+            let err = edn_kv(&format!("\n{bad}"), "k.edn").unwrap_err().to_string();
             assert!(err.starts_with("k.edn:2: "), "{err}");
             assert!(err.contains(expected), "{err} should say {expected}");
         }

@@ -54,11 +54,7 @@ pub(crate) struct Meter {
 
 impl Meter {
     pub(crate) fn new(budget: &Budget) -> Self {
-        Meter {
-            max_steps: budget.max_steps,
-            deadline: budget.deadline,
-            steps: 0,
-        }
+        Meter { max_steps: budget.max_steps, deadline: budget.deadline, steps: 0 }
     }
 
     /// Counts one step; says why to stop if the budget is spent.
@@ -154,21 +150,14 @@ impl<'a, M: Model> Search<'a, M> {
         let len = entries.len() as u32;
         let (mut call_pos, mut ret_pos) = (vec![NONE; ops.len()], vec![NONE; ops.len()]);
         for (pos, entry) in entries.iter().enumerate().skip(1) {
-            let slot = if entry & RETURN == 0 {
-                &mut call_pos
-            } else {
-                &mut ret_pos
-            };
+            let slot = if entry & RETURN == 0 { &mut call_pos } else { &mut ret_pos };
             slot[(entry & !RETURN) as usize] = pos as u32;
         }
         let mut states = Interner::new();
         let init = model.init();
         let init_bytes = model.heap_bytes(&init);
         let state = states.intern(init, init_bytes);
-        let remaining_known = ops
-            .iter()
-            .filter(|op| op.outcome.output().is_some())
-            .count();
+        let remaining_known = ops.iter().filter(|op| op.outcome.output().is_some()).count();
         Search {
             model,
             ops,
@@ -180,9 +169,7 @@ impl<'a, M: Model> Search<'a, M> {
             ret_pos,
             read_only: ops.iter().map(|op| is_known_read_only(model, op)).collect(),
             bits: vec![0; ops.len().div_ceil(64)],
-            zobrist: (0..ops.len() as u64)
-                .map(|i| mix(i ^ 0x9e37_79b9_7f4a_7c15))
-                .collect(),
+            zobrist: (0..ops.len() as u64).map(|i| mix(i ^ 0x9e37_79b9_7f4a_7c15)).collect(),
             set_hash: 0,
             states,
             transitions: Transitions::new(),
@@ -240,34 +227,18 @@ impl<'a, M: Model> Search<'a, M> {
     fn try_linearize(&mut self, op: u32) -> Try {
         let operation = self.ops[op as usize];
         let output = operation.outcome.output();
-        let next = if self.read_only[op as usize] {
-            self.read_only_step(op)
-        } else {
-            self.transition(op)
-        };
+        let next = if self.read_only[op as usize] { self.read_only_step(op) } else { self.transition(op) };
         // An unknown outcome that changes nothing here need not be placed here.
         if next == REJECTED || (output.is_none() && next == self.state) {
             return Try::Rejected;
         }
         let forced = self.read_only[op as usize];
         self.toggle(op);
-        if self
-            .cache
-            .insert(self.set_hash, SetKey::of(&self.bits), next)
-            == Insert::Present
-        {
+        if self.cache.insert(self.set_hash, SetKey::of(&self.bits), next) == Insert::Present {
             self.toggle(op);
-            return if forced {
-                Try::NodeFails
-            } else {
-                Try::Rejected
-            };
+            return if forced { Try::NodeFails } else { Try::Rejected };
         }
-        self.stack.push(Frame {
-            op,
-            state_before: self.state,
-            forced,
-        });
+        self.stack.push(Frame { op, state_before: self.state, forced });
         self.state = next;
         self.lift(op);
         if self.stack.len() > self.longest.len() {
@@ -279,8 +250,7 @@ impl<'a, M: Model> Search<'a, M> {
     fn step(&self, op: u32) -> Step<M::State> {
         let operation = self.ops[op as usize];
         let state = self.states.get(self.state);
-        self.model
-            .step(state, &operation.input, operation.outcome.output())
+        self.model.step(state, &operation.input, operation.outcome.output())
     }
 
     /// Like [`Search::transition`] for a read-only operation: cheap to step and never
@@ -291,10 +261,7 @@ impl<'a, M: Model> Search<'a, M> {
             Step::Unchanged => self.state,
             Step::Changed(next) => {
                 let next = self.states.intern(next, 0);
-                assert_eq!(
-                    next, self.state,
-                    "Model::is_read_only said op {op} changes nothing"
-                );
+                assert_eq!(next, self.state, "Model::is_read_only said op {op} changes nothing");
                 next
             }
         }
