@@ -168,7 +168,14 @@ impl Core {
             .map_err(|e| RaftError::StorageError(format!("recovered log is inconsistent: {e}")))?;
         let mut voters = config.voters.clone();
         voters.sort();
-        let hs = durable.hard_state;
+        let mut hs = durable.hard_state;
+        if log.last_term() > hs.term {
+            // A torn write kept entries of a newer term but lost the hard state written after
+            // them. The node never voted in that term (a vote is durable before it is sent)
+            // and never acknowledged those entries, so adopting the term without a vote is
+            // safe, and restores the invariant that no log entry is newer than the term.
+            hs = HardState { term: log.last_term(), vote: None, commit: hs.commit };
+        }
         let mut core = Core {
             id: config.node_id,
             config,

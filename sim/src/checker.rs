@@ -126,11 +126,18 @@ impl Checker {
     }
 
     /// Log matching (§5.3): an entry is identified by its index and term, anywhere. Checked on
-    /// every entry a node is about to persist, with the term of the entry before it.
-    pub fn check_entries(&mut self, id: NodeId, core: &Core, entries: &[LogEntry]) -> Result<(), Violation> {
+    /// every entry once it leaves a node's volatile memory (made durable or sent), with the
+    /// term of the entry before it. An entry that never left a node is never seen by anyone.
+    pub fn check_entries(
+        &mut self,
+        id: NodeId,
+        prev_term: Term,
+        entries: &[LogEntry],
+    ) -> Result<(), Violation> {
+        let mut prev_term = prev_term;
         for entry in entries {
-            let prev_term = core.log().term(entry.index.prev()).unwrap_or(Term(0));
             let record = (entry_hash(entry), prev_term);
+            prev_term = entry.term;
             match self.entries.get(&(entry.index, entry.term)) {
                 Some(&known) if known != record => {
                     return Err(format!(
@@ -179,6 +186,9 @@ impl Checker {
     /// One vote per term (§5.2), as seen on the wire: a node never grants two candidates a
     /// vote in the same term, even across a crash.
     pub fn check_sent(&mut self, msg: &Message) -> Result<(), Violation> {
+        if let Payload::AppendEntries(req) = &msg.payload {
+            return self.check_entries(msg.from, req.prev_log_term, &req.entries);
+        }
         let Payload::RequestVoteResponse(resp) = &msg.payload else { return Ok(()) };
         if !resp.vote_granted || resp.pre_vote {
             return Ok(());

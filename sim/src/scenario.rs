@@ -145,7 +145,7 @@ impl Params {
     fn calm(rng: &mut SimRng) -> Params {
         Params {
             nodes: [3, 3, 5, 1, 2, 4][range(rng, 0, 5) as usize],
-            clients: range(rng, 2, 5) as u32,
+            clients: range(rng, 4, 8) as u32,
             keys: range(rng, 1, 4) as u32,
             safety_ms: 10_000,
             liveness_ms: 20_000,
@@ -175,7 +175,7 @@ impl Params {
         let lo = range(rng, 0, 10);
         Params {
             nodes: range(rng, 1, 7),
-            clients: range(rng, 1, 6) as u32,
+            clients: range(rng, 3, 8) as u32,
             keys: range(rng, 1, 5) as u32,
             safety_ms: 10_000,
             liveness_ms: 20_000,

@@ -17,7 +17,7 @@ use quorate::config::RaftConfig;
 use quorate::core::{Core, Input, Ready};
 use quorate::log::{Command, EntryKind};
 use quorate::message::Message;
-use quorate::types::{LogIndex, NodeId, NodeState};
+use quorate::types::{LogIndex, NodeId, NodeState, Term};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 /// liveness problem instead of running forever.
 pub const MAX_EVENTS: u64 = 20_000_000;
 /// A client gives up on a request after this long without an answer and retries elsewhere.
-const CLIENT_TIMEOUT_MS: u64 = 700;
+const CLIENT_TIMEOUT_MS: u64 = 500;
 /// Attempts before a client abandons a request in the safety phase (its outcome is unknown).
 const CLIENT_MAX_ATTEMPTS: u32 = 6;
 
@@ -91,6 +91,8 @@ struct Pending {
     ready: Ready,
     /// Disk offset to sync to, or `None` when the batch wrote nothing.
     sync_to: Option<usize>,
+    /// Term of the entry before the batch's first entry, for the log-matching checker.
+    prev_term: Term,
 }
 
 struct SimNode {
@@ -450,22 +452,18 @@ impl Sim {
                 break;
             }
             let mut ready = core.ready();
-            if let Err(v) =
-                self.checker.check_entries(id, self.nodes[&id].core.as_ref().expect("up"), &ready.entries)
-            {
-                self.fail(FailureKind::Safety, v);
-                return;
-            }
+            let prev_term =
+                ready.entries.first().and_then(|e| core.log().term(e.index.prev())).unwrap_or_default();
             for msg in std::mem::take(&mut ready.messages) {
                 self.send(msg);
             }
-            self.enqueue(id, ready);
+            self.enqueue(id, ready, prev_term);
         }
         self.check_node(id);
         self.arm_timer(id);
     }
 
-    fn enqueue(&mut self, id: NodeId, ready: Ready) {
+    fn enqueue(&mut self, id: NodeId, ready: Ready, prev_term: Term) {
         let node = self.nodes.get_mut(&id).expect("node exists");
         let sync_to = ready.must_persist().then(|| node.disk.write(&ready));
         if sync_to.is_some() {
@@ -473,7 +471,7 @@ impl Sim {
             self.trace.event(self.now, Some(id.0), &[2, n], || format!("write {n} entries"));
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
-        node.pending.push_back(Pending { ready, sync_to });
+        node.pending.push_back(Pending { ready, sync_to, prev_term });
         self.advance_pending(id);
     }
 
@@ -515,7 +513,8 @@ impl Sim {
         let pending = node.pending.pop_front().expect("a sync completes a queued batch");
         node.disk.sync_to(pending.sync_to.expect("only writes are synced"));
         let hs = node.disk.durable_hard_state();
-        if let Err(v) = self.checker.check_durable(id, hs) {
+        let durable_entries = self.checker.check_entries(id, pending.prev_term, &pending.ready.entries);
+        if let Err(v) = durable_entries.and_then(|()| self.checker.check_durable(id, hs)) {
             self.fail(FailureKind::Safety, v);
             return;
         }

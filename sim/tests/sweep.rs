@@ -1,14 +1,14 @@
 //! Seed sweeps in `cargo test`: every scenario over a range of seeds, with every safety
 //! checker on, the history checked for linearizability, and a liveness phase at the end.
 //!
-//! `QUORATE_SEEDS=N` runs N seeds per scenario (default 200, so 1,000 in all);
+//! `QUORATE_SEEDS=N` runs N seeds per scenario (default 400, so 2,000 in all);
 //! `QUORATE_SEED=S` runs exactly seed S (in every scenario, or in `QUORATE_SCENARIO`).
 
 use quorate_sim::scenario::Scenario;
 use quorate_sim::sweep::{replay_command, run_seed};
 use quorate_sim::world::RunConfig;
 
-const DEFAULT_SEEDS_PER_SCENARIO: u64 = 200;
+const DEFAULT_SEEDS_PER_SCENARIO: u64 = 400;
 
 fn seeds() -> Vec<u64> {
     if let Ok(seed) = std::env::var("QUORATE_SEED") {
