@@ -17,5 +17,6 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod sweep;
+pub mod timeline;
 pub mod trace;
 pub mod world;

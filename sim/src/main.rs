@@ -49,6 +49,12 @@ enum Command {
         /// Print only the summary, not the trace.
         #[arg(long)]
         quiet: bool,
+        /// Write an HTML timeline of the run to this file.
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
+        /// Write the clients' history (JSON history format, for `lincheck`) to this file.
+        #[arg(long)]
+        history: Option<std::path::PathBuf>,
     },
     /// Check client histories for linearizability: one line a file.
     Lincheck(LincheckArgs),
@@ -72,8 +78,8 @@ fn main() -> ExitCode {
             run_sweep(SweepOptions { seeds, scenario, threads, check_determinism, fail_fast })
         }
         Command::Lincheck(args) => quorate_sim::lincheck::cli::run(&args),
-        Command::Replay { seed, scenario, quiet } => {
-            replay(seed, scenario.unwrap_or_else(|| scenario_for(seed)), quiet)
+        Command::Replay { seed, scenario, quiet, html, history } => {
+            replay(seed, scenario.unwrap_or_else(|| scenario_for(seed)), quiet, html, history)
         }
     }
 }
@@ -145,12 +151,34 @@ fn run_sweep(options: SweepOptions) -> ExitCode {
     }
 }
 
-fn replay(seed: u64, scenario: Scenario, quiet: bool) -> ExitCode {
+fn replay(
+    seed: u64,
+    scenario: Scenario,
+    quiet: bool,
+    html: Option<std::path::PathBuf>,
+    history: Option<std::path::PathBuf>,
+) -> ExitCode {
     let mut config = RunConfig::new(seed, scenario);
-    config.verbose = !quiet;
+    config.verbose = true;
     let report = run(&config);
-    for line in &report.trace {
-        println!("{line}");
+    if !quiet {
+        for line in &report.trace {
+            println!("{line}");
+        }
+    }
+    if let Some(path) = html {
+        if let Err(err) = std::fs::write(&path, quorate_sim::timeline::page(&report)) {
+            eprintln!("cannot write {}: {err}", path.display());
+            return ExitCode::from(2);
+        }
+        println!("timeline written to {}", path.display());
+    }
+    if let Some(path) = history {
+        if let Err(err) = std::fs::write(&path, report.history.to_lincheck().to_json()) {
+            eprintln!("cannot write {}: {err}", path.display());
+            return ExitCode::from(2);
+        }
+        println!("history written to {}", path.display());
     }
     let s = &report.stats;
     println!("seed {seed} scenario {scenario}: {}", report.params);

@@ -39,6 +39,8 @@ pub fn run_seed(config: &RunConfig) -> RunReport {
                 trace_hash: 0,
                 trace: Vec::new(),
                 history: Default::default(),
+                timeline: Vec::new(),
+                nodes: Vec::new(),
             }
         }
     }

@@ -11,6 +11,7 @@ use crate::lincheck::Verdict;
 use crate::report::{Failure, FailureKind, Stats};
 use crate::rng::{chance, float, fork, index, range, rng_for, SimRng};
 use crate::scenario::{Params, Scenario};
+use crate::timeline::{Lane, Mark};
 use crate::trace::Trace;
 use quorate::codec;
 use quorate::config::RaftConfig;
@@ -163,6 +164,10 @@ pub struct RunReport {
     pub trace: Vec<String>,
     /// The clients' history.
     pub history: History,
+    /// Role and fault changes per node, for the HTML timeline (verbose runs only).
+    pub timeline: Vec<Mark>,
+    /// The nodes.
+    pub nodes: Vec<NodeId>,
 }
 
 /// The simulated world.
@@ -182,6 +187,7 @@ pub struct Sim {
     checker: Checker,
     history: History,
     trace: Trace,
+    timeline: Vec<Mark>,
     stats: Stats,
     failure: Option<Failure>,
 }
@@ -206,6 +212,7 @@ impl Sim {
             checker: Checker::default(),
             history: History::default(),
             trace: Trace::new(config.verbose),
+            timeline: Vec::new(),
             stats: Stats::default(),
             failure: None,
         };
@@ -345,6 +352,13 @@ impl Sim {
             .filter(|(_, c)| c.state() == NodeState::Leader)
             .max_by_key(|(_, c)| c.term())
             .map(|(id, _)| id)
+    }
+
+    /// Records a lane change for the HTML timeline (verbose runs only).
+    fn mark(&mut self, id: NodeId, lane: Lane) {
+        if self.trace.verbose() {
+            self.timeline.push(Mark { at: self.now, node: id, lane });
+        }
     }
 
     fn fail(&mut self, kind: FailureKind, message: String) {
@@ -513,6 +527,10 @@ impl Sim {
         let pending = node.pending.pop_front().expect("a sync completes a queued batch");
         node.disk.sync_to(pending.sync_to.expect("only writes are synced"));
         let hs = node.disk.durable_hard_state();
+        let (term, commit) = (hs.term.0, hs.commit.0);
+        self.trace.event(self.now, Some(id.0), &[15, term, commit], || {
+            format!("synced (term {term}, commit {commit})")
+        });
         let durable_entries = self.checker.check_entries(id, pending.prev_term, &pending.ready.entries);
         if let Err(v) = durable_entries.and_then(|()| self.checker.check_durable(id, hs)) {
             self.fail(FailureKind::Safety, v);
@@ -528,6 +546,10 @@ impl Sim {
     fn complete(&mut self, id: NodeId, mut ready: Ready) {
         for msg in std::mem::take(&mut ready.persisted_messages) {
             self.send(msg);
+        }
+        if let (Some(first), Some(last)) = (ready.committed_entries.first(), ready.committed_entries.last()) {
+            let (a, b) = (first.index.0, last.index.0);
+            self.trace.event(self.now, Some(id.0), &[14, a, b], || format!("apply {a}..={b}"));
         }
         for entry in &ready.committed_entries {
             if let Err(v) = self.checker.check_apply(id, entry) {
@@ -568,6 +590,7 @@ impl Sim {
                 format!("becomes {state} in term {term}")
             });
             self.nodes.get_mut(&id).expect("node exists").last_role = role;
+            self.mark(id, Lane::from(state));
         }
         let core = self.nodes[&id].core.as_ref().expect("up");
         let before = self.checker.committed_index();
@@ -874,6 +897,7 @@ impl Sim {
         self.checker.on_crash(id);
         self.stats.faults.crashes += 1;
         self.trace.event(self.now, Some(id.0), &[8], || "crash".into());
+        self.mark(id, Lane::Down);
     }
 
     fn restart(&mut self, id: NodeId) {
@@ -888,6 +912,7 @@ impl Sim {
         self.nodes.insert(id, node);
         self.stats.faults.restarts += 1;
         self.trace.event(self.now, Some(id.0), &[9], || "restart".into());
+        self.mark(id, Lane::Follower);
         let hs = self.nodes[&id].disk.durable_hard_state();
         let core = self.nodes[&id].core.as_ref().expect("just started");
         if let Err(v) = self.checker.check_restart(id, core).and_then(|()| self.checker.check_durable(id, hs))
@@ -909,6 +934,7 @@ impl Sim {
             self.nodes.get_mut(&id).expect("node exists").paused = true;
             self.stats.faults.pauses += 1;
             self.trace.event(self.now, Some(id.0), &[10], || "pause".into());
+            self.mark(id, Lane::Paused);
             let length = range(&mut self.fault_rng, 50, 1500);
             self.schedule(length, Event::Resume { node: id });
         }
@@ -924,6 +950,8 @@ impl Sim {
         node.paused = false;
         let deferred = std::mem::take(&mut node.deferred);
         self.trace.event(self.now, Some(id.0), &[11, deferred.len() as u64], || "resume".into());
+        let lane = self.nodes[&id].core.as_ref().map_or(Lane::Down, |c| Lane::from(c.state()));
+        self.mark(id, lane);
         for event in deferred {
             self.schedule(0, event);
         }
@@ -975,7 +1003,7 @@ pub fn run(config: &RunConfig) -> RunReport {
         format!("seed {} scenario {}: {}", config.seed, config.scenario, params)
     });
     sim.run();
-    let Sim { mut failure, mut stats, trace, history, nodes, now, .. } = sim;
+    let Sim { mut failure, mut stats, trace, history, nodes, now, timeline, .. } = sim;
     stats.virtual_ms = now;
     stats.ops = history.len() as u64;
     stats.completed = history.completed() as u64;
@@ -1004,5 +1032,7 @@ pub fn run(config: &RunConfig) -> RunReport {
         trace_hash: trace.hash(),
         trace: trace.lines().to_vec(),
         history,
+        timeline,
+        nodes: nodes.keys().copied().collect(),
     }
 }
