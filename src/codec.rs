@@ -90,7 +90,17 @@ fn bincode_config() -> bincode::config::Configuration {
 
 /// Encodes `value` as a frame of `kind`.
 pub fn encode<T: Serialize>(kind: FrameKind, value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut out = vec![0u8; HEADER_LEN];
+    encode_with_capacity(kind, value, 64)
+}
+
+/// Like [`encode`], with room for `payload_hint` payload bytes reserved up front.
+pub fn encode_with_capacity<T: Serialize>(
+    kind: FrameKind,
+    value: &T,
+    payload_hint: usize,
+) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload_hint);
+    out.resize(HEADER_LEN, 0);
     bincode::serde::encode_into_std_write(value, &mut out, bincode_config())
         .map_err(|e| CodecError::Malformed(e.to_string()))?;
     let payload_len = out.len() - HEADER_LEN;
@@ -149,7 +159,13 @@ fn frame_payload(kind: FrameKind, bytes: &[u8]) -> Result<&[u8], CodecError> {
 
 /// Encodes a wire message.
 pub fn encode_message(msg: &crate::message::Message) -> Result<Vec<u8>, CodecError> {
-    encode(FrameKind::Message, msg)
+    let hint = match &msg.payload {
+        crate::message::Payload::AppendEntries(req) => {
+            req.entries.iter().map(|e| e.command.data.len() + 16).sum::<usize>() + 48
+        }
+        _ => 48,
+    };
+    encode_with_capacity(FrameKind::Message, msg, hint)
 }
 
 /// Decodes a wire message that must fill `bytes` exactly.

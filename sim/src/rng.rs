@@ -3,13 +3,70 @@
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
+use std::cell::RefCell;
+use std::rc::Rc;
 
-/// The RNG of a run.
-pub type SimRng = ChaCha8Rng;
+/// The source of a run's random choices: a seeded ChaCha stream, or a script of bytes (a
+/// fuzzer's input) that makes every choice, shared by all the run's streams in event order.
+#[derive(Clone, Debug)]
+pub enum SimRng {
+    /// The normal case: everything from the seed.
+    Seeded(Box<ChaCha8Rng>),
+    /// Choices read from bytes; once they run out, from a fixed seeded stream.
+    Script(Rc<RefCell<Script>>),
+}
+
+/// A script of choices.
+#[derive(Debug)]
+pub struct Script {
+    bytes: Vec<u8>,
+    pos: usize,
+    fallback: ChaCha8Rng,
+}
+
+impl RngCore for SimRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        match self {
+            SimRng::Seeded(rng) => rng.next_u64(),
+            SimRng::Script(script) => {
+                let mut script = script.borrow_mut();
+                if script.pos >= script.bytes.len() {
+                    return script.fallback.next_u64();
+                }
+                // One byte a choice keeps the fuzzer's mutations local: a byte spread over the
+                // whole 64-bit range still reaches every branch the helpers below decide.
+                let byte = script.bytes[script.pos];
+                script.pos += 1;
+                u64::from(byte).wrapping_mul(0x0101_0101_0101_0101)
+            }
+        }
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let word = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+    }
+}
 
 /// An RNG for `seed`.
 pub fn rng_for(seed: u64) -> SimRng {
-    ChaCha8Rng::seed_from_u64(seed)
+    SimRng::Seeded(Box::new(ChaCha8Rng::seed_from_u64(seed)))
+}
+
+/// An RNG whose choices are read from `bytes`.
+pub fn rng_for_script(bytes: Vec<u8>) -> SimRng {
+    SimRng::Script(Rc::new(RefCell::new(Script { bytes, pos: 0, fallback: ChaCha8Rng::seed_from_u64(0) })))
+}
+
+/// A ChaCha RNG seeded from `rng`, for a node's core.
+pub fn fork_chacha(rng: &mut SimRng) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(rng.next_u64())
 }
 
 /// A uniform value in `lo..=hi`.
@@ -38,8 +95,12 @@ pub fn index(rng: &mut SimRng, len: usize) -> usize {
 }
 
 /// A child RNG for a sub-component, so adding draws in one place does not shift another's.
+/// A script is shared, not forked: its bytes make the choices in the order they happen.
 pub fn fork(rng: &mut SimRng) -> SimRng {
-    ChaCha8Rng::seed_from_u64(rng.next_u64())
+    match rng {
+        SimRng::Seeded(_) => SimRng::Seeded(Box::new(fork_chacha(rng))),
+        SimRng::Script(script) => SimRng::Script(Rc::clone(script)),
+    }
 }
 
 /// A uniform float in `0.0..1.0` with 53 bits of randomness.
