@@ -121,7 +121,8 @@ pub fn decode<T: DeserializeOwned>(kind: FrameKind, bytes: &[u8]) -> Result<(T, 
 
 /// Checks a frame's header and checksum and returns its payload.
 fn frame_payload(kind: FrameKind, bytes: &[u8]) -> Result<&[u8], CodecError> {
-    let header = bytes.get(..HEADER_LEN).ok_or(CodecError::Truncated { needed: HEADER_LEN - bytes.len() })?;
+    let header =
+        bytes.get(..HEADER_LEN).ok_or_else(|| CodecError::Truncated { needed: HEADER_LEN - bytes.len() })?;
     let magic: [u8; 4] = header[0..4].try_into().expect("4 bytes");
     if magic != MAGIC {
         return Err(CodecError::BadMagic(magic));
@@ -138,7 +139,7 @@ fn frame_payload(kind: FrameKind, bytes: &[u8]) -> Result<&[u8], CodecError> {
     }
     let payload = bytes
         .get(HEADER_LEN..HEADER_LEN + len)
-        .ok_or(CodecError::Truncated { needed: HEADER_LEN + len - bytes.len() })?;
+        .ok_or_else(|| CodecError::Truncated { needed: HEADER_LEN + len - bytes.len() })?;
     let crc = u32::from_le_bytes(header[10..14].try_into().expect("4 bytes"));
     if crc32c::crc32c(payload) != crc {
         return Err(CodecError::BadChecksum);

@@ -53,7 +53,8 @@ pub fn recover(bytes: &[u8]) -> Recovered {
 
 /// Applies the record at the start of `bytes`; returns its length.
 fn apply_record(state: &mut DurableState, bytes: &[u8]) -> Result<usize, CodecError> {
-    let kind = *bytes.get(5).ok_or(CodecError::Truncated { needed: codec::HEADER_LEN - bytes.len() })?;
+    let kind =
+        *bytes.get(5).ok_or_else(|| CodecError::Truncated { needed: codec::HEADER_LEN - bytes.len() })?;
     match kind {
         k if k == FrameKind::LogEntry as u8 => {
             let (entry, used): (LogEntry, usize) = codec::decode(FrameKind::LogEntry, bytes)?;
