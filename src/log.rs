@@ -256,6 +256,38 @@ impl RaftLog {
         prev_term: Term,
         entries: &[LogEntry],
     ) -> Result<LogIndex, AppendRejection> {
+        let (proved, first_new) = self.check_append(prev_index, prev_term, entries)?;
+        if let Some(first_new) = first_new {
+            self.truncate_from(entries[first_new].index);
+            self.entries.extend_from_slice(&entries[first_new..]);
+        }
+        Ok(proved)
+    }
+
+    /// [`RaftLog::try_append`] taking the entries by value: they are moved into the log instead
+    /// of cloned (the follower's hot path, where the message owns them).
+    pub fn try_append_owned(
+        &mut self,
+        prev_index: LogIndex,
+        prev_term: Term,
+        mut entries: Vec<LogEntry>,
+    ) -> Result<LogIndex, AppendRejection> {
+        let (proved, first_new) = self.check_append(prev_index, prev_term, &entries)?;
+        if let Some(first_new) = first_new {
+            self.truncate_from(entries[first_new].index);
+            self.entries.extend(entries.drain(first_new..));
+        }
+        Ok(proved)
+    }
+
+    /// The checks of an append, without changing anything: what it proves, and the position in
+    /// `entries` of the first one the log does not already hold (None when it holds them all).
+    fn check_append(
+        &self,
+        prev_index: LogIndex,
+        prev_term: Term,
+        entries: &[LogEntry],
+    ) -> Result<(LogIndex, Option<usize>), AppendRejection> {
         if !self.matches(prev_index, prev_term) {
             return Err(AppendRejection::Mismatch);
         }
@@ -264,14 +296,11 @@ impl RaftLog {
         // Entries already present with the same term are the same entries (log matching
         // property), so a stale or duplicated request changes nothing (defect 2 of the seed).
         let first_new = entries.iter().position(|e| !self.matches(e.index, e.term));
-        let Some(first_new) = first_new else { return Ok(proved) };
-        let conflict_at = entries[first_new].index;
-        if conflict_at <= self.committed {
+        let Some(first_new) = first_new else { return Ok((proved, None)) };
+        if entries[first_new].index <= self.committed {
             return Err(AppendRejection::WouldOverwriteCommitted);
         }
-        self.truncate_from(conflict_at);
-        self.entries.extend_from_slice(&entries[first_new..]);
-        Ok(proved)
+        Ok((proved, Some(first_new)))
     }
 
     /// Removes every entry at `from` and after. Never below the commit index.

@@ -271,6 +271,8 @@ proptest! {
         let mut model = log_of(&initial);
         let mut committed = commit.min(model.len() as u64);
         let mut log = RaftLog::recovered(model.clone(), LogIndex(commit)).unwrap();
+        // The follower's hot path takes the entries by value; it must behave identically.
+        let mut owned = log.clone();
         prop_assert_eq!(log.committed(), LogIndex(committed));
         for op in ops {
             let committed_before: Vec<LogEntry> = model[..committed as usize].to_vec();
@@ -282,14 +284,18 @@ proptest! {
                     let entries = entries_from(prev + 1, &terms);
                     let expected = naive_append(&mut model, committed, prev, prev_term, &entries);
                     let got = log.try_append(LogIndex(prev), Term(prev_term), &entries).map(|i| i.0);
+                    prop_assert_eq!(&got, &expected);
+                    let got = owned.try_append_owned(LogIndex(prev), Term(prev_term), entries).map(|i| i.0);
                     prop_assert_eq!(got, expected);
                 }
                 LogOp::Commit(to) => {
                     committed = committed.max(to.min(model.len() as u64));
                     log.commit_to(LogIndex(to));
+                    owned.commit_to(LogIndex(to));
                 }
             }
             prop_assert_eq!(log.entries(), &model[..]);
+            prop_assert_eq!(owned.entries(), &model[..]);
             prop_assert_eq!(log.committed(), LogIndex(committed));
             prop_assert_eq!(&model[..committed_before.len()], &committed_before[..], "committed entries changed");
         }
