@@ -200,9 +200,14 @@ impl RaftLog {
     /// Entries in `from..=to`, stopping early once `max_bytes` is exceeded (at least one entry
     /// is returned when the range is not empty) or `max_count` entries are taken.
     pub fn slice(&self, from: LogIndex, to: LogIndex, max_count: usize, max_bytes: u64) -> Vec<LogEntry> {
-        let mut out = Vec::new();
-        let mut bytes = 0u64;
         let mut index = from.max(LogIndex(1));
+        // Size the output once, so pushes never reallocate and copy: the range, bounded by the
+        // log, the count limit and the most entries the byte limit can admit.
+        let span = to.0.saturating_add(1).saturating_sub(index.0).min(self.last_index().0);
+        let by_bytes = max_bytes / ENTRY_HEADER_BYTES + 1;
+        let capacity = usize::try_from(span.min(by_bytes)).unwrap_or(usize::MAX).min(max_count);
+        let mut out = Vec::with_capacity(capacity);
+        let mut bytes = 0u64;
         while index <= to && out.len() < max_count {
             let Some(entry) = self.entry(index) else { break };
             bytes += entry.size_bytes();
