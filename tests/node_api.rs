@@ -83,10 +83,13 @@ impl Trio {
     }
 }
 
+/// What a [`Recorder`] applied: each entry's index and command, shared with the test.
+type AppliedLog = Arc<Mutex<Vec<(LogIndex, Vec<u8>)>>>;
+
 /// A state machine that records the commands it applied.
 #[derive(Clone, Default)]
 struct Recorder {
-    applied: Arc<Mutex<Vec<(LogIndex, Vec<u8>)>>>,
+    applied: AppliedLog,
 }
 
 impl Recorder {
