@@ -1,1 +1,300 @@
-fn main() {}
+//! Benchmark of the sans-IO core: a 3-node cluster driven in-process with in-memory
+//! persistence, reporting three figures:
+//!
+//! 1. throughput: committed entries per second, 64-byte commands, proposals batched;
+//! 2. latency: network hops (rounds of message delivery) from a proposal to its commit;
+//! 3. memory: heap bytes the log holds per entry beyond the payload, from a counting
+//!    global allocator.
+//!
+//! The driver is leaner than `quorate::testing::Cluster`: it follows the same contract
+//! (persist, send, apply, acknowledge) but moves readies' contents instead of cloning them, and
+//! its state machine only counts. Run with `scripts/bench.sh`.
+
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
+use quorate::core::Core;
+use quorate::{Command, DurableState, Input, LogEntry, LogIndex, Message, NodeState, RaftConfig};
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+
+// ----- A counting allocator -------------------------------------------------------------------
+
+/// Counts live heap bytes (as requested) and allocations, on top of the system allocator.
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
+static TOTAL_ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        LIVE_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        TOTAL_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        LIVE_ALLOCS.fetch_sub(1, Ordering::Relaxed);
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        TOTAL_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+// ----- A lean driver ------------------------------------------------------------------------------
+
+const PAYLOAD: usize = 64;
+
+struct Node {
+    core: Core,
+    /// In-memory persistence: the durable log.
+    disk: Vec<LogEntry>,
+    /// The "state machine": how many entries and bytes were applied.
+    applied: u64,
+    applied_bytes: u64,
+}
+
+struct Bench {
+    nodes: Vec<Node>,
+    /// Messages in flight, delivered FIFO.
+    net: VecDeque<Message>,
+    delivered: u64,
+}
+
+impl Bench {
+    fn new(n: u64) -> Self {
+        let voters: Vec<u64> = (1..=n).collect();
+        let nodes = voters
+            .iter()
+            .map(|&id| {
+                let rng = ChaCha8Rng::seed_from_u64(id);
+                let core = Core::new(RaftConfig::new(id, voters.clone()), DurableState::default(), rng, 0)
+                    .expect("valid configuration");
+                Node { core, disk: Vec::new(), applied: 0, applied_bytes: 0 }
+            })
+            .collect();
+        let mut bench = Bench { nodes, net: VecDeque::new(), delivered: 0 };
+        bench.nodes[0].core.step(Input::Campaign).expect("campaign");
+        bench.process(0);
+        bench.run_until_quiet();
+        assert_eq!(bench.nodes[0].core.state(), NodeState::Leader);
+        bench
+    }
+
+    /// Handles every ready of node `k`: persist (move into the disk), send, apply, acknowledge.
+    fn process(&mut self, k: usize) {
+        let node = &mut self.nodes[k];
+        while node.core.has_ready() {
+            let mut ready = node.core.ready();
+            let persisted = ready.entries.last().map(|e| (e.index, e.term));
+            if let Some(first) = ready.entries.first() {
+                node.disk.truncate(first.index.0 as usize - 1);
+                node.disk.append(&mut ready.entries);
+            }
+            self.net.extend(ready.messages.drain(..));
+            self.net.extend(ready.persisted_messages.drain(..));
+            let applied = ready.committed_entries.last().map(|e| e.index);
+            for e in &ready.committed_entries {
+                node.applied += 1;
+                node.applied_bytes += e.command.data.len() as u64;
+            }
+            if let Some((index, term)) = persisted {
+                node.core.step(Input::Persisted { index, term }).expect("persisted");
+            }
+            if let Some(index) = applied {
+                node.core.step(Input::Applied { index }).expect("applied");
+            }
+        }
+    }
+
+    fn deliver_one(&mut self) -> bool {
+        let Some(msg) = self.net.pop_front() else { return false };
+        let k = (msg.to.0 - 1) as usize;
+        self.delivered += 1;
+        self.nodes[k].core.step(Input::Message(msg)).expect("messages never fail");
+        self.process(k);
+        true
+    }
+
+    fn run_until_quiet(&mut self) {
+        while self.deliver_one() {}
+    }
+
+    /// Delivers exactly the messages in flight now (one network hop); returns how many.
+    fn hop(&mut self) -> usize {
+        let n = self.net.len();
+        for _ in 0..n {
+            self.deliver_one();
+        }
+        n
+    }
+
+    fn propose(&mut self, data: Vec<u8>) -> LogIndex {
+        let index = self.nodes[0].core.propose(Command::new(data)).expect("node 1 leads");
+        self.process(0);
+        index
+    }
+
+    fn committed(&self, k: usize) -> LogIndex {
+        self.nodes[k].core.log().committed()
+    }
+}
+
+// ----- 1. Throughput ------------------------------------------------------------------------------
+
+const BATCH: usize = 10_000;
+/// Proposals handed to the leader between two rounds of message delivery.
+const PROPOSALS_PER_ROUND: usize = 256;
+
+/// Proposes `BATCH` 64-byte commands, `PROPOSALS_PER_ROUND` at a time, and runs until every
+/// node has applied them all.
+fn commit_batch(b: &mut Bench) {
+    let target = b.nodes[0].applied + BATCH as u64;
+    let mut proposed = 0;
+    while proposed < BATCH {
+        for _ in 0..PROPOSALS_PER_ROUND.min(BATCH - proposed) {
+            b.propose(vec![0xAB; PAYLOAD]);
+            proposed += 1;
+        }
+        b.hop();
+    }
+    b.run_until_quiet();
+    // The last commit index reaches followers with the next heartbeat: tick once.
+    let now = b.nodes[0].core.now() + 50;
+    b.nodes[0].core.step(Input::Tick { now }).expect("tick");
+    b.process(0);
+    b.run_until_quiet();
+    for (k, node) in b.nodes.iter().enumerate() {
+        assert_eq!(node.applied, target, "node {} applied every entry", k + 1);
+    }
+}
+
+fn throughput(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cluster3");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(20);
+    group.bench_function("commit_64B_entries", |bencher| {
+        bencher.iter_batched_ref(|| Bench::new(3), commit_batch, BatchSize::LargeInput)
+    });
+    group.finish();
+}
+
+criterion_group!(benches, throughput);
+
+// ----- 2. Latency in network hops -------------------------------------------------------------------
+
+/// Hops from a proposal until the leader commits it and until every node applied it, on an idle
+/// cluster (`background` = 0) or one that receives `background` proposals every hop.
+fn latency_hops(background: usize) -> (f64, f64, u64) {
+    let mut b = Bench::new(3);
+    for _ in 0..100 {
+        for _ in 0..background {
+            b.propose(vec![0; PAYLOAD]);
+        }
+        b.hop();
+    }
+    let (mut to_commit, mut to_apply, mut max) = (0u64, 0u64, 0u64);
+    let samples = 100;
+    for _ in 0..samples {
+        let index = b.propose(vec![1; PAYLOAD]);
+        let (mut hops, mut committed_at) = (0u64, None);
+        loop {
+            if committed_at.is_none() && b.committed(0) >= index {
+                committed_at = Some(hops);
+            }
+            let applied_everywhere = (0..3).all(|k| b.nodes[k].core.log().applied() >= index);
+            if applied_everywhere {
+                break;
+            }
+            for _ in 0..background {
+                b.propose(vec![0; PAYLOAD]);
+            }
+            if b.hop() == 0 {
+                // Idle: the commit index reaches followers with the next heartbeat.
+                let now = b.nodes[0].core.now() + 50;
+                b.nodes[0].core.step(Input::Tick { now }).expect("tick");
+                b.process(0);
+            }
+            hops += 1;
+            assert!(hops < 1_000, "entry {index} never applied everywhere");
+        }
+        to_commit += committed_at.expect("committed before applied");
+        to_apply += hops;
+        max = max.max(hops);
+    }
+    (to_commit as f64 / samples as f64, to_apply as f64 / samples as f64, max)
+}
+
+// ----- 3. Memory per entry -------------------------------------------------------------------------
+
+/// Live heap bytes per entry held by a single-voter core's log beyond the payload, after `n`
+/// committed and applied entries (the driver discards what it persists and applies).
+fn bytes_per_entry(n: usize) -> (f64, f64) {
+    let config = RaftConfig::new(1, [1]);
+    let mut core = Core::new(config, DurableState::default(), ChaCha8Rng::seed_from_u64(1), 0).expect("core");
+    core.step(Input::Campaign).expect("campaign");
+    drain(&mut core);
+    let before_bytes = LIVE_BYTES.load(Ordering::SeqCst);
+    let before_allocs = LIVE_ALLOCS.load(Ordering::SeqCst);
+    for _ in 0..n {
+        core.propose(Command::new(vec![7; PAYLOAD])).expect("leader");
+        drain(&mut core);
+    }
+    assert_eq!(core.log().applied(), LogIndex(n as u64 + 1));
+    let bytes = (LIVE_BYTES.load(Ordering::SeqCst) - before_bytes) as f64 / n as f64;
+    let allocs = (LIVE_ALLOCS.load(Ordering::SeqCst) - before_allocs) as f64 / n as f64;
+    drop(core);
+    (bytes - PAYLOAD as f64, allocs)
+}
+
+fn drain(core: &mut Core) {
+    while core.has_ready() {
+        let ready = core.ready();
+        core.advance(&ready);
+    }
+}
+
+fn report() {
+    println!("== quorate core benchmark: 3 voters, in-process, in-memory persistence ==");
+    println!("size_of::<LogEntry>() = {} bytes", std::mem::size_of::<LogEntry>());
+
+    let (commit, apply, max) = latency_hops(0);
+    println!("latency, idle cluster: leader commits after {commit:.1} hops, all nodes apply after {apply:.1} (max {max})");
+    let (commit, apply, max) = latency_hops(64);
+    println!(
+        "latency, 64 proposals per hop: leader commits after {commit:.1} hops, all apply after {apply:.1} (max {max})"
+    );
+
+    let mut worst: f64 = 0.0;
+    let mut sum = 0.0;
+    let sizes = [100_000, 131_072, 150_000, 200_000, 262_144];
+    for n in sizes {
+        let (overhead, allocs) = bytes_per_entry(n);
+        println!("memory, {n} entries: {overhead:.1} bytes per entry beyond the 64-byte payload ({allocs:.2} allocations per entry)");
+        worst = worst.max(overhead);
+        sum += overhead;
+    }
+    println!(
+        "memory overhead per entry: mean {:.1} bytes, worst {:.1} bytes (requested bytes; the system allocator adds ~16 bytes per allocation on top)",
+        sum / sizes.len() as f64,
+        worst
+    );
+}
+
+fn main() {
+    // Under a profiler (criterion's --profile-time) only the throughput loop runs.
+    if !std::env::args().any(|a| a == "--profile-time") {
+        report();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -628,7 +628,7 @@ impl Core {
         }
         self.leader_contact = Some(self.now);
         self.reset_election_timer();
-        match self.log.try_append(req.prev_log_index, req.prev_log_term, &req.entries) {
+        match self.log.try_append_owned(req.prev_log_index, req.prev_log_term, req.entries) {
             Ok(proved) => {
                 self.log.commit_to(req.leader_commit.min(proved));
                 let resp = self.append_response(true, proved, None);

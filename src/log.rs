@@ -200,9 +200,14 @@ impl RaftLog {
     /// Entries in `from..=to`, stopping early once `max_bytes` is exceeded (at least one entry
     /// is returned when the range is not empty) or `max_count` entries are taken.
     pub fn slice(&self, from: LogIndex, to: LogIndex, max_count: usize, max_bytes: u64) -> Vec<LogEntry> {
-        let mut out = Vec::new();
-        let mut bytes = 0u64;
         let mut index = from.max(LogIndex(1));
+        // Size the output once, so pushes never reallocate and copy: the range, bounded by the
+        // log, the count limit and the most entries the byte limit can admit.
+        let span = to.0.saturating_add(1).saturating_sub(index.0).min(self.last_index().0);
+        let by_bytes = max_bytes / ENTRY_HEADER_BYTES + 1;
+        let capacity = usize::try_from(span.min(by_bytes)).unwrap_or(usize::MAX).min(max_count);
+        let mut out = Vec::with_capacity(capacity);
+        let mut bytes = 0u64;
         while index <= to && out.len() < max_count {
             let Some(entry) = self.entry(index) else { break };
             bytes += entry.size_bytes();
@@ -256,6 +261,38 @@ impl RaftLog {
         prev_term: Term,
         entries: &[LogEntry],
     ) -> Result<LogIndex, AppendRejection> {
+        let (proved, first_new) = self.check_append(prev_index, prev_term, entries)?;
+        if let Some(first_new) = first_new {
+            self.truncate_from(entries[first_new].index);
+            self.entries.extend_from_slice(&entries[first_new..]);
+        }
+        Ok(proved)
+    }
+
+    /// [`RaftLog::try_append`] taking the entries by value: they are moved into the log instead
+    /// of cloned (the follower's hot path, where the message owns them).
+    pub fn try_append_owned(
+        &mut self,
+        prev_index: LogIndex,
+        prev_term: Term,
+        mut entries: Vec<LogEntry>,
+    ) -> Result<LogIndex, AppendRejection> {
+        let (proved, first_new) = self.check_append(prev_index, prev_term, &entries)?;
+        if let Some(first_new) = first_new {
+            self.truncate_from(entries[first_new].index);
+            self.entries.extend(entries.drain(first_new..));
+        }
+        Ok(proved)
+    }
+
+    /// The checks of an append, without changing anything: what it proves, and the position in
+    /// `entries` of the first one the log does not already hold (None when it holds them all).
+    fn check_append(
+        &self,
+        prev_index: LogIndex,
+        prev_term: Term,
+        entries: &[LogEntry],
+    ) -> Result<(LogIndex, Option<usize>), AppendRejection> {
         if !self.matches(prev_index, prev_term) {
             return Err(AppendRejection::Mismatch);
         }
@@ -264,14 +301,11 @@ impl RaftLog {
         // Entries already present with the same term are the same entries (log matching
         // property), so a stale or duplicated request changes nothing (defect 2 of the seed).
         let first_new = entries.iter().position(|e| !self.matches(e.index, e.term));
-        let Some(first_new) = first_new else { return Ok(proved) };
-        let conflict_at = entries[first_new].index;
-        if conflict_at <= self.committed {
+        let Some(first_new) = first_new else { return Ok((proved, None)) };
+        if entries[first_new].index <= self.committed {
             return Err(AppendRejection::WouldOverwriteCommitted);
         }
-        self.truncate_from(conflict_at);
-        self.entries.extend_from_slice(&entries[first_new..]);
-        Ok(proved)
+        Ok((proved, Some(first_new)))
     }
 
     /// Removes every entry at `from` and after. Never below the commit index.
