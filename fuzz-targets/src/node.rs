@@ -1,0 +1,705 @@
+//! The `request_vote` and `append_entries` targets: one node, hostile peers.
+//!
+//! The input's first bytes build a node in a varied state: the cluster size, its id, its
+//! durable term, vote, log (terms rising in varied steps) and commit index, its flow-control
+//! limits, and a role it is then driven into through ordinary inputs (follower, follower of a
+//! known leader, pre-candidate, candidate, leader). The rest is a stream of inputs, each read
+//! against the node's state at that moment so that most of them mean something: messages from
+//! voters or strangers with terms and indexes near the node's own, or hostile ones (terms near
+//! `u64::MAX`, indexes past the end, entries that skip, repeat, lower their term or rewrite
+//! committed ones), misaddressed messages, ticks, proposals, forced campaigns and restarts
+//! from the durable state. The two targets differ only in the messages they send.
+//!
+//! The harness is the driver: it persists each [`Ready`] to an in-memory [`DurableState`],
+//! then "sends" (checks) its messages, then applies and calls [`Core::advance`]. [`Checks`]
+//! holds what was observed and asserts the node's invariants on every batch and after every
+//! input. Set `QUORATE_FUZZ_TRACE=1` to print every input as it is fed.
+
+use arbitrary::{Result, Unstructured};
+use quorate::config::RaftConfig;
+use quorate::core::{Core, DurableState, HardState, Input, Ready};
+use quorate::log::{Command, EntryKind, LogEntry};
+use quorate::message::{
+    AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
+};
+use quorate::types::{LogIndex, NodeId, NodeState, Term};
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most inputs fed after the setup: enough to cross several elections and restarts.
+const MAX_INPUTS: usize = 96;
+/// Most entries in the setup's log.
+const MAX_SETUP_ENTRIES: u64 = 24;
+/// Most entries in one fuzzed AppendEntries.
+const MAX_MESSAGE_ENTRIES: usize = 8;
+/// Most readies one input may produce before the node must be quiet again.
+const MAX_READIES_PER_INPUT: usize = 64;
+/// The time the node boots at, in milliseconds.
+const START_MS: u64 = 1_000;
+
+/// The `request_vote` target: vote and pre-vote requests and their answers.
+pub fn request_vote(data: &[u8]) {
+    run(data, vote_payload);
+}
+
+/// The `append_entries` target: AppendEntries (entries and heartbeats) and their answers.
+pub fn append_entries(data: &[u8]) {
+    run(data, append_payload);
+}
+
+/// Reads one message payload from `u`, for a message from `from` to the node `core`.
+type PayloadReader = fn(&mut Unstructured<'_>, NodeId, &Core) -> Result<Payload>;
+
+fn run(data: &[u8], payload: PayloadReader) {
+    let mut u = Unstructured::new(data);
+    let Ok(setup) = Setup::read(&mut u) else { return };
+    let mut harness = Harness::new(setup);
+    harness.reach_role();
+    for _ in 0..MAX_INPUTS {
+        if u.is_empty() {
+            break;
+        }
+        let Ok(input) = read_input(&mut u, &harness, payload) else { break };
+        harness.feed(input);
+    }
+}
+
+// ----- The setup ---------------------------------------------------------------------------
+
+/// The role the node is driven into before the fuzzed inputs start.
+#[derive(Clone, Copy, Debug)]
+enum StartRole {
+    Follower,
+    FollowerOf(NodeId),
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+#[derive(Debug)]
+struct Setup {
+    config: RaftConfig,
+    durable: DurableState,
+    role: StartRole,
+}
+
+impl Setup {
+    fn read(u: &mut Unstructured<'_>) -> Result<Setup> {
+        let size = u.int_in_range(1..=5u64)?;
+        let voters: Vec<NodeId> = (1..=size).map(NodeId).collect();
+        let me = NodeId(u.int_in_range(1..=size)?);
+        let mut config = RaftConfig::new(me, voters.clone());
+        config.pre_vote = u.arbitrary()?;
+        config.check_quorum = u.arbitrary()?;
+        config.max_entries_per_append = u.int_in_range(1..=8)?;
+        config.max_inflight = u.int_in_range(1..=4)?;
+        if u.ratio(1, 4)? {
+            // Room for one or two small entries a message: the byte limit splits batches.
+            config.max_bytes_per_append = 48;
+        }
+
+        let mut entries = Vec::new();
+        let mut term = Term(1);
+        for index in 1..=u.int_in_range(0..=MAX_SETUP_ENTRIES)? {
+            term = Term(term.0 + u.int_in_range(0..=2u64)?);
+            let kind = if u.ratio(1, 4)? { EntryKind::Noop } else { EntryKind::Normal };
+            let data =
+                if kind == EntryKind::Noop { Vec::new() } else { vec![index as u8; u.int_in_range(0..=3)?] };
+            entries.push(LogEntry { term, index: LogIndex(index), kind, command: Command::new(data) });
+        }
+        let last_term = entries.last().map_or(Term(0), |e| e.term);
+        // Never below the log's last term: a node's term is at least that of its entries.
+        let hs_term = read_term(u, last_term)?.max(last_term);
+        let vote = if u.arbitrary()? { Some(voters[u.choose_index(voters.len())?]) } else { None };
+        let commit = LogIndex(u.int_in_range(0..=entries.len() as u64)?);
+        let durable = DurableState { hard_state: HardState { term: hs_term, vote, commit }, entries };
+
+        let others: Vec<NodeId> = voters.iter().copied().filter(|&v| v != me).collect();
+        let role = match u.int_in_range(0..=4u8)? {
+            1 if !others.is_empty() => StartRole::FollowerOf(others[u.choose_index(others.len())?]),
+            2 => StartRole::PreCandidate,
+            3 => StartRole::Candidate,
+            4 => StartRole::Leader,
+            _ => StartRole::Follower,
+        };
+        Ok(Setup { config, durable, role })
+    }
+}
+
+// ----- Inputs ------------------------------------------------------------------------------
+
+/// A term near `current`, or a hostile one.
+fn read_term(u: &mut Unstructured<'_>, current: Term) -> Result<Term> {
+    let t = current.0;
+    Ok(Term(match u.int_in_range(0..=15u8)? {
+        0..=5 => t,
+        6..=8 => t.saturating_add(1),
+        9 => t.saturating_add(u.int_in_range(2..=16)?),
+        10 | 11 => t.saturating_sub(u.int_in_range(1..=3)?),
+        12 => u64::MAX - u.int_in_range(0..=3u64)?,
+        13 => (1 << 63) - 2 + u.int_in_range(0..=3u64)?,
+        14 => 0,
+        _ => u.arbitrary()?,
+    }))
+}
+
+/// An index near the node's last or committed index, or a hostile one.
+fn read_index(u: &mut Unstructured<'_>, core: &Core) -> Result<LogIndex> {
+    let last = core.log().last_index().0;
+    let commit = core.log().committed().0;
+    Ok(LogIndex(match u.int_in_range(0..=15u8)? {
+        0..=4 => last,
+        5 | 6 => last.saturating_add(1),
+        7 | 8 => last.saturating_sub(u.int_in_range(1..=4)?),
+        9 | 10 => commit,
+        11 => commit.saturating_sub(u.int_in_range(1..=3)?),
+        12 => 0,
+        13 => u64::MAX - u.int_in_range(0..=2u64)?,
+        14 => u.int_in_range(0..=last.saturating_add(8))?,
+        _ => u.arbitrary()?,
+    }))
+}
+
+/// Mostly a voter (the node itself included), sometimes anyone at all.
+fn read_peer(u: &mut Unstructured<'_>, core: &Core) -> Result<NodeId> {
+    if u.ratio(15, 16)? {
+        Ok(core.voters()[u.choose_index(core.voters().len())?])
+    } else {
+        Ok(NodeId(u.arbitrary()?))
+    }
+}
+
+fn vote_payload(u: &mut Unstructured<'_>, from: NodeId, core: &Core) -> Result<Payload> {
+    if u.arbitrary()? {
+        let candidate_id = if u.ratio(7, 8)? { from } else { read_peer(u, core)? };
+        Ok(Payload::RequestVote(RequestVoteRequest {
+            term: read_term(u, core.term())?,
+            candidate_id,
+            last_log_index: read_index(u, core)?,
+            last_log_term: read_term(u, core.log().last_term())?,
+            pre_vote: u.arbitrary()?,
+        }))
+    } else {
+        let pre_vote: bool = u.arbitrary()?;
+        // A granted pre-vote carries the term the candidate asked about: one above its own.
+        let base = if pre_vote { Term(core.term().0.saturating_add(1)) } else { core.term() };
+        Ok(Payload::RequestVoteResponse(RequestVoteResponse {
+            term: read_term(u, base)?,
+            vote_granted: u.ratio(3, 4)?,
+            pre_vote,
+        }))
+    }
+}
+
+fn append_payload(u: &mut Unstructured<'_>, from: NodeId, core: &Core) -> Result<Payload> {
+    if u.arbitrary()? {
+        let term = read_term(u, core.term())?;
+        let leader_id = if u.ratio(7, 8)? { from } else { read_peer(u, core)? };
+        let prev_log_index = read_index(u, core)?;
+        let prev_log_term = match core.log().term(prev_log_index) {
+            Some(own) if u.ratio(3, 4)? => own,
+            _ => read_term(u, core.log().last_term())?,
+        };
+        let entries = read_entries(u, core, term, prev_log_index, prev_log_term)?;
+        let leader_commit = read_index(u, core)?;
+        Ok(Payload::AppendEntries(AppendEntriesRequest {
+            term,
+            leader_id,
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit,
+        }))
+    } else {
+        let conflict_term = if u.arbitrary()? { Some(read_term(u, core.log().last_term())?) } else { None };
+        Ok(Payload::AppendEntriesResponse(AppendEntriesResponse {
+            term: read_term(u, core.term())?,
+            success: u.arbitrary()?,
+            match_index: read_index(u, core)?,
+            conflict_index: read_index(u, core)?,
+            conflict_term,
+            last_log_index: read_index(u, core)?,
+            leader_hint: if u.arbitrary()? { Some(read_peer(u, core)?) } else { None },
+        }))
+    }
+}
+
+/// Entries following `prev`: mostly contiguous with rising terms, sometimes not.
+fn read_entries(
+    u: &mut Unstructured<'_>,
+    core: &Core,
+    msg_term: Term,
+    prev_index: LogIndex,
+    prev_term: Term,
+) -> Result<Vec<LogEntry>> {
+    let count = u.int_in_range(0..=MAX_MESSAGE_ENTRIES)?;
+    let mut entries = Vec::with_capacity(count);
+    let (mut index, mut term) = (prev_index, prev_term);
+    for _ in 0..count {
+        index = LogIndex(match u.int_in_range(0..=15u8)? {
+            0..=12 => index.0.saturating_add(1),
+            13 => index.0,
+            14 => index.0.saturating_add(u.int_in_range(2..=5)?),
+            _ => u.arbitrary()?,
+        });
+        term = match u.int_in_range(0..=15u8)? {
+            0..=6 => term,
+            7..=10 => msg_term,
+            11 | 12 => Term(term.0.saturating_add(1)),
+            13 => Term(term.0.saturating_sub(1)),
+            14 => core.log().term(index).unwrap_or(term),
+            _ => Term(u.arbitrary()?),
+        };
+        let kind = if u.ratio(1, 8)? { EntryKind::Noop } else { EntryKind::Normal };
+        let data =
+            if kind == EntryKind::Noop { Vec::new() } else { vec![u.arbitrary()?; u.int_in_range(0..=3)?] };
+        entries.push(LogEntry { term, index, kind, command: Command::new(data) });
+    }
+    Ok(entries)
+}
+
+/// One thing that happens to the node.
+#[derive(Debug)]
+enum Event {
+    Input(Input),
+    /// The node crashes and restarts from what it made durable.
+    Restart,
+}
+
+fn read_input(u: &mut Unstructured<'_>, h: &Harness, payload: PayloadReader) -> Result<Event> {
+    let core = &h.core;
+    let id = core.id();
+    let input = match u.arbitrary::<u8>()? {
+        0..=179 => {
+            let from = read_peer(u, core)?;
+            Input::Message(Message { from, to: id, payload: payload(u, from, core)? })
+        }
+        180..=189 => {
+            let from = read_peer(u, core)?;
+            let to = NodeId(u.arbitrary()?);
+            Input::Message(Message { from, to, payload: payload(u, from, core)? })
+        }
+        190..=219 => Input::Tick { now: h.now + 4 * u64::from(u.arbitrary::<u8>()?) },
+        220..=234 => Input::Propose(Command::new(vec![u.arbitrary()?; u.int_in_range(0..=3)?])),
+        235..=244 => Input::Campaign,
+        _ => return Ok(Event::Restart),
+    };
+    Ok(Event::Input(input))
+}
+
+// ----- The driver --------------------------------------------------------------------------
+
+struct Harness {
+    config: RaftConfig,
+    role: StartRole,
+    core: Core,
+    disk: DurableState,
+    now: u64,
+    boots: u64,
+    checks: Checks,
+    trace: bool,
+}
+
+impl Harness {
+    fn new(setup: Setup) -> Harness {
+        let core =
+            Core::new(setup.config.clone(), setup.durable.clone(), ChaCha8Rng::seed_from_u64(0), START_MS)
+                .expect("a consistent durable state boots");
+        let trace = std::env::var_os("QUORATE_FUZZ_TRACE").is_some();
+        if trace {
+            eprintln!("setup: {setup:?}");
+        }
+        let checks = Checks::new(&core);
+        let mut harness = Harness {
+            config: setup.config,
+            role: setup.role,
+            core,
+            disk: setup.durable,
+            now: START_MS,
+            boots: 0,
+            checks,
+            trace,
+        };
+        harness.drain();
+        harness
+    }
+
+    /// Drives the node into the setup's role with ordinary inputs.
+    fn reach_role(&mut self) {
+        match self.role {
+            StartRole::Follower => {}
+            StartRole::FollowerOf(leader) => {
+                let heartbeat = AppendEntriesRequest {
+                    term: self.core.term(),
+                    leader_id: leader,
+                    prev_log_index: LogIndex(0),
+                    prev_log_term: Term(0),
+                    entries: Vec::new(),
+                    leader_commit: LogIndex(0),
+                };
+                self.deliver(leader, Payload::AppendEntries(heartbeat));
+            }
+            StartRole::PreCandidate => {
+                let deadline = self.core.election_deadline();
+                self.feed(Event::Input(Input::Tick { now: deadline }));
+            }
+            StartRole::Candidate => self.feed(Event::Input(Input::Campaign)),
+            StartRole::Leader => {
+                self.feed(Event::Input(Input::Campaign));
+                let term = self.core.term();
+                let others: Vec<NodeId> =
+                    self.core.voters().iter().copied().filter(|&v| v != self.core.id()).collect();
+                for voter in others {
+                    if self.core.state() == NodeState::Leader {
+                        break;
+                    }
+                    let grant = RequestVoteResponse { term, vote_granted: true, pre_vote: false };
+                    self.deliver(voter, Payload::RequestVoteResponse(grant));
+                }
+                assert_eq!(self.core.state(), NodeState::Leader, "a candidate granted every vote leads");
+            }
+        }
+    }
+
+    fn deliver(&mut self, from: NodeId, payload: Payload) {
+        let to = self.core.id();
+        self.feed(Event::Input(Input::Message(Message { from, to, payload })));
+    }
+
+    fn feed(&mut self, event: Event) {
+        if self.trace {
+            eprintln!("{:?} {} t{}: {event:?}", self.core.state(), self.core.id(), self.core.term());
+        }
+        match event {
+            Event::Input(input) => {
+                if let Input::Tick { now } = input {
+                    self.now = self.now.max(now);
+                }
+                if let Input::Message(msg) = &input {
+                    self.checks.on_deliver(msg);
+                }
+                // Errors are for the caller (a proposal to a follower); they change nothing.
+                let _ = self.core.step(input);
+            }
+            Event::Restart => {
+                self.boots += 1;
+                let rng = ChaCha8Rng::seed_from_u64(self.boots);
+                self.core = Core::new(self.config.clone(), self.disk.clone(), rng, self.now)
+                    .expect("a node restarts from what it made durable");
+                self.checks.on_restart();
+            }
+        }
+        self.drain();
+    }
+
+    /// Follows the driver's contract for every ready: persist, send, apply, advance.
+    fn drain(&mut self) {
+        for _ in 0..MAX_READIES_PER_INPUT {
+            if !self.core.has_ready() {
+                break;
+            }
+            let ready = self.core.ready();
+            self.checks.check_ready(&self.core, &self.disk, &ready);
+            persist(&mut self.disk, &ready);
+            self.checks.check_durable_sends(&self.disk, &ready);
+            self.core.advance(&ready);
+        }
+        assert!(!self.core.has_ready(), "the node still has a ready after {MAX_READIES_PER_INPUT} of them");
+        self.checks.check_state(&self.core, &self.disk);
+    }
+}
+
+/// Step 1 of the contract: truncate where the entries start, append them, record the state.
+fn persist(disk: &mut DurableState, ready: &Ready) {
+    if let Some(first) = ready.entries.first() {
+        let keep = first.index.0.checked_sub(1).expect("entries start at index 1 or later");
+        assert!(keep <= disk.entries.len() as u64, "entries to persist leave a gap after the durable log");
+        disk.entries.truncate(keep as usize);
+        disk.entries.extend(ready.entries.iter().cloned());
+    }
+    if let Some(hs) = ready.hard_state {
+        disk.hard_state = hs;
+    }
+}
+
+// ----- The checks --------------------------------------------------------------------------
+
+/// What the node has shown so far, and the invariants it must keep.
+struct Checks {
+    id: NodeId,
+    voters: Vec<NodeId>,
+    max_entries_per_append: usize,
+    term: Term,
+    commit: LogIndex,
+    /// The vote cast in each term, once cast.
+    votes: BTreeMap<Term, NodeId>,
+    /// The committed prefix as first seen.
+    committed: Vec<LogEntry>,
+    /// Real votes granted to the node, as delivered to it, by term.
+    grants: BTreeMap<Term, BTreeSet<NodeId>>,
+    /// The last index handed out for applying in this life of the node.
+    applied: LogIndex,
+}
+
+impl Checks {
+    fn new(core: &Core) -> Checks {
+        Checks {
+            id: core.id(),
+            voters: core.voters().to_vec(),
+            max_entries_per_append: core.config().max_entries_per_append,
+            term: core.term(),
+            commit: core.log().committed(),
+            votes: BTreeMap::new(),
+            committed: Vec::new(),
+            grants: BTreeMap::new(),
+            applied: LogIndex(0),
+        }
+    }
+
+    fn on_deliver(&mut self, msg: &Message) {
+        if let Payload::RequestVoteResponse(resp) = &msg.payload {
+            if resp.vote_granted && !resp.pre_vote && msg.to == self.id && self.voters.contains(&msg.from) {
+                self.grants.entry(resp.term).or_default().insert(msg.from);
+            }
+        }
+    }
+
+    fn on_restart(&mut self) {
+        // A restarted node hands its committed entries out for applying again, from the start.
+        self.applied = LogIndex(0);
+    }
+
+    /// Checks one ready before it is persisted, against the durable state it will change.
+    fn check_ready(&mut self, core: &Core, disk: &DurableState, ready: &Ready) {
+        let durable = disk.hard_state;
+        for msg in &ready.messages {
+            self.check_message(core, msg);
+            // These go before the write: they may depend only on what is already durable.
+            match &msg.payload {
+                Payload::AppendEntries(req) => {
+                    assert_eq!(
+                        req.term, durable.term,
+                        "an AppendEntries went out before its term was durable"
+                    );
+                }
+                Payload::RequestVote(req) if req.pre_vote => {
+                    let asked = durable.term.0.checked_add(1).map(Term);
+                    assert_eq!(
+                        Some(req.term),
+                        asked,
+                        "a pre-vote went out for a term other than durable + 1"
+                    );
+                }
+                Payload::RequestVote(req) => {
+                    assert_eq!(req.term, durable.term, "a vote request went out before its term was durable");
+                    assert_eq!(
+                        durable.vote,
+                        Some(self.id),
+                        "a vote request went out before the self-vote was durable"
+                    );
+                }
+                _ => panic!("a response went out before the write it depends on: {msg:?}"),
+            }
+        }
+        for msg in &ready.persisted_messages {
+            self.check_message(core, msg);
+        }
+        self.check_entries_to_persist(core, disk, ready);
+        if let Some(hs) = ready.hard_state {
+            assert_eq!(hs, core.hard_state(), "the ready's hard state is not the node's");
+            assert!(hs.term >= durable.term, "the durable term would go back");
+            assert!(hs.commit >= durable.commit, "the durable commit index would go back");
+            if hs.term == durable.term && durable.vote.is_some() {
+                assert_eq!(hs.vote, durable.vote, "the durable vote would change within a term");
+            }
+        }
+        for entry in &ready.committed_entries {
+            assert_eq!(entry.index, self.applied.next(), "committed entries handed out out of order");
+            assert!(entry.index <= core.log().committed(), "an uncommitted entry was handed out to apply");
+            assert_eq!(core.log().entry(entry.index), Some(entry), "an entry to apply differs from the log");
+            self.applied = entry.index;
+        }
+    }
+
+    fn check_entries_to_persist(&self, core: &Core, disk: &DurableState, ready: &Ready) {
+        let Some(first) = ready.entries.first() else { return };
+        assert!(first.index.0 >= 1, "an entry to persist has index 0");
+        assert!(first.index.0 <= disk.entries.len() as u64 + 1, "entries to persist leave a gap on disk");
+        assert!(
+            first.index > disk.hard_state.commit.min(core.log().committed()),
+            "a write would rewrite committed entries"
+        );
+        for (k, entry) in ready.entries.iter().enumerate() {
+            assert_eq!(entry.index, first.index.plus(k as u64), "entries to persist are not contiguous");
+            assert_eq!(
+                core.log().entry(entry.index),
+                Some(entry),
+                "an entry to persist differs from the log"
+            );
+        }
+    }
+
+    /// What every message the node sends must look like.
+    fn check_message(&self, core: &Core, msg: &Message) {
+        assert_eq!(msg.from, self.id, "a message not from the node: {msg:?}");
+        assert_ne!(msg.to, self.id, "a message to the node itself: {msg:?}");
+        match &msg.payload {
+            Payload::RequestVote(req) => {
+                assert!(self.voters.contains(&msg.to), "a vote request to a non-voter: {msg:?}");
+                assert_eq!(req.candidate_id, self.id, "a vote request for someone else: {msg:?}");
+                let last = (core.log().last_index(), core.log().last_term());
+                assert_eq!((req.last_log_index, req.last_log_term), last, "a vote request misstates the log");
+                if req.pre_vote {
+                    let asked = core.term().0.checked_add(1).map(Term);
+                    assert_eq!(Some(req.term), asked, "a pre-vote not for the next term: {msg:?}");
+                } else {
+                    assert_eq!(req.term, core.term(), "a vote request not for the node's term: {msg:?}");
+                    assert_eq!(
+                        core.vote(),
+                        Some(self.id),
+                        "a candidate that did not vote for itself: {msg:?}"
+                    );
+                }
+            }
+            Payload::RequestVoteResponse(resp) => {
+                if resp.vote_granted && resp.pre_vote {
+                    assert!(resp.term >= core.term(), "a pre-vote granted for a past term: {msg:?}");
+                } else {
+                    assert_eq!(resp.term, core.term(), "a vote answer without the node's term: {msg:?}");
+                }
+                if resp.vote_granted && !resp.pre_vote {
+                    assert_eq!(
+                        core.vote(),
+                        Some(msg.to),
+                        "a vote granted to someone the node did not vote for"
+                    );
+                }
+            }
+            Payload::AppendEntries(req) => self.check_append(core, msg.to, req),
+            Payload::AppendEntriesResponse(resp) => {
+                assert_eq!(resp.term, core.term(), "an append answer without the node's term: {msg:?}");
+                assert_eq!(
+                    resp.last_log_index,
+                    core.log().last_index(),
+                    "an append answer misstates the log"
+                );
+                if resp.success {
+                    assert!(resp.match_index <= core.log().last_index(), "an ack beyond the log: {msg:?}");
+                    assert_ne!(core.state(), NodeState::Leader, "a leader acknowledged entries: {msg:?}");
+                    assert_eq!(core.leader(), Some(msg.to), "an ack to a leader the node does not follow");
+                }
+            }
+        }
+    }
+
+    fn check_append(&self, core: &Core, to: NodeId, req: &AppendEntriesRequest) {
+        assert_eq!(core.state(), NodeState::Leader, "a non-leader sent AppendEntries: {req:?}");
+        assert!(self.voters.contains(&to), "AppendEntries to a non-voter {to}");
+        assert_eq!(
+            (req.term, req.leader_id),
+            (core.term(), self.id),
+            "AppendEntries misstates term or leader"
+        );
+        let prev_term = core.log().term(req.prev_log_index);
+        assert_eq!(prev_term, Some(req.prev_log_term), "AppendEntries whose prev is not in the leader's log");
+        assert!(req.entries.len() <= self.max_entries_per_append, "AppendEntries over the batch limit");
+        for (k, entry) in req.entries.iter().enumerate() {
+            assert_eq!(
+                entry.index,
+                req.prev_log_index.plus(k as u64 + 1),
+                "AppendEntries not contiguous after prev"
+            );
+            assert_eq!(
+                core.log().entry(entry.index),
+                Some(entry),
+                "AppendEntries carries an entry not in the log"
+            );
+        }
+        assert!(
+            req.leader_commit <= core.log().committed(),
+            "AppendEntries claims a commit beyond the leader's"
+        );
+    }
+
+    /// After the write: what waited for it is backed by the disk.
+    fn check_durable_sends(&self, disk: &DurableState, ready: &Ready) {
+        for msg in &ready.persisted_messages {
+            match &msg.payload {
+                Payload::RequestVoteResponse(resp) if resp.vote_granted && !resp.pre_vote => {
+                    let durable = (disk.hard_state.term, disk.hard_state.vote);
+                    assert_eq!(durable, (resp.term, Some(msg.to)), "a vote was granted that is not durable");
+                }
+                Payload::AppendEntriesResponse(resp) if resp.success => {
+                    assert!(
+                        resp.match_index.0 <= disk.entries.len() as u64,
+                        "an ack for entries not durable"
+                    );
+                }
+                _ => {}
+            }
+        }
+        for entry in &ready.committed_entries {
+            let on_disk = disk.entries.get(entry.index.0 as usize - 1);
+            assert_eq!(on_disk, Some(entry), "an entry to apply is not durable");
+        }
+    }
+
+    /// After every input, once the node is quiet.
+    fn check_state(&mut self, core: &Core, disk: &DurableState) {
+        let (term, commit) = (core.term(), core.log().committed());
+        assert!(term >= self.term, "term went back from {} to {term}", self.term);
+        assert!(commit >= self.commit, "commit went back from {} to {commit}", self.commit);
+        (self.term, self.commit) = (term, commit);
+        match core.vote() {
+            Some(vote) => {
+                let cast = *self.votes.entry(term).or_insert(vote);
+                assert_eq!(cast, vote, "the vote of term {term} changed from {cast} to {vote}");
+            }
+            None => assert!(!self.votes.contains_key(&term), "the vote of term {term} was forgotten"),
+        }
+
+        let log = core.log().entries();
+        assert!(commit.0 <= log.len() as u64, "commit {commit} beyond the log");
+        for (pos, entry) in self.committed.iter().enumerate() {
+            assert_eq!(&log[pos], entry, "committed entry {} changed", entry.index);
+        }
+        let known = self.committed.len();
+        self.committed.extend_from_slice(&log[known..commit.0 as usize]);
+        let mut prev = (LogIndex(0), Term(0));
+        for entry in log {
+            assert_eq!(entry.index, prev.0.next(), "the log is not contiguous from 1");
+            assert!(entry.term >= prev.1, "the log's terms go down at {}", entry.index);
+            prev = (entry.index, entry.term);
+        }
+        assert!(prev.1 <= term, "the log holds an entry of term {} above the node's {term}", prev.1);
+
+        // Everything was handed out and persisted: the disk is the node's state.
+        assert_eq!(disk.entries, log, "the durable log differs from the node's");
+        assert_eq!(disk.hard_state, core.hard_state(), "the durable hard state differs from the node's");
+
+        if core.state() == NodeState::Leader {
+            assert_eq!(core.vote(), Some(self.id), "a leader that did not vote for itself");
+            let mut granted: BTreeSet<NodeId> = self.grants.get(&term).cloned().unwrap_or_default();
+            granted.insert(self.id);
+            let quorum = self.voters.len() / 2 + 1;
+            assert!(granted.len() >= quorum, "leader of term {term} with only {granted:?} granting");
+            self.check_progress(core);
+        }
+    }
+
+    /// A leader's view of each follower stays within its own log, whatever followers claim.
+    fn check_progress(&self, core: &Core) {
+        let last = core.log().last_index();
+        for &peer in self.voters.iter().filter(|&&v| v != self.id) {
+            let pr = core.progress(peer).expect("a leader tracks every voter");
+            assert!(pr.match_index <= last, "{peer}'s match index {} beyond the log", pr.match_index);
+            assert!(pr.match_index < pr.next_index, "{peer}'s next index is not past its match index");
+            assert!(
+                pr.next_index <= last.next(),
+                "{peer}'s next index {} beyond the log's end",
+                pr.next_index
+            );
+        }
+    }
+}
