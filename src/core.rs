@@ -377,7 +377,7 @@ impl Core {
     }
 
     fn on_election_timeout(&mut self) {
-        if !self.voters.contains(&self.id) {
+        if !self.can_campaign() {
             self.reset_election_timer();
             return;
         }
@@ -422,7 +422,7 @@ impl Core {
 
     /// Becomes a candidate in a new term and asks for votes (paper §5.2).
     fn campaign(&mut self, _forced: bool) {
-        if !self.voters.contains(&self.id) {
+        if !self.can_campaign() {
             return;
         }
         self.term = self.term.next();
@@ -434,6 +434,12 @@ impl Core {
         self.reset_election_timer();
         tracing::debug!(node = %self.id, term = %self.term, "candidate");
         self.request_votes(false);
+    }
+
+    /// Only a voter campaigns, and only while its term can still grow: a term of `u64::MAX`
+    /// comes from a hostile peer or a corrupt disk, and it is a dead end rather than a panic.
+    fn can_campaign(&self) -> bool {
+        self.voters.contains(&self.id) && self.term.checked_next().is_some()
     }
 
     /// Counts its own vote and sends a (pre-)vote request to every other voter.

@@ -71,6 +71,11 @@ impl Term {
     pub fn next(self) -> Term {
         Term(self.0.checked_add(1).expect("term overflow"))
     }
+
+    /// The next term, or `None` at `u64::MAX`.
+    pub fn checked_next(self) -> Option<Term> {
+        self.0.checked_add(1).map(Term)
+    }
 }
 
 impl LogIndex {

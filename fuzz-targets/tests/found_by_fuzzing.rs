@@ -1,0 +1,58 @@
+//! The defects the fuzz targets found, each as a readable test next to its opaque regression
+//! input under `fuzz/regressions/`. Each asserts the opposite of what the engine did.
+
+use quorate::core::{Core, DurableState, Input};
+use quorate::message::{AppendEntriesRequest, Message, Payload};
+use quorate::types::{LogIndex, NodeId, NodeState, Term};
+use quorate::RaftConfig;
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+
+/// Node 1 of a cluster of `voters`, booted from `durable`, pre-vote as asked.
+fn node(voters: u64, durable: DurableState, pre_vote: bool) -> Core {
+    let mut config = RaftConfig::new(1u64, 1..=voters);
+    config.pre_vote = pre_vote;
+    Core::new(config, durable, ChaCha8Rng::seed_from_u64(7), 0).expect("a valid node")
+}
+
+/// Hands out and acknowledges everything, as a driver with a perfect disk would.
+fn drain(core: &mut Core) {
+    while core.has_ready() {
+        let ready = core.ready();
+        core.advance(&ready);
+    }
+}
+
+fn heartbeat(term: Term) -> Message {
+    let request = AppendEntriesRequest {
+        term,
+        leader_id: NodeId(2),
+        prev_log_index: LogIndex(0),
+        prev_log_term: Term(0),
+        entries: Vec::new(),
+        leader_commit: LogIndex(0),
+    };
+    Message { from: NodeId(2), to: NodeId(1), payload: Payload::AppendEntries(request) }
+}
+
+/// fuzz/regressions/request_vote/term-overflow-on-campaign.bin: a peer (or a corrupt disk)
+/// put the node at term `u64::MAX`; its next election computed the term after that and
+/// panicked, so one hostile message could crash any node. Now it stays a follower there.
+#[test]
+fn a_node_at_the_last_term_does_not_campaign() {
+    for pre_vote in [false, true] {
+        let mut core = node(3, DurableState::default(), pre_vote);
+        core.step_message(heartbeat(Term(u64::MAX)));
+        drain(&mut core);
+        assert_eq!(core.term(), Term(u64::MAX));
+        for now in [10_000, 20_000] {
+            core.step(Input::Tick { now }).expect("a tick is not an error");
+            drain(&mut core);
+        }
+        core.step(Input::Campaign).expect("a campaign request is not an error");
+        drain(&mut core);
+        assert_eq!(core.state(), NodeState::Follower, "no election is possible beyond u64::MAX");
+        assert_eq!(core.term(), Term(u64::MAX));
+    }
+}
+
