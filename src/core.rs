@@ -714,7 +714,10 @@ impl Core {
             .map(LogIndex::next)
             .filter(|&next| next <= rejected);
         let hint = from_term.unwrap_or(resp.conflict_index);
-        hint.min(resp.last_log_index.next()).max(LogIndex(1))
+        // The follower's figures are only hints: a peer claiming a last index of u64::MAX
+        // must not overflow (and so crash) the leader.
+        let after_follower = LogIndex(resp.last_log_index.0.saturating_add(1));
+        hint.min(after_follower).max(LogIndex(1))
     }
 
     // ----- Replication -----------------------------------------------------------------

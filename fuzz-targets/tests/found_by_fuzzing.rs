@@ -56,3 +56,36 @@ fn a_node_at_the_last_term_does_not_campaign() {
     }
 }
 
+/// fuzz/regressions/append_entries/index-overflow-in-conflict-hint.bin: a follower's
+/// rejection claiming a last log index of `u64::MAX` made the leader compute the index after
+/// it and panic. Now the claim is only a hint, and the leader keeps leading.
+#[test]
+fn a_rejection_claiming_the_last_index_does_not_crash_the_leader() {
+    let mut core = node(3, DurableState::default(), false);
+    core.step(Input::Campaign).expect("a campaign request is not an error");
+    drain(&mut core);
+    let grant = quorate::RequestVoteResponse { term: core.term(), vote_granted: true, pre_vote: false };
+    core.step_message(Message {
+        from: NodeId(2),
+        to: NodeId(1),
+        payload: Payload::RequestVoteResponse(grant),
+    });
+    drain(&mut core);
+    assert_eq!(core.state(), NodeState::Leader);
+    let reject = quorate::AppendEntriesResponse {
+        term: core.term(),
+        success: false,
+        match_index: LogIndex(0),
+        conflict_index: LogIndex(5),
+        conflict_term: None,
+        last_log_index: LogIndex(u64::MAX),
+        leader_hint: None,
+    };
+    core.step_message(Message {
+        from: NodeId(2),
+        to: NodeId(1),
+        payload: Payload::AppendEntriesResponse(reject),
+    });
+    drain(&mut core);
+    assert_eq!(core.state(), NodeState::Leader);
+}
