@@ -347,6 +347,11 @@ impl Harness {
             StartRole::Candidate => self.feed(Event::Input(Input::Campaign)),
             StartRole::Leader => {
                 self.feed(Event::Input(Input::Campaign));
+                if self.core.state() == NodeState::Follower {
+                    // Only a node whose term cannot grow declines to campaign.
+                    assert_eq!(self.core.term(), Term(u64::MAX), "a voter declined a forced campaign");
+                    return;
+                }
                 let term = self.core.term();
                 let others: Vec<NodeId> =
                     self.core.voters().iter().copied().filter(|&v| v != self.core.id()).collect();
