@@ -629,6 +629,13 @@ impl Core {
             self.stats.dropped_invalid += 1;
             return;
         }
+        if req.entries.iter().any(|e| e.term > req.term) {
+            // A leader only holds entries of its term or earlier ones. Appending newer ones
+            // would make this log outrank the node's term, and its own no-op entry, once it
+            // leads, would then lower the log's term (an assertion, so a panic).
+            self.stats.dropped_invalid += 1;
+            return;
+        }
         if self.role != Role::Follower || self.leader != Some(from) {
             self.become_follower(self.term, Some(from));
         }

@@ -89,3 +89,32 @@ fn a_rejection_claiming_the_last_index_does_not_crash_the_leader() {
     drain(&mut core);
     assert_eq!(core.state(), NodeState::Leader);
 }
+
+/// fuzz/regressions/append_entries/entry-term-above-message-term.bin: a follower appended
+/// entries whose term was above the AppendEntries' own term, so its log outranked its term.
+/// Once elected, its no-op entry then had a lower term than its last entry, and the log's
+/// assertion panicked the new leader. Such a request is malformed and is now dropped.
+#[test]
+fn entries_newer_than_their_leader_are_refused() {
+    let mut core = node(3, DurableState::default(), false);
+    let mut append = heartbeat(Term(2));
+    if let Payload::AppendEntries(req) = &mut append.payload {
+        req.entries = vec![
+            quorate::LogEntry::new(Term(2), LogIndex(1), vec![1].into()),
+            quorate::LogEntry::new(Term(99), LogIndex(2), vec![2].into()),
+        ];
+    }
+    core.step_message(append);
+    drain(&mut core);
+    assert!(core.log().last_term() <= core.term(), "the log outranks the node's term");
+    core.step(Input::Campaign).expect("a campaign request is not an error");
+    drain(&mut core);
+    for voter in [2, 3] {
+        let grant = quorate::RequestVoteResponse { term: core.term(), vote_granted: true, pre_vote: false };
+        let msg =
+            Message { from: NodeId(voter), to: NodeId(1), payload: Payload::RequestVoteResponse(grant) };
+        core.step_message(msg);
+        drain(&mut core);
+    }
+    assert_eq!(core.state(), NodeState::Leader);
+}
