@@ -22,6 +22,8 @@ pub struct Script {
     bytes: Vec<u8>,
     pos: usize,
     fallback: ChaCha8Rng,
+    /// Node RNGs seeded so far (see [`fork_chacha`]).
+    forks: u64,
 }
 
 impl RngCore for SimRng {
@@ -61,12 +63,32 @@ pub fn rng_for(seed: u64) -> SimRng {
 
 /// An RNG whose choices are read from `bytes`.
 pub fn rng_for_script(bytes: Vec<u8>) -> SimRng {
-    SimRng::Script(Rc::new(RefCell::new(Script { bytes, pos: 0, fallback: ChaCha8Rng::seed_from_u64(0) })))
+    SimRng::Script(Rc::new(RefCell::new(Script {
+        bytes,
+        pos: 0,
+        fallback: ChaCha8Rng::seed_from_u64(0),
+        forks: 0,
+    })))
 }
 
 /// A ChaCha RNG seeded from `rng`, for a node's core.
+///
+/// Under a script, the seed also mixes in how many cores were seeded before. With one byte a
+/// choice, two nodes whose bytes are equal would otherwise draw the same election timeouts
+/// forever and, with equal latencies, split every vote: Raft's liveness rests on independent
+/// randomized timeouts (paper §5.2), which is the engine's own randomness, not a schedule the
+/// environment may impose. Seeded runs are unchanged.
 pub fn fork_chacha(rng: &mut SimRng) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(rng.next_u64())
+    let seed = rng.next_u64();
+    let salt = match rng {
+        SimRng::Seeded(_) => 0,
+        SimRng::Script(script) => {
+            let mut script = script.borrow_mut();
+            script.forks += 1;
+            script.forks.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        }
+    };
+    ChaCha8Rng::seed_from_u64(seed ^ salt)
 }
 
 /// A uniform value in `lo..=hi`.
