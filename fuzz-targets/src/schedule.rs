@@ -7,7 +7,7 @@
 //! operation and each node's RNG seed. Past the last byte a fixed seeded stream takes over.
 //! The run is made small and short so that the fuzzer gets through many of them: three
 //! nodes, at most three clients with a few operations each, a 2 s safety phase and at most
-//! 10 s of liveness phase.
+//! 10 s of liveness phase. Set `QUORATE_FUZZ_TRACE=1` to print the run's trace.
 //!
 //! Every checker of the simulator must hold. A failure of any kind fails the target,
 //! liveness included: the liveness phase heals the network and stops every fault, so the
@@ -51,13 +51,18 @@ pub fn params_for(data: &[u8]) -> Params {
 pub fn run_schedule(data: &[u8]) -> RunReport {
     // The simulator draws the parameters from the same first bytes again and then uses these
     // instead, so the rest of the script makes the run's choices.
+    let verbose = std::env::var_os("QUORATE_FUZZ_TRACE").is_some();
     let config = RunConfig {
         seed: 0,
         scenario: Scenario::Swarm,
-        verbose: false,
+        verbose,
         lincheck_steps: LINCHECK_STEPS,
         params: Some(params_for(data)),
         script: Some(data.to_vec()),
     };
-    run(&config)
+    let report = run(&config);
+    for line in &report.trace {
+        eprintln!("{line}");
+    }
+    report
 }
