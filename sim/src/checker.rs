@@ -115,7 +115,7 @@ impl Checker {
         while index <= commit {
             let entry =
                 core.log().entry(index).ok_or_else(|| format!("{id}: committed index {index} missing"))?;
-            let record = (entry.term, entry_hash(entry));
+            let record = (entry.term, entry_hash(&entry));
             match self.committed.get(index.0 as usize - 1) {
                 Some(&known) if known != record => {
                     return Err(format!(
