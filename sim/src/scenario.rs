@@ -83,6 +83,9 @@ pub struct Params {
     pub crash_on_sync: f64,
     /// Probability that a scheduled crash hits the current leader rather than a random node.
     pub crash_leader: f64,
+    /// Most nodes down at once from crashes: usually a minority, so the cluster stays
+    /// available between faults; sometimes every node.
+    pub max_down: u64,
     /// Mean milliseconds between pauses (0: none).
     pub pause_every_ms: u64,
     /// Largest clock drift, as a fraction (0.3 is ±30%).
@@ -114,7 +117,7 @@ impl Params {
                 p.loss = float(rng, 0.0, 0.05);
             }
             Scenario::Crashes => {
-                p.crash_every_ms = range(rng, 200, 2000);
+                p.crash_every_ms = range(rng, 300, 2000);
                 p.pause_every_ms = range(rng, 1000, 4000);
                 p.torn_write = 0.5;
                 p.crash_on_sync = float(rng, 0.0, 0.02);
@@ -130,6 +133,8 @@ impl Params {
         if scenario != Scenario::Basic {
             p.draw_engine(rng);
         }
+        let minority = (p.nodes - 1) / 2;
+        p.max_down = if chance(rng, 0.8) { minority.max(1) } else { p.nodes };
         p
     }
 
@@ -158,6 +163,7 @@ impl Params {
             torn_write: 0.0,
             crash_on_sync: 0.0,
             crash_leader: 0.0,
+            max_down: 0,
             pause_every_ms: 0,
             max_drift: 0.0,
             max_offset_ms: 0,
@@ -188,6 +194,7 @@ impl Params {
             torn_write: float(rng, 0.0, 1.0),
             crash_on_sync: if chance(rng, 0.4) { float(rng, 0.0, 0.03) } else { 0.0 },
             crash_leader: float(rng, 0.0, 1.0),
+            max_down: 0,
             pause_every_ms: on(rng, 500, 5000),
             max_drift: if chance(rng, 0.5) { float(rng, 0.0, 0.3) } else { 0.0 },
             max_offset_ms: range(rng, 0, 5000),
@@ -206,7 +213,7 @@ impl fmt::Display for Params {
         write!(
             f,
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
-             crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
+             crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} max_down={} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
              batch={} inflight={} pre_vote={} check_quorum={}",
             self.nodes,
             self.clients,
@@ -220,6 +227,7 @@ impl fmt::Display for Params {
             self.torn_write,
             self.crash_on_sync,
             self.crash_leader,
+            self.max_down,
             self.pause_every_ms,
             self.max_drift * 100.0,
             self.max_offset_ms,
