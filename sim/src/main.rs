@@ -55,6 +55,9 @@ enum Command {
         /// Write the clients' history (JSON history format, for `lincheck`) to this file.
         #[arg(long)]
         history: Option<std::path::PathBuf>,
+        /// Also print the engine's own tracing events, in a span per node with virtual time.
+        #[arg(long)]
+        engine_log: bool,
     },
     /// Check client histories for linearizability: one line a file.
     Lincheck(LincheckArgs),
@@ -78,7 +81,15 @@ fn main() -> ExitCode {
             run_sweep(SweepOptions { seeds, scenario, threads, check_determinism, fail_fast })
         }
         Command::Lincheck(args) => quorate_sim::lincheck::cli::run(&args),
-        Command::Replay { seed, scenario, quiet, html, history } => {
+        Command::Replay { seed, scenario, quiet, html, history, engine_log } => {
+            if engine_log {
+                tracing_subscriber::fmt()
+                    .with_max_level(tracing::Level::DEBUG)
+                    .without_time()
+                    .with_target(false)
+                    .with_writer(std::io::stdout)
+                    .init();
+            }
             replay(seed, scenario.unwrap_or_else(|| scenario_for(seed)), quiet, html, history)
         }
     }
@@ -160,12 +171,8 @@ fn replay(
 ) -> ExitCode {
     let mut config = RunConfig::new(seed, scenario);
     config.verbose = true;
+    config.echo = !quiet;
     let report = run(&config);
-    if !quiet {
-        for line in &report.trace {
-            println!("{line}");
-        }
-    }
     if let Some(path) = html {
         if let Err(err) = std::fs::write(&path, quorate_sim::timeline::page(&report)) {
             eprintln!("cannot write {}: {err}", path.display());

@@ -149,6 +149,8 @@ pub struct RunConfig {
     pub scenario: Scenario,
     /// Keep a readable trace.
     pub verbose: bool,
+    /// Print the readable trace as the run goes (implies `verbose`).
+    pub echo: bool,
     /// Search budget of the linearizability check (deterministic steps).
     pub lincheck_steps: u64,
     /// Run with these parameters instead of the ones drawn from the seed (benchmarks).
@@ -160,7 +162,15 @@ pub struct RunConfig {
 impl RunConfig {
     /// A quiet run of `seed` in `scenario`.
     pub fn new(seed: u64, scenario: Scenario) -> Self {
-        RunConfig { seed, scenario, verbose: false, lincheck_steps: 5_000_000, params: None, script: None }
+        RunConfig {
+            seed,
+            scenario,
+            verbose: false,
+            echo: false,
+            lincheck_steps: 5_000_000,
+            params: None,
+            script: None,
+        }
     }
 }
 
@@ -234,7 +244,7 @@ impl Sim {
             in_liveness: false,
             checker: Checker::default(),
             history: History::default(),
-            trace: Trace::new(config.verbose),
+            trace: if config.echo { Trace::echoing() } else { Trace::new(config.verbose) },
             timeline: Vec::new(),
             stats: Stats::default(),
             failure: None,
@@ -475,6 +485,9 @@ impl Sim {
 
     /// Feeds an input to a node and handles what comes out.
     fn input(&mut self, id: NodeId, input: Input) {
+        // The engine's own tracing events (role changes, dropped messages) land in a span per
+        // node carrying the virtual time; `replay --engine-log` prints them.
+        let _span = tracing::debug_span!("node", id = id.0, t = self.now).entered();
         let node = self.nodes.get_mut(&id).expect("node exists");
         let core = node.core.as_mut().expect("running");
         let local = node.clock.local(self.now);
@@ -614,10 +627,12 @@ impl Sim {
         let node = &self.nodes[&id];
         let Some(core) = node.core.as_ref() else { return };
         let role = (core.state(), core.term().0);
+        let pre = core.is_pre_candidate();
         if role != node.last_role {
             let (state, term) = role;
+            let name = if pre { "pre-candidate".to_string() } else { state.to_string() };
             self.trace.event(self.now, Some(id.0), &[3, state as u64, term], || {
-                format!("becomes {state} in term {term}")
+                format!("becomes {name} in term {term}")
             });
             self.nodes.get_mut(&id).expect("node exists").last_role = role;
             self.mark(id, Lane::from(state));
