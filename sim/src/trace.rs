@@ -80,8 +80,12 @@ impl Trace {
             }
             line.push_str(&text());
             if self.echo {
-                // A closed pipe (`replay | head`) is not a failure of the run.
-                let _ = writeln!(std::io::stdout(), "{line}");
+                // A closed pipe (`replay | head`) ends the command quietly, as for any tool.
+                if let Err(err) = writeln!(std::io::stdout(), "{line}") {
+                    if err.kind() == std::io::ErrorKind::BrokenPipe {
+                        std::process::exit(0);
+                    }
+                }
             }
             self.lines.push(line);
         }
