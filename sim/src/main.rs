@@ -3,41 +3,14 @@
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use quorate_sim::lincheck::cli::LincheckArgs;
+use quorate_sim::out;
+use quorate_sim::output::Stdout;
 use quorate_sim::report::FailureKind;
 use quorate_sim::scenario::Scenario;
 use quorate_sim::sweep::{replay_command, scenario_for, sweep, SweepOptions};
 use quorate_sim::world::{run, RunConfig};
 use std::ops::Range;
 use std::process::ExitCode;
-
-/// Standard output that ends the process quietly when the reader goes away (`replay | head`),
-/// as command-line tools do, instead of panicking on a broken pipe.
-struct Stdout;
-
-impl std::io::Write for Stdout {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        std::io::stdout().write(buf).map_err(exit_on_broken_pipe)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stdout().flush().map_err(exit_on_broken_pipe)
-    }
-}
-
-fn exit_on_broken_pipe(err: std::io::Error) -> std::io::Error {
-    if err.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(0);
-    }
-    err
-}
-
-/// `println!` through [`Stdout`].
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(Stdout, $($arg)*);
-    }};
-}
 
 /// Quorate's deterministic simulator and checkers.
 #[derive(Parser)]
