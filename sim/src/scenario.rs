@@ -104,6 +104,10 @@ pub struct Params {
     pub pre_vote: bool,
     /// Whether the engine runs check-quorum.
     pub check_quorum: bool,
+    /// The engine's heartbeat interval, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// The engine's election timeout range, in milliseconds.
+    pub election_ms: (u64, u64),
 }
 
 impl Params {
@@ -145,6 +149,18 @@ impl Params {
         self.max_inflight = [1, 2, 4, 64][range(rng, 0, 3) as usize];
         self.pre_vote = chance(rng, 0.8);
         self.check_quorum = chance(rng, 0.8);
+        if chance(rng, 0.3) {
+            // Tight timers: elections overlap and split votes are common. Raft needs the
+            // election timeout well above a round trip (paper §5.6), or no leader survives
+            // long enough to be heard: keep it above four one-way delays plus syncs, with
+            // room for the slowest clock.
+            let round_trips = 4 * self.latency_ms.1 + 2 * self.sync_ms.1 + 10;
+            let floor = (round_trips as f64 * (1.0 + self.max_drift)).ceil() as u64;
+            self.heartbeat_ms = range(rng, 10, 40);
+            self.election_ms.0 = (self.heartbeat_ms * range(rng, 2, 4)).max(floor);
+            self.election_ms.1 = self.election_ms.0 + range(rng, 1, self.election_ms.0);
+            self.heartbeat_ms = self.heartbeat_ms.min(self.election_ms.0 / 2);
+        }
     }
 
     fn calm(rng: &mut SimRng) -> Params {
@@ -173,6 +189,8 @@ impl Params {
             max_inflight: 64,
             pre_vote: true,
             check_quorum: true,
+            heartbeat_ms: 50,
+            election_ms: (150, 300),
         }
     }
 
@@ -204,6 +222,8 @@ impl Params {
             max_inflight: 64,
             pre_vote: true,
             check_quorum: true,
+            heartbeat_ms: 50,
+            election_ms: (150, 300),
         }
     }
 }
@@ -214,7 +234,7 @@ impl fmt::Display for Params {
             f,
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
              crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} max_down={} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
-             batch={} inflight={} pre_vote={} check_quorum={}",
+             batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms",
             self.nodes,
             self.clients,
             self.keys,
@@ -237,7 +257,10 @@ impl fmt::Display for Params {
             self.max_entries_per_append,
             self.max_inflight,
             self.pre_vote,
-            self.check_quorum
+            self.check_quorum,
+            self.heartbeat_ms,
+            self.election_ms.0,
+            self.election_ms.1
         )
     }
 }

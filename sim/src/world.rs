@@ -264,6 +264,8 @@ impl Sim {
             config.max_inflight = self.params.max_inflight;
             config.pre_vote = self.params.pre_vote;
             config.check_quorum = self.params.check_quorum;
+            config.heartbeat_interval_ms = self.params.heartbeat_ms;
+            (config.election_timeout_min_ms, config.election_timeout_max_ms) = self.params.election_ms;
             let offset = range(&mut self.rng, 0, self.params.max_offset_ms);
             let drift = float(&mut self.rng, -self.params.max_drift, self.params.max_drift);
             let mut node = SimNode {
@@ -558,7 +560,15 @@ impl Sim {
         if self.nodes[&id].epoch != epoch || !self.node_can_run(id, &event) {
             return;
         }
-        if self.faults_on && chance(&mut self.fault_rng, self.params.crash_on_sync) {
+        // Power failures are drawn more often while a vote or a new term is being written:
+        // the moments where losing a write is most dangerous get tested the most.
+        let writes_vote = self.nodes[&id]
+            .pending
+            .front()
+            .is_some_and(|p| p.ready.hard_state.is_some_and(|hs| hs.vote.is_some()));
+        let p_crash =
+            if writes_vote { (self.params.crash_on_sync * 10.0).min(0.3) } else { self.params.crash_on_sync };
+        if self.faults_on && chance(&mut self.fault_rng, p_crash) {
             // The power fails while the disk is syncing: the write may be torn.
             self.crash(id);
             let downtime = range(&mut self.fault_rng, 10, 1000);
