@@ -226,6 +226,22 @@ impl Checker {
                 ));
             }
         }
+        self.check_votes_remembered(id, core)
+    }
+
+    /// Every vote a node granted on the wire survives its crash: after a restart it is in a
+    /// later term, or in that term still voting for the same candidate. (A vote must be
+    /// durable before it is sent, paper Figure 2.)
+    fn check_votes_remembered(&self, id: NodeId, core: &Core) -> Result<(), Violation> {
+        let (term, vote) = (core.term(), core.vote());
+        for (&(_, voted_term), &candidate) in self.votes.range((id, Term(0))..=(id, Term(u64::MAX))) {
+            if voted_term > term || (voted_term == term && vote != Some(candidate)) {
+                return Err(format!(
+                    "{id} granted its vote in term {voted_term} to {candidate}, but restarted in term {term} \
+                     voting for {vote:?}: the vote was sent before it was durable"
+                ));
+            }
+        }
         Ok(())
     }
 }
