@@ -26,6 +26,9 @@ pub struct Checker {
     leaders: BTreeMap<Term, NodeId>,
     /// The committed log as first observed: (term, content hash) per index, from index 1.
     committed: Vec<(Term, u64)>,
+    /// Per committed index, the term of the node that first reported it committed: the term
+    /// in which it was committed, for leader completeness.
+    committed_in: Vec<Term>,
     /// Every entry seen in any log: (index, term) -> (content hash, term of the entry before).
     entries: BTreeMap<(LogIndex, Term), (u64, Term)>,
     /// Per running node: the last (term, commit) seen, which must never decrease.
@@ -92,7 +95,12 @@ impl Checker {
             None => {}
         }
         self.leaders.insert(term, id);
-        for (pos, &(committed_term, _)) in self.committed.iter().enumerate() {
+        // Leader completeness is about earlier terms: an entry committed in term U is in the
+        // log of every leader of a term above U. A stale leader of a lower term (elected just
+        // before it learns of a newer one) owes nothing to entries committed after its term.
+        let earlier =
+            self.committed.iter().zip(&self.committed_in).enumerate().filter(|(_, (_, &u))| u < term);
+        for (pos, (&(committed_term, _), _)) in earlier {
             let index = LogIndex(pos as u64 + 1);
             if core.log().term(index) != Some(committed_term) {
                 return Err(format!(
@@ -124,7 +132,10 @@ impl Checker {
                     ))
                 }
                 Some(_) => {}
-                None => self.committed.push(record),
+                None => {
+                    self.committed.push(record);
+                    self.committed_in.push(core.term());
+                }
             }
             index = index.next();
         }

@@ -121,6 +121,8 @@ impl Params {
                 p.loss = float(rng, 0.0, 0.05);
             }
             Scenario::Crashes => {
+                // Sizes that tolerate a crash; swarm covers the others.
+                p.nodes = [3, 3, 5, 4][range(rng, 0, 3) as usize];
                 p.crash_every_ms = range(rng, 300, 2000);
                 p.pause_every_ms = range(rng, 1000, 4000);
                 p.torn_write = 0.5;
@@ -166,7 +168,7 @@ impl Params {
     fn calm(rng: &mut SimRng) -> Params {
         Params {
             nodes: [3, 3, 5, 1, 2, 4][range(rng, 0, 5) as usize],
-            clients: range(rng, 4, 8) as u32,
+            clients: range(rng, 6, 10) as u32,
             keys: range(rng, 1, 4) as u32,
             safety_ms: 10_000,
             liveness_ms: 20_000,
@@ -199,7 +201,7 @@ impl Params {
         let lo = range(rng, 0, 10);
         Params {
             nodes: range(rng, 1, 7),
-            clients: range(rng, 3, 8) as u32,
+            clients: range(rng, 4, 10) as u32,
             keys: range(rng, 1, 5) as u32,
             safety_ms: 10_000,
             liveness_ms: 20_000,

@@ -27,6 +27,8 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 pub const MAX_EVENTS: u64 = 20_000_000;
 /// A client gives up on a request after this long without an answer and retries elsewhere.
 const CLIENT_TIMEOUT_MS: u64 = 500;
+/// Client operations a run invokes at least (see `Sim::workload_done`).
+const MIN_OPS_PER_RUN: u32 = 200;
 /// Attempts before a client abandons a request in the safety phase (its outcome is unknown).
 const CLIENT_MAX_ATTEMPTS: u32 = 6;
 /// Requests a client abandons at most in a run; after that it retries until it gets an
@@ -383,7 +385,15 @@ impl Sim {
     }
 
     fn live(&self) -> bool {
-        self.leader().is_some() && self.clients.iter().all(|c| c.current.is_none())
+        self.leader().is_some() && self.workload_done() && self.clients.iter().all(|c| c.current.is_none())
+    }
+
+    /// Clients keep issuing into the liveness phase until a run has [`MIN_OPS_PER_RUN`]
+    /// operations (or every client issued its share), so a run whose safety phase was mostly
+    /// unavailable still produces a history worth checking.
+    fn workload_done(&self) -> bool {
+        let issued: u32 = self.clients.iter().map(|c| c.issued).sum();
+        issued >= MIN_OPS_PER_RUN || self.clients.iter().all(|c| c.issued >= self.params.ops_per_client)
     }
 
     fn leader(&self) -> Option<NodeId> {
@@ -723,7 +733,8 @@ impl Sim {
 
     fn next_op(&mut self, client: ClientId) {
         let c = &self.clients[client as usize];
-        if c.current.is_some() || self.in_liveness || c.issued >= self.params.ops_per_client {
+        let quota_met = self.workload_done();
+        if c.current.is_some() || c.issued >= self.params.ops_per_client || (self.in_liveness && quota_met) {
             return;
         }
         let op = self.draw_op(client);

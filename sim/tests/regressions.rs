@@ -15,6 +15,13 @@ const REGRESSIONS: &[(u64, Scenario, &str)] = &[(
          was elected in term 1 again and wrote a different entry 2/1; the log-matching checker \
          recorded entries before they were durable or sent and flagged it (checker fixed: an \
          entry that never left a node's memory is not a fact about the cluster)",
+)(
+    5902,
+    Scenario::Crashes,
+    "a candidate of term 5 was paused with its winning vote in flight; meanwhile term 6 \
+         elected a leader and committed entries; on resuming it became a (stale, legitimate) \
+         leader of term 5, and the leader-completeness checker wrongly demanded the term-6 \
+         entries (checker fixed: only entries committed in earlier terms count)",
 )];
 
 #[test]
