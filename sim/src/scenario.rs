@@ -169,7 +169,7 @@ impl Params {
         Params {
             nodes: [3, 3, 5, 1, 2, 4][range(rng, 0, 5) as usize],
             clients: range(rng, 6, 10) as u32,
-            keys: range(rng, 1, 4) as u32,
+            keys: range(rng, 2, 5) as u32,
             safety_ms: 10_000,
             liveness_ms: 20_000,
             ops_per_client: 100,

@@ -169,7 +169,7 @@ impl RunConfig {
             scenario,
             verbose: false,
             echo: false,
-            lincheck_steps: 5_000_000,
+            lincheck_steps: 10_000_000,
             params: None,
             script: None,
         }
