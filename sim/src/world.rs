@@ -552,10 +552,15 @@ impl Sim {
             let Some(front) = node.pending.front() else { return };
             if front.sync_to.is_some() {
                 if !node.sync_scheduled {
-                    node.sync_scheduled = true;
                     let epoch = node.epoch;
                     let (lo, hi) = self.params.sync_ms;
                     let delay = range(&mut self.rng, lo, hi);
+                    if delay == 0 {
+                        // An instant sync completes here rather than as an event of its own.
+                        self.finish_sync(id);
+                        continue;
+                    }
+                    self.nodes.get_mut(&id).expect("node exists").sync_scheduled = true;
                     self.schedule(delay, Event::SyncDone { node: id, epoch });
                 }
                 return;
@@ -570,6 +575,15 @@ impl Sim {
         if self.nodes[&id].epoch != epoch || !self.node_can_run(id, &event) {
             return;
         }
+        self.nodes.get_mut(&id).expect("node exists").sync_scheduled = false;
+        if self.finish_sync(id) {
+            self.after_input(id);
+        }
+    }
+
+    /// The disk finished syncing the oldest queued write (or the power failed first).
+    /// Returns false when the node crashed instead.
+    fn finish_sync(&mut self, id: NodeId) -> bool {
         // Power failures are drawn more often while a vote or a new term is being written:
         // the moments where losing a write is most dangerous get tested the most.
         let writes_vote = self.nodes[&id]
@@ -583,10 +597,9 @@ impl Sim {
             self.crash(id);
             let downtime = range(&mut self.fault_rng, 10, 1000);
             self.schedule(downtime, Event::Restart { node: id });
-            return;
+            return false;
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
-        node.sync_scheduled = false;
         let pending = node.pending.pop_front().expect("a sync completes a queued batch");
         node.disk.sync_to(pending.sync_to.expect("only writes are synced"));
         let hs = node.disk.durable_hard_state();
@@ -597,12 +610,12 @@ impl Sim {
         let durable_entries = self.checker.check_entries(id, pending.prev_term, &pending.ready.entries);
         if let Err(v) = durable_entries.and_then(|()| self.checker.check_durable(id, hs)) {
             self.fail(FailureKind::Safety, v);
-            return;
+            return false;
         }
         self.complete(id, pending.ready);
         self.check_durable_quorum();
         self.advance_pending(id);
-        self.after_input(id);
+        true
     }
 
     /// The batch is durable: send what waited for it, apply, acknowledge to the core.
@@ -613,6 +626,10 @@ impl Sim {
         if let (Some(first), Some(last)) = (ready.committed_entries.first(), ready.committed_entries.last()) {
             let (a, b) = (first.index.0, last.index.0);
             self.trace.event(self.now, Some(id.0), &[14, a, b], || format!("apply {a}..={b}"));
+        }
+        if !ready.committed_entries.is_empty() {
+            // The checkers learn of the commit before anything is applied.
+            self.check_node(id);
         }
         for entry in &ready.committed_entries {
             if let Err(v) = self.checker.check_apply(id, entry) {
