@@ -9,7 +9,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-data="${QUORATE_TESTDATA:-$root/../shared/testdata/porcupine}"
+data="${QUORATE_TESTDATA:-$root/testdata/porcupine}"
 runs="${1:-3}"
 bin="$root/target/release/quorate-sim"
 

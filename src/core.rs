@@ -316,7 +316,7 @@ impl Core {
             Input::Message(msg) => self.step_message(msg),
             Input::Tick { now } => self.tick(now),
             Input::Propose(command) => self.propose(command).map(|_| ())?,
-            Input::Campaign => self.campaign(false),
+            Input::Campaign => self.campaign(),
             Input::Persisted { index, term } => self.on_persisted(index, term),
             Input::Applied { index } => self.log.applied_to(index),
         }
@@ -384,7 +384,7 @@ impl Core {
         if self.config.pre_vote {
             self.pre_campaign();
         } else {
-            self.campaign(false);
+            self.campaign();
         }
     }
 
@@ -421,7 +421,7 @@ impl Core {
     }
 
     /// Becomes a candidate in a new term and asks for votes (paper §5.2).
-    fn campaign(&mut self, _forced: bool) {
+    fn campaign(&mut self) {
         if !self.can_campaign() {
             return;
         }
@@ -470,7 +470,7 @@ impl Core {
 
     fn on_election_won(&mut self) {
         match self.role {
-            Role::PreCandidate => self.campaign(false),
+            Role::PreCandidate => self.campaign(),
             Role::Candidate => self.become_leader(),
             _ => {}
         }

@@ -41,6 +41,7 @@ pub mod config;
 pub mod core;
 pub mod error;
 pub mod log;
+mod log_store;
 pub mod message;
 pub mod node;
 pub mod progress;

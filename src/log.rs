@@ -7,6 +7,7 @@
 //! - `applied <= committed <= last_index`, and `committed` never decreases;
 //! - nothing at or below `committed` is ever truncated or overwritten (paper §5.3, §5.4).
 
+use crate::log_store::{EntryStore, Stored};
 use crate::types::{LogIndex, Term};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -103,10 +104,11 @@ pub enum AppendRejection {
 }
 
 /// The core's view of the log: every entry since the start (snapshots arrive in a later
-/// version), plus the commit, stability and apply cursors.
+/// version), plus the commit, stability and apply cursors. Entries are stored compactly
+/// ([`crate::log_store`]); reading one hands out a copy.
 #[derive(Clone, Debug)]
 pub struct RaftLog {
-    entries: Vec<LogEntry>,
+    entries: EntryStore,
     /// Highest index known to be committed.
     committed: LogIndex,
     /// Highest index the driver has confirmed durable (for this log's content).
@@ -128,8 +130,12 @@ impl RaftLog {
         // A hard state may record a commit index beyond a log tail that a torn write lost only
         // if the disk broke its promise; clamp and let the leader resend.
         let committed = committed.min(last);
+        let mut store = EntryStore::default();
+        for entry in entries {
+            store.push(Stored::from(entry));
+        }
         Ok(RaftLog {
-            entries,
+            entries: store,
             committed,
             stable: last,
             unpersisted_from: last.next(),
@@ -145,7 +151,7 @@ impl RaftLog {
 
     /// Index of the last entry (0 when empty).
     pub fn last_index(&self) -> LogIndex {
-        self.entries.last().map_or(LogIndex(0), |e| e.index)
+        LogIndex(self.entries.len() as u64)
     }
 
     /// Term of the last entry (0 when empty).
@@ -175,7 +181,7 @@ impl RaftLog {
 
     /// True when the log holds no entry.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.len() == 0
     }
 
     /// The term of the entry at `index`: `Some(0)` for index 0, `None` past the end.
@@ -183,13 +189,17 @@ impl RaftLog {
         if index.0 == 0 {
             return Some(Term(0));
         }
-        self.entry(index).map(|e| e.term)
+        self.stored(index).map(|e| e.term)
     }
 
-    /// The entry at `index`, if present.
-    pub fn entry(&self, index: LogIndex) -> Option<&LogEntry> {
+    fn stored(&self, index: LogIndex) -> Option<&Stored> {
         let pos = index.0.checked_sub(1)?;
         self.entries.get(usize::try_from(pos).ok()?)
+    }
+
+    /// A copy of the entry at `index`, if present.
+    pub fn entry(&self, index: LogIndex) -> Option<LogEntry> {
+        self.stored(index).map(|e| e.to_entry(index))
     }
 
     /// True when the log holds an entry at `index` with `term` (index 0 always matches).
@@ -209,12 +219,12 @@ impl RaftLog {
         let mut out = Vec::with_capacity(capacity);
         let mut bytes = 0u64;
         while index <= to && out.len() < max_count {
-            let Some(entry) = self.entry(index) else { break };
+            let Some(entry) = self.stored(index) else { break };
             bytes += entry.size_bytes();
             if !out.is_empty() && bytes > max_bytes {
                 break;
             }
-            out.push(entry.clone());
+            out.push(entry.to_entry(index));
             index = index.next();
         }
         out
@@ -239,9 +249,9 @@ impl RaftLog {
     /// The last index whose term is `term`, if the log holds any entry of that term.
     pub fn last_index_of_term(&self, term: Term) -> Option<LogIndex> {
         // Terms are sorted: binary search for the first entry with a larger term.
-        let pos = self.entries.partition_point(|e| e.term <= term);
-        let candidate = self.entries.get(pos.checked_sub(1)?)?;
-        (candidate.term == term).then_some(candidate.index)
+        let pos = self.entries.partition_point_by_term(term).checked_sub(1)?;
+        let candidate = self.entries.get(pos)?;
+        (candidate.term == term).then_some(LogIndex(pos as u64 + 1))
     }
 
     /// Appends a leader's own new entry. Panics on an index or term that breaks the invariants:
@@ -249,7 +259,7 @@ impl RaftLog {
     pub fn append_local(&mut self, entry: LogEntry) {
         assert_eq!(entry.index, self.last_index().next(), "local append must be contiguous");
         assert!(entry.term >= self.last_term(), "local append must not lower the term");
-        self.entries.push(entry);
+        self.entries.push(Stored::from(entry));
     }
 
     /// Follower side of AppendEntries (§5.3): checks `prev_index/prev_term`, skips entries that
@@ -264,7 +274,9 @@ impl RaftLog {
         let (proved, first_new) = self.check_append(prev_index, prev_term, entries)?;
         if let Some(first_new) = first_new {
             self.truncate_from(entries[first_new].index);
-            self.entries.extend_from_slice(&entries[first_new..]);
+            for entry in &entries[first_new..] {
+                self.entries.push(Stored::from(entry.clone()));
+            }
         }
         Ok(proved)
     }
@@ -280,7 +292,9 @@ impl RaftLog {
         let (proved, first_new) = self.check_append(prev_index, prev_term, &entries)?;
         if let Some(first_new) = first_new {
             self.truncate_from(entries[first_new].index);
-            self.entries.extend(entries.drain(first_new..));
+            for entry in entries.drain(first_new..) {
+                self.entries.push(Stored::from(entry));
+            }
         }
         Ok(proved)
     }
@@ -385,9 +399,9 @@ impl RaftLog {
         self.apply_handed_out = index;
     }
 
-    /// All entries, for inspection.
-    pub fn entries(&self) -> &[LogEntry] {
-        &self.entries
+    /// Copies of all entries, for inspection.
+    pub fn entries(&self) -> Vec<LogEntry> {
+        (1..=self.last_index().0).filter_map(|i| self.entry(LogIndex(i))).collect()
     }
 }
 

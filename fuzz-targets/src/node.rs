@@ -522,7 +522,11 @@ impl Checks {
         for entry in &ready.committed_entries {
             assert_eq!(entry.index, self.applied.next(), "committed entries handed out out of order");
             assert!(entry.index <= core.log().committed(), "an uncommitted entry was handed out to apply");
-            assert_eq!(core.log().entry(entry.index), Some(entry), "an entry to apply differs from the log");
+            assert_eq!(
+                core.log().entry(entry.index).as_ref(),
+                Some(entry),
+                "an entry to apply differs from the log"
+            );
             self.applied = entry.index;
         }
     }
@@ -538,7 +542,7 @@ impl Checks {
         for (k, entry) in ready.entries.iter().enumerate() {
             assert_eq!(entry.index, first.index.plus(k as u64), "entries to persist are not contiguous");
             assert_eq!(
-                core.log().entry(entry.index),
+                core.log().entry(entry.index).as_ref(),
                 Some(entry),
                 "an entry to persist differs from the log"
             );
@@ -616,7 +620,7 @@ impl Checks {
                 "AppendEntries not contiguous after prev"
             );
             assert_eq!(
-                core.log().entry(entry.index),
+                core.log().entry(entry.index).as_ref(),
                 Some(entry),
                 "AppendEntries carries an entry not in the log"
             );
@@ -672,7 +676,7 @@ impl Checks {
         let known = self.committed.len();
         self.committed.extend_from_slice(&log[known..commit.0 as usize]);
         let mut prev = (LogIndex(0), Term(0));
-        for entry in log {
+        for entry in &log {
             assert_eq!(entry.index, prev.0.next(), "the log is not contiguous from 1");
             assert!(entry.term >= prev.1, "the log's terms go down at {}", entry.index);
             prev = (entry.index, entry.term);

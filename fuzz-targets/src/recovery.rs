@@ -117,7 +117,7 @@ fn replay_independently(bytes: &[u8]) -> DurableState {
 fn boot(state: DurableState) {
     let config = RaftConfig::new(1u64, [1u64, 2, 3]);
     let Ok(mut core) = Core::new(config, state.clone(), ChaCha8Rng::seed_from_u64(0), 0) else { return };
-    assert_eq!(core.log().entries(), &state.entries[..], "the core's log is not the recovered log");
+    assert_eq!(core.log().entries(), state.entries, "the core's log is not the recovered log");
     assert!(core.term() >= state.hard_state.term, "the core started below the recovered term");
     assert!(core.log().committed() <= core.log().last_index(), "commit beyond the log");
     for now in [1_000, 2_000] {

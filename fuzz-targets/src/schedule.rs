@@ -51,18 +51,10 @@ pub fn params_for(data: &[u8]) -> Params {
 pub fn run_schedule(data: &[u8]) -> RunReport {
     // The simulator draws the parameters from the same first bytes again and then uses these
     // instead, so the rest of the script makes the run's choices.
-    let verbose = std::env::var_os("QUORATE_FUZZ_TRACE").is_some();
-    let config = RunConfig {
-        seed: 0,
-        scenario: Scenario::Swarm,
-        verbose,
-        lincheck_steps: LINCHECK_STEPS,
-        params: Some(params_for(data)),
-        script: Some(data.to_vec()),
-    };
-    let report = run(&config);
-    for line in &report.trace {
-        eprintln!("{line}");
-    }
-    report
+    let mut config = RunConfig::new(0, Scenario::Swarm);
+    config.echo = std::env::var_os("QUORATE_FUZZ_TRACE").is_some();
+    config.lincheck_steps = LINCHECK_STEPS;
+    config.params = Some(params_for(data));
+    config.script = Some(data.to_vec());
+    run(&config)
 }

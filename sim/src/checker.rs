@@ -26,8 +26,8 @@ pub struct Checker {
     leaders: BTreeMap<Term, NodeId>,
     /// The committed log as first observed: (term, content hash) per index, from index 1.
     committed: Vec<(Term, u64)>,
-    /// The term in which each committed entry was first seen committed: the term of the
-    /// leader that committed it, which sees it first.
+    /// Per committed index, the term of the node that first reported it committed: the term
+    /// in which it was committed, for leader completeness.
     committed_in: Vec<Term>,
     /// Every entry seen in any log: (index, term) -> (content hash, term of the entry before).
     entries: BTreeMap<(LogIndex, Term), (u64, Term)>,
@@ -84,7 +84,7 @@ impl Checker {
     }
 
     /// Election safety (at most one leader per term) and leader completeness (a new leader
-    /// holds every entry committed in an earlier term), paper Figure 3.
+    /// holds every committed entry), paper Figure 3.
     fn check_leader(&mut self, id: NodeId, core: &Core) -> Result<(), Violation> {
         let term = core.term();
         match self.leaders.get(&term) {
@@ -95,13 +95,12 @@ impl Checker {
             None => {}
         }
         self.leaders.insert(term, id);
-        for (pos, &(committed_term, _)) in self.committed.iter().enumerate() {
-            // The property binds leaders of later terms only. A candidate of an earlier term can
-            // still win with a vote granted before the entry was committed (its answer delayed,
-            // say, by a pause), and it holds no promise about what was committed after.
-            if self.committed_in[pos] >= term {
-                continue;
-            }
+        // Leader completeness is about earlier terms: an entry committed in term U is in the
+        // log of every leader of a term above U. A stale leader of a lower term (elected just
+        // before it learns of a newer one) owes nothing to entries committed after its term.
+        let earlier =
+            self.committed.iter().zip(&self.committed_in).enumerate().filter(|(_, (_, &u))| u < term);
+        for (pos, (&(committed_term, _), _)) in earlier {
             let index = LogIndex(pos as u64 + 1);
             if core.log().term(index) != Some(committed_term) {
                 return Err(format!(
@@ -124,7 +123,7 @@ impl Checker {
         while index <= commit {
             let entry =
                 core.log().entry(index).ok_or_else(|| format!("{id}: committed index {index} missing"))?;
-            let record = (entry.term, entry_hash(entry));
+            let record = (entry.term, entry_hash(&entry));
             match self.committed.get(index.0 as usize - 1) {
                 Some(&known) if known != record => {
                     return Err(format!(
@@ -235,6 +234,22 @@ impl Checker {
                     core.log().committed(),
                     hs.term,
                     hs.commit
+                ));
+            }
+        }
+        self.check_votes_remembered(id, core)
+    }
+
+    /// Every vote a node granted on the wire survives its crash: after a restart it is in a
+    /// later term, or in that term still voting for the same candidate. (A vote must be
+    /// durable before it is sent, paper Figure 2.)
+    fn check_votes_remembered(&self, id: NodeId, core: &Core) -> Result<(), Violation> {
+        let (term, vote) = (core.term(), core.vote());
+        for (&(_, voted_term), &candidate) in self.votes.range((id, Term(0))..=(id, Term(u64::MAX))) {
+            if voted_term > term || (voted_term == term && vote != Some(candidate)) {
+                return Err(format!(
+                    "{id} granted its vote in term {voted_term} to {candidate}, but restarted in term {term} \
+                     voting for {vote:?}: the vote was sent before it was durable"
                 ));
             }
         }

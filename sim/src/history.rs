@@ -2,7 +2,8 @@
 //! the linearizability checker reads.
 
 use crate::kv::{ClientId, KvOp, KvResult};
-use crate::lincheck::{self, Budget, Kv, KvInput, KvOutput, Verdict};
+use crate::lincheck::{self, Budget, Kv, KvInput, KvOutput, Operation, Outcome, Verdict};
+use std::collections::BTreeMap;
 
 /// The index of an operation in the history.
 pub type OpId = usize;
@@ -19,28 +20,41 @@ pub struct OpRecord {
     /// When and with what it completed; `None` when the outcome is unknown (abandoned after
     /// timeouts, or still pending at the end).
     pub ret: Option<(u64, KvResult)>,
+    /// For an abandoned operation: the time a later request of the same client completed.
+    /// Sessions apply a client's requests in order and drop a request older than one already
+    /// applied, so the abandoned one took effect before then, or never.
+    pub fenced_by: Option<u64>,
 }
 
 /// All operations of a run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct History {
     ops: Vec<OpRecord>,
+    /// Per client, abandoned operations not yet fenced by a later completion.
+    abandoned: BTreeMap<ClientId, Vec<OpId>>,
 }
 
 impl History {
     /// Records an invocation.
     pub fn invoke(&mut self, client: ClientId, op: KvOp, at: u64) -> OpId {
-        self.ops.push(OpRecord { client, op, call: at, ret: None });
+        self.ops.push(OpRecord { client, op, call: at, ret: None, fenced_by: None });
         self.ops.len() - 1
     }
 
     /// Records a completion.
     pub fn complete(&mut self, id: OpId, result: KvResult, at: u64) {
         self.ops[id].ret = Some((at, result));
+        let client = self.ops[id].client;
+        for abandoned in self.abandoned.remove(&client).unwrap_or_default() {
+            self.ops[abandoned].fenced_by = Some(at);
+        }
     }
 
-    /// The client gave up: the outcome stays unknown.
-    pub fn abandon(&mut self, _id: OpId) {}
+    /// The client gave up: the outcome stays unknown, until a later request of the client
+    /// completes and fences it.
+    pub fn abandon(&mut self, id: OpId) {
+        self.abandoned.entry(self.ops[id].client).or_default().push(id);
+    }
 
     /// Number of operations.
     pub fn len(&self) -> usize {
@@ -67,10 +81,17 @@ impl History {
     pub fn to_lincheck(&self) -> lincheck::History<KvInput, KvOutput> {
         let mut out = lincheck::History::new();
         for op in &self.ops {
-            let id = out.invoke(u64::from(op.client), op.call, to_input(&op.op));
-            if let Some((at, result)) = &op.ret {
-                out.complete(id, *at, to_output(result));
-            }
+            let outcome = match (&op.ret, op.fenced_by) {
+                (Some((at, result)), _) => Outcome::Returned { at: *at, output: to_output(result) },
+                (None, Some(by)) => Outcome::UnknownBy { by },
+                (None, None) => Outcome::Unknown,
+            };
+            out.push(Operation {
+                client: u64::from(op.client),
+                call: op.call,
+                input: to_input(&op.op),
+                outcome,
+            });
         }
         out
     }

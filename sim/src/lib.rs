@@ -13,6 +13,7 @@ pub mod disk;
 pub mod history;
 pub mod kv;
 pub mod lincheck;
+pub mod output;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use quorate_sim::lincheck::cli::LincheckArgs;
+use quorate_sim::out;
+use quorate_sim::output::Stdout;
 use quorate_sim::report::FailureKind;
 use quorate_sim::scenario::Scenario;
 use quorate_sim::sweep::{replay_command, scenario_for, sweep, SweepOptions};
@@ -55,6 +57,9 @@ enum Command {
         /// Write the clients' history (JSON history format, for `lincheck`) to this file.
         #[arg(long)]
         history: Option<std::path::PathBuf>,
+        /// Also print the engine's own tracing events, in a span per node with virtual time.
+        #[arg(long)]
+        engine_log: bool,
     },
     /// Check client histories for linearizability: one line a file.
     Lincheck(LincheckArgs),
@@ -78,7 +83,15 @@ fn main() -> ExitCode {
             run_sweep(SweepOptions { seeds, scenario, threads, check_determinism, fail_fast })
         }
         Command::Lincheck(args) => quorate_sim::lincheck::cli::run(&args),
-        Command::Replay { seed, scenario, quiet, html, history } => {
+        Command::Replay { seed, scenario, quiet, html, history, engine_log } => {
+            if engine_log {
+                tracing_subscriber::fmt()
+                    .with_max_level(tracing::Level::DEBUG)
+                    .without_time()
+                    .with_target(false)
+                    .with_writer(|| Stdout)
+                    .init();
+            }
             replay(seed, scenario.unwrap_or_else(|| scenario_for(seed)), quiet, html, history)
         }
     }
@@ -104,29 +117,32 @@ fn run_sweep(options: SweepOptions) -> ExitCode {
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64().max(1e-9);
     let s = &summary.stats;
-    println!(
+    out!(
         "seeds:            {} ({})",
         summary.runs,
         options.scenario.map_or("all scenarios".into(), |s| s.to_string())
     );
-    println!(
+    out!(
         "events:           {} ({:.0} events/s on {} threads)",
         s.events,
         s.events as f64 / wall,
         options.threads
     );
-    println!(
+    out!(
         "virtual time:     {:.0} s ({:.0} virtual s per wall s)",
         s.virtual_ms as f64 / 1000.0,
         s.virtual_ms as f64 / 1000.0 / wall
     );
-    println!(
+    out!(
         "messages:         {} sent, {} delivered, {} dropped, {} duplicated",
-        s.sent, s.delivered, s.dropped, s.duplicated
+        s.sent,
+        s.delivered,
+        s.dropped,
+        s.duplicated
     );
-    println!("client ops:       {} invoked, {} completed, {} abandoned", s.ops, s.completed, s.abandoned);
+    out!("client ops:       {} invoked, {} completed, {} abandoned", s.ops, s.completed, s.abandoned);
     let f = s.faults;
-    println!(
+    out!(
         "faults:           {} partitions, {} crashes, {} restarts, {} pauses, {} clock jumps, {} bytes lost or torn",
         f.partitions, f.crashes, f.restarts, f.pauses, f.clock_jumps, s.lost_bytes
     );
@@ -134,15 +150,15 @@ fn run_sweep(options: SweepOptions) -> ExitCode {
         .iter()
         .map(|k| format!("{} {k}", summary.failures.iter().filter(|x| x.failure.kind == *k).count()))
         .collect();
-    println!("failures:         {} ({})", summary.failures.len(), by_kind.join(", "));
-    println!("lincheck unknown: {} histories undecided within the step budget", s.lincheck_unknown);
+    out!("failures:         {} ({})", summary.failures.len(), by_kind.join(", "));
+    out!("lincheck unknown: {} histories undecided within the step budget", s.lincheck_unknown);
     if options.check_determinism {
-        println!("nondeterministic: {} seeds {:?}", summary.nondeterministic.len(), summary.nondeterministic);
+        out!("nondeterministic: {} seeds {:?}", summary.nondeterministic.len(), summary.nondeterministic);
     }
-    println!("wall time:        {wall:.1} s");
+    out!("wall time:        {wall:.1} s");
     for f in &summary.failures {
-        println!("FAILED seed {} ({}): {}", f.seed, f.scenario, f.failure);
-        println!("  replay: {}", replay_command(f.seed, f.scenario));
+        out!("FAILED seed {} ({}): {}", f.seed, f.scenario, f.failure);
+        out!("  replay: {}", replay_command(f.seed, f.scenario));
     }
     if summary.failures.is_empty() && summary.nondeterministic.is_empty() {
         ExitCode::SUCCESS
@@ -160,40 +176,40 @@ fn replay(
 ) -> ExitCode {
     let mut config = RunConfig::new(seed, scenario);
     config.verbose = true;
+    config.echo = !quiet;
     let report = run(&config);
-    if !quiet {
-        for line in &report.trace {
-            println!("{line}");
-        }
-    }
     if let Some(path) = html {
         if let Err(err) = std::fs::write(&path, quorate_sim::timeline::page(&report)) {
             eprintln!("cannot write {}: {err}", path.display());
             return ExitCode::from(2);
         }
-        println!("timeline written to {}", path.display());
+        out!("timeline written to {}", path.display());
     }
     if let Some(path) = history {
         if let Err(err) = std::fs::write(&path, report.history.to_lincheck().to_json()) {
             eprintln!("cannot write {}: {err}", path.display());
             return ExitCode::from(2);
         }
-        println!("history written to {}", path.display());
+        out!("history written to {}", path.display());
     }
     let s = &report.stats;
-    println!("seed {seed} scenario {scenario}: {}", report.params);
-    println!(
+    out!("seed {seed} scenario {scenario}: {}", report.params);
+    out!(
         "{} events, {} virtual ms, {} ops ({} completed), trace hash {:016x}",
-        s.events, s.virtual_ms, s.ops, s.completed, report.trace_hash
+        s.events,
+        s.virtual_ms,
+        s.ops,
+        s.completed,
+        report.trace_hash
     );
     match &report.failure {
         None => {
-            println!("result: ok");
+            out!("result: ok");
             ExitCode::SUCCESS
         }
         Some(f) => {
-            println!("result: {f}");
-            println!("replay: {}", replay_command(seed, scenario));
+            out!("result: {f}");
+            out!("replay: {}", replay_command(seed, scenario));
             ExitCode::from(f.kind.exit_code())
         }
     }

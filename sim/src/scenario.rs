@@ -83,6 +83,9 @@ pub struct Params {
     pub crash_on_sync: f64,
     /// Probability that a scheduled crash hits the current leader rather than a random node.
     pub crash_leader: f64,
+    /// Most nodes down at once from crashes: usually a minority, so the cluster stays
+    /// available between faults; sometimes every node.
+    pub max_down: u64,
     /// Mean milliseconds between pauses (0: none).
     pub pause_every_ms: u64,
     /// Largest clock drift, as a fraction (0.3 is ±30%).
@@ -101,6 +104,10 @@ pub struct Params {
     pub pre_vote: bool,
     /// Whether the engine runs check-quorum.
     pub check_quorum: bool,
+    /// The engine's heartbeat interval, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// The engine's election timeout range, in milliseconds.
+    pub election_ms: (u64, u64),
 }
 
 impl Params {
@@ -114,7 +121,9 @@ impl Params {
                 p.loss = float(rng, 0.0, 0.05);
             }
             Scenario::Crashes => {
-                p.crash_every_ms = range(rng, 200, 2000);
+                // Sizes that tolerate a crash; swarm covers the others.
+                p.nodes = [3, 3, 5, 4][range(rng, 0, 3) as usize];
+                p.crash_every_ms = range(rng, 300, 2000);
                 p.pause_every_ms = range(rng, 1000, 4000);
                 p.torn_write = 0.5;
                 p.crash_on_sync = float(rng, 0.0, 0.02);
@@ -130,6 +139,8 @@ impl Params {
         if scenario != Scenario::Basic {
             p.draw_engine(rng);
         }
+        let minority = (p.nodes - 1) / 2;
+        p.max_down = if chance(rng, 0.8) { minority.max(1) } else { p.nodes };
         p
     }
 
@@ -140,13 +151,25 @@ impl Params {
         self.max_inflight = [1, 2, 4, 64][range(rng, 0, 3) as usize];
         self.pre_vote = chance(rng, 0.8);
         self.check_quorum = chance(rng, 0.8);
+        if chance(rng, 0.3) {
+            // Tight timers: elections overlap and split votes are common. Raft needs the
+            // election timeout well above a round trip (paper §5.6), or no leader survives
+            // long enough to be heard: keep it above four one-way delays plus syncs, with
+            // room for the slowest clock.
+            let round_trips = 4 * self.latency_ms.1 + 2 * self.sync_ms.1 + 10;
+            let floor = (round_trips as f64 * (1.0 + self.max_drift)).ceil() as u64;
+            self.heartbeat_ms = range(rng, 10, 40);
+            self.election_ms.0 = (self.heartbeat_ms * range(rng, 2, 4)).max(floor);
+            self.election_ms.1 = self.election_ms.0 + range(rng, 1, self.election_ms.0);
+            self.heartbeat_ms = self.heartbeat_ms.min(self.election_ms.0 / 2);
+        }
     }
 
     fn calm(rng: &mut SimRng) -> Params {
         Params {
             nodes: [3, 3, 5, 1, 2, 4][range(rng, 0, 5) as usize],
-            clients: range(rng, 4, 8) as u32,
-            keys: range(rng, 1, 4) as u32,
+            clients: range(rng, 6, 10) as u32,
+            keys: range(rng, 2, 5) as u32,
             safety_ms: 10_000,
             liveness_ms: 20_000,
             ops_per_client: 100,
@@ -158,6 +181,7 @@ impl Params {
             torn_write: 0.0,
             crash_on_sync: 0.0,
             crash_leader: 0.0,
+            max_down: 0,
             pause_every_ms: 0,
             max_drift: 0.0,
             max_offset_ms: 0,
@@ -167,6 +191,8 @@ impl Params {
             max_inflight: 64,
             pre_vote: true,
             check_quorum: true,
+            heartbeat_ms: 50,
+            election_ms: (150, 300),
         }
     }
 
@@ -175,7 +201,7 @@ impl Params {
         let lo = range(rng, 0, 10);
         Params {
             nodes: range(rng, 1, 7),
-            clients: range(rng, 3, 8) as u32,
+            clients: range(rng, 4, 10) as u32,
             keys: range(rng, 1, 5) as u32,
             safety_ms: 10_000,
             liveness_ms: 20_000,
@@ -188,6 +214,7 @@ impl Params {
             torn_write: float(rng, 0.0, 1.0),
             crash_on_sync: if chance(rng, 0.4) { float(rng, 0.0, 0.03) } else { 0.0 },
             crash_leader: float(rng, 0.0, 1.0),
+            max_down: 0,
             pause_every_ms: on(rng, 500, 5000),
             max_drift: if chance(rng, 0.5) { float(rng, 0.0, 0.3) } else { 0.0 },
             max_offset_ms: range(rng, 0, 5000),
@@ -197,6 +224,8 @@ impl Params {
             max_inflight: 64,
             pre_vote: true,
             check_quorum: true,
+            heartbeat_ms: 50,
+            election_ms: (150, 300),
         }
     }
 }
@@ -206,8 +235,8 @@ impl fmt::Display for Params {
         write!(
             f,
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
-             crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
-             batch={} inflight={} pre_vote={} check_quorum={}",
+             crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} max_down={} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
+             batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms",
             self.nodes,
             self.clients,
             self.keys,
@@ -220,6 +249,7 @@ impl fmt::Display for Params {
             self.torn_write,
             self.crash_on_sync,
             self.crash_leader,
+            self.max_down,
             self.pause_every_ms,
             self.max_drift * 100.0,
             self.max_offset_ms,
@@ -229,7 +259,10 @@ impl fmt::Display for Params {
             self.max_entries_per_append,
             self.max_inflight,
             self.pre_vote,
-            self.check_quorum
+            self.check_quorum,
+            self.heartbeat_ms,
+            self.election_ms.0,
+            self.election_ms.1
         )
     }
 }

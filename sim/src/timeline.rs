@@ -61,10 +61,20 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Maps virtual time to the page's x axis.
+struct Axis {
+    end: f64,
+}
+
+impl Axis {
+    fn x(&self, t: u64) -> f64 {
+        LEFT + (t as f64 / self.end) * (WIDTH - LEFT - 10.0)
+    }
+}
+
 /// Renders the page for a verbose run's report.
 pub fn page(report: &RunReport) -> String {
-    let end = report.stats.virtual_ms.max(1) as f64;
-    let x = |t: u64| LEFT + (t as f64 / end) * (WIDTH - LEFT - 10.0);
+    let axis = Axis { end: report.stats.virtual_ms.max(1) as f64 };
     let clients = report.history.ops().iter().map(|o| o.client).max().map_or(0, |c| c + 1);
     let rows = report.nodes.len() + clients as usize + 2;
     let mut svg = String::new();
@@ -73,53 +83,8 @@ pub fn page(report: &RunReport) -> String {
         r#"<svg width="{WIDTH}" height="{}" font-family="monospace" font-size="11">"#,
         rows as f64 * ROW + 20.0
     );
-    for (row, &node) in report.nodes.iter().enumerate() {
-        let y = row as f64 * ROW + 10.0;
-        let _ = write!(svg, r#"<text x="4" y="{}">{node}</text>"#, y + 14.0);
-        let marks: Vec<&Mark> = report.timeline.iter().filter(|m| m.node == node).collect();
-        let mut from = 0;
-        let mut lane = Lane::Follower;
-        for mark in marks.iter().copied().chain(std::iter::once(&Mark {
-            at: report.stats.virtual_ms,
-            node,
-            lane: Lane::Follower,
-        })) {
-            let _ = write!(
-                svg,
-                r#"<rect x="{:.1}" y="{y}" width="{:.1}" height="{}" fill="{}"><title>{node} {:?} from {from} ms</title></rect>"#,
-                x(from),
-                (x(mark.at) - x(from)).max(0.5),
-                ROW - 4.0,
-                lane.color(),
-                lane
-            );
-            from = mark.at;
-            lane = mark.lane;
-        }
-    }
-    for op in report.history.ops() {
-        let y = (report.nodes.len() + 1 + op.client as usize) as f64 * ROW + 10.0;
-        let (end_at, color, result) = match &op.ret {
-            Some((at, result)) => (*at, "#5c6bc0", format!("{result:?}")),
-            None => (report.stats.virtual_ms, "#bdbdbd", "unknown outcome".to_string()),
-        };
-        let _ = write!(
-            svg,
-            r#"<rect x="{:.1}" y="{y}" width="{:.1}" height="{}" fill="{color}" stroke="white"><title>client {} {:?} [{}..{}] {}</title></rect>"#,
-            x(op.call),
-            (x(end_at) - x(op.call)).max(1.0),
-            ROW - 6.0,
-            op.client,
-            escape(&format!("{:?}", op.op)),
-            op.call,
-            end_at,
-            escape(&result)
-        );
-    }
-    for client in 0..clients {
-        let y = (report.nodes.len() + 1 + client as usize) as f64 * ROW + 10.0;
-        let _ = write!(svg, r#"<text x="4" y="{}">c{client}</text>"#, y + 14.0);
-    }
+    node_lanes(&mut svg, report, &axis);
+    client_lanes(&mut svg, report, &axis, clients);
     svg.push_str("</svg>");
     let verdict = report.failure.as_ref().map_or("ok".to_string(), |f| f.to_string());
     format!(
@@ -136,4 +101,55 @@ pub fn page(report: &RunReport) -> String {
         verdict = escape(&verdict),
         trace = escape(&report.trace.join("\n")),
     )
+}
+
+/// One row per node, coloured by what it was doing.
+fn node_lanes(svg: &mut String, report: &RunReport, axis: &Axis) {
+    for (row, &node) in report.nodes.iter().enumerate() {
+        let y = row as f64 * ROW + 10.0;
+        let _ = write!(svg, r#"<text x="4" y="{}">{node}</text>"#, y + 14.0);
+        let end = Mark { at: report.stats.virtual_ms, node, lane: Lane::Follower };
+        let (mut from, mut lane) = (0, Lane::Follower);
+        for mark in report.timeline.iter().filter(|m| m.node == node).chain(std::iter::once(&end)) {
+            let _ = write!(
+                svg,
+                r#"<rect x="{:.1}" y="{y}" width="{:.1}" height="{}" fill="{}"><title>{node} {:?} from {from} ms</title></rect>"#,
+                axis.x(from),
+                (axis.x(mark.at) - axis.x(from)).max(0.5),
+                ROW - 4.0,
+                lane.color(),
+                lane
+            );
+            (from, lane) = (mark.at, mark.lane);
+        }
+    }
+}
+
+/// One row per client, a bar per operation from its call to its return.
+fn client_lanes(svg: &mut String, report: &RunReport, axis: &Axis, clients: u32) {
+    let row_of = |client: u32| (report.nodes.len() + 1 + client as usize) as f64 * ROW + 10.0;
+    for op in report.history.ops() {
+        let y = row_of(op.client);
+        let (end_at, color, result) = match &op.ret {
+            Some((at, result)) => (*at, "#5c6bc0", format!("{result:?}")),
+            None => {
+                (op.fenced_by.unwrap_or(report.stats.virtual_ms), "#bdbdbd", "unknown outcome".to_string())
+            }
+        };
+        let _ = write!(
+            svg,
+            r#"<rect x="{:.1}" y="{y}" width="{:.1}" height="{}" fill="{color}" stroke="white"><title>client {} {:?} [{}..{}] {}</title></rect>"#,
+            axis.x(op.call),
+            (axis.x(end_at) - axis.x(op.call)).max(1.0),
+            ROW - 6.0,
+            op.client,
+            escape(&format!("{:?}", op.op)),
+            op.call,
+            end_at,
+            escape(&result)
+        );
+    }
+    for client in 0..clients {
+        let _ = write!(svg, r#"<text x="4" y="{}">c{client}</text>"#, row_of(client) + 14.0);
+    }
 }

@@ -2,6 +2,7 @@
 //! readable line per event.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 /// An FNV-style 64-bit hash mixing a word at a time: small, and stable across platforms and
 /// releases (std's hashers are not).
@@ -45,13 +46,20 @@ impl Fnv {
 pub struct Trace {
     hash: Fnv,
     verbose: bool,
+    /// Print each line as it happens (so it interleaves with the engine's own log).
+    echo: bool,
     lines: Vec<String>,
 }
 
 impl Trace {
     /// A trace that keeps readable lines when `verbose`.
     pub fn new(verbose: bool) -> Self {
-        Trace { hash: Fnv::default(), verbose, lines: Vec::new() }
+        Trace { hash: Fnv::default(), verbose, echo: false, lines: Vec::new() }
+    }
+
+    /// A verbose trace that also prints every line as it is recorded.
+    pub fn echoing() -> Self {
+        Trace { echo: true, ..Trace::new(true) }
     }
 
     /// Records an event: `values` go into the hash; `text` is formatted only when verbose.
@@ -71,6 +79,14 @@ impl Trace {
                 None => line.push_str("[sim] "),
             }
             line.push_str(&text());
+            if self.echo {
+                // A closed pipe (`replay | head`) ends the command quietly, as for any tool.
+                if let Err(err) = writeln!(std::io::stdout(), "{line}") {
+                    if err.kind() == std::io::ErrorKind::BrokenPipe {
+                        std::process::exit(0);
+                    }
+                }
+            }
             self.lines.push(line);
         }
     }

@@ -27,8 +27,15 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 pub const MAX_EVENTS: u64 = 20_000_000;
 /// A client gives up on a request after this long without an answer and retries elsewhere.
 const CLIENT_TIMEOUT_MS: u64 = 500;
+/// Client operations a run invokes at least (see `Sim::workload_done`).
+const MIN_OPS_PER_RUN: u32 = 200;
 /// Attempts before a client abandons a request in the safety phase (its outcome is unknown).
 const CLIENT_MAX_ATTEMPTS: u32 = 6;
+/// Requests a client abandons at most in a run; after that it retries until it gets an
+/// answer. Unknown outcomes are what makes checking a history expensive (each may or may
+/// not have happened): a few per client exercise them without making histories
+/// undecidable within the checker's budget.
+const CLIENT_MAX_ABANDONED: u32 = 2;
 
 /// A request from a client to a node.
 #[derive(Clone, Debug)]
@@ -126,6 +133,8 @@ struct SimNode {
 }
 
 struct ClientState {
+    /// Requests given up on so far.
+    abandoned: u32,
     seq: u64,
     issued: u32,
     current: Option<(OpId, u64, KvOp)>,
@@ -142,6 +151,8 @@ pub struct RunConfig {
     pub scenario: Scenario,
     /// Keep a readable trace.
     pub verbose: bool,
+    /// Print the readable trace as the run goes (implies `verbose`).
+    pub echo: bool,
     /// Search budget of the linearizability check (deterministic steps).
     pub lincheck_steps: u64,
     /// Run with these parameters instead of the ones drawn from the seed (benchmarks).
@@ -153,7 +164,15 @@ pub struct RunConfig {
 impl RunConfig {
     /// A quiet run of `seed` in `scenario`.
     pub fn new(seed: u64, scenario: Scenario) -> Self {
-        RunConfig { seed, scenario, verbose: false, lincheck_steps: 5_000_000, params: None, script: None }
+        RunConfig {
+            seed,
+            scenario,
+            verbose: false,
+            echo: false,
+            lincheck_steps: 10_000_000,
+            params: None,
+            script: None,
+        }
     }
 }
 
@@ -227,7 +246,7 @@ impl Sim {
             in_liveness: false,
             checker: Checker::default(),
             history: History::default(),
-            trace: Trace::new(config.verbose),
+            trace: if config.echo { Trace::echoing() } else { Trace::new(config.verbose) },
             timeline: Vec::new(),
             stats: Stats::default(),
             failure: None,
@@ -247,6 +266,8 @@ impl Sim {
             config.max_inflight = self.params.max_inflight;
             config.pre_vote = self.params.pre_vote;
             config.check_quorum = self.params.check_quorum;
+            config.heartbeat_interval_ms = self.params.heartbeat_ms;
+            (config.election_timeout_min_ms, config.election_timeout_max_ms) = self.params.election_ms;
             let offset = range(&mut self.rng, 0, self.params.max_offset_ms);
             let drift = float(&mut self.rng, -self.params.max_drift, self.params.max_drift);
             let mut node = SimNode {
@@ -282,7 +303,14 @@ impl Sim {
     fn boot_clients(&mut self) {
         for id in 0..self.params.clients {
             let target = NodeId(range(&mut self.rng, 1, self.params.nodes));
-            self.clients.push(ClientState { seq: 0, issued: 0, current: None, attempts: 0, target });
+            self.clients.push(ClientState {
+                abandoned: 0,
+                seq: 0,
+                issued: 0,
+                current: None,
+                attempts: 0,
+                target,
+            });
             let start = range(&mut self.rng, 0, 50);
             self.schedule(start, Event::ClientNext { client: id });
         }
@@ -357,7 +385,15 @@ impl Sim {
     }
 
     fn live(&self) -> bool {
-        self.leader().is_some() && self.clients.iter().all(|c| c.current.is_none())
+        self.leader().is_some() && self.workload_done() && self.clients.iter().all(|c| c.current.is_none())
+    }
+
+    /// Clients keep issuing into the liveness phase until a run has [`MIN_OPS_PER_RUN`]
+    /// operations (or every client issued its share), so a run whose safety phase was mostly
+    /// unavailable still produces a history worth checking.
+    fn workload_done(&self) -> bool {
+        let issued: u32 = self.clients.iter().map(|c| c.issued).sum();
+        issued >= MIN_OPS_PER_RUN || self.clients.iter().all(|c| c.issued >= self.params.ops_per_client)
     }
 
     fn leader(&self) -> Option<NodeId> {
@@ -461,6 +497,9 @@ impl Sim {
 
     /// Feeds an input to a node and handles what comes out.
     fn input(&mut self, id: NodeId, input: Input) {
+        // The engine's own tracing events (role changes, dropped messages) land in a span per
+        // node carrying the virtual time; `replay --engine-log` prints them.
+        let _span = tracing::debug_span!("node", id = id.0, t = self.now).entered();
         let node = self.nodes.get_mut(&id).expect("node exists");
         let core = node.core.as_mut().expect("running");
         let local = node.clock.local(self.now);
@@ -513,10 +552,15 @@ impl Sim {
             let Some(front) = node.pending.front() else { return };
             if front.sync_to.is_some() {
                 if !node.sync_scheduled {
-                    node.sync_scheduled = true;
                     let epoch = node.epoch;
                     let (lo, hi) = self.params.sync_ms;
                     let delay = range(&mut self.rng, lo, hi);
+                    if delay == 0 {
+                        // An instant sync completes here rather than as an event of its own.
+                        self.finish_sync(id);
+                        continue;
+                    }
+                    self.nodes.get_mut(&id).expect("node exists").sync_scheduled = true;
                     self.schedule(delay, Event::SyncDone { node: id, epoch });
                 }
                 return;
@@ -531,15 +575,31 @@ impl Sim {
         if self.nodes[&id].epoch != epoch || !self.node_can_run(id, &event) {
             return;
         }
-        if self.faults_on && chance(&mut self.fault_rng, self.params.crash_on_sync) {
+        self.nodes.get_mut(&id).expect("node exists").sync_scheduled = false;
+        if self.finish_sync(id) {
+            self.after_input(id);
+        }
+    }
+
+    /// The disk finished syncing the oldest queued write (or the power failed first).
+    /// Returns false when the node crashed instead.
+    fn finish_sync(&mut self, id: NodeId) -> bool {
+        // Power failures are drawn more often while a vote or a new term is being written:
+        // the moments where losing a write is most dangerous get tested the most.
+        let writes_vote = self.nodes[&id]
+            .pending
+            .front()
+            .is_some_and(|p| p.ready.hard_state.is_some_and(|hs| hs.vote.is_some()));
+        let p_crash =
+            if writes_vote { (self.params.crash_on_sync * 10.0).min(0.3) } else { self.params.crash_on_sync };
+        if self.faults_on && chance(&mut self.fault_rng, p_crash) {
             // The power fails while the disk is syncing: the write may be torn.
             self.crash(id);
             let downtime = range(&mut self.fault_rng, 10, 1000);
             self.schedule(downtime, Event::Restart { node: id });
-            return;
+            return false;
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
-        node.sync_scheduled = false;
         let pending = node.pending.pop_front().expect("a sync completes a queued batch");
         node.disk.sync_to(pending.sync_to.expect("only writes are synced"));
         let hs = node.disk.durable_hard_state();
@@ -550,12 +610,12 @@ impl Sim {
         let durable_entries = self.checker.check_entries(id, pending.prev_term, &pending.ready.entries);
         if let Err(v) = durable_entries.and_then(|()| self.checker.check_durable(id, hs)) {
             self.fail(FailureKind::Safety, v);
-            return;
+            return false;
         }
         self.complete(id, pending.ready);
         self.check_durable_quorum();
         self.advance_pending(id);
-        self.after_input(id);
+        true
     }
 
     /// The batch is durable: send what waited for it, apply, acknowledge to the core.
@@ -566,6 +626,10 @@ impl Sim {
         if let (Some(first), Some(last)) = (ready.committed_entries.first(), ready.committed_entries.last()) {
             let (a, b) = (first.index.0, last.index.0);
             self.trace.event(self.now, Some(id.0), &[14, a, b], || format!("apply {a}..={b}"));
+        }
+        if !ready.committed_entries.is_empty() {
+            // The checkers learn of the commit before anything is applied.
+            self.check_node(id);
         }
         for entry in &ready.committed_entries {
             if let Err(v) = self.checker.check_apply(id, entry) {
@@ -600,10 +664,12 @@ impl Sim {
         let node = &self.nodes[&id];
         let Some(core) = node.core.as_ref() else { return };
         let role = (core.state(), core.term().0);
+        let pre = core.is_pre_candidate();
         if role != node.last_role {
             let (state, term) = role;
+            let name = if pre { "pre-candidate".to_string() } else { state.to_string() };
             self.trace.event(self.now, Some(id.0), &[3, state as u64, term], || {
-                format!("becomes {state} in term {term}")
+                format!("becomes {name} in term {term}")
             });
             self.nodes.get_mut(&id).expect("node exists").last_role = role;
             self.mark(id, Lane::from(state));
@@ -684,7 +750,8 @@ impl Sim {
 
     fn next_op(&mut self, client: ClientId) {
         let c = &self.clients[client as usize];
-        if c.current.is_some() || self.in_liveness || c.issued >= self.params.ops_per_client {
+        let quota_met = self.workload_done();
+        if c.current.is_some() || c.issued >= self.params.ops_per_client || (self.in_liveness && quota_met) {
             return;
         }
         let op = self.draw_op(client);
@@ -797,9 +864,10 @@ impl Sim {
         if attempt != u32::MAX {
             c.target = NodeId(c.target.0 % nodes + 1);
         }
-        if c.attempts >= CLIENT_MAX_ATTEMPTS && !in_liveness {
+        if c.attempts >= CLIENT_MAX_ATTEMPTS && c.abandoned < CLIENT_MAX_ABANDONED && !in_liveness {
             // Give up: the request may or may not take effect, at any time from now on.
             c.current = None;
+            c.abandoned += 1;
             self.stats.abandoned += 1;
             self.history.abandon(op_id);
             self.schedule(0, Event::ClientNext { client });
@@ -889,11 +957,12 @@ impl Sim {
             return;
         }
         let up: Vec<NodeId> = self.nodes.values().filter(|n| n.core.is_some()).map(|n| n.id).collect();
-        if !up.is_empty() {
+        let down = self.nodes.len() - up.len();
+        if !up.is_empty() && down < self.params.max_down as usize {
             let leader = self.leader().filter(|_| chance(&mut self.fault_rng, self.params.crash_leader));
             let id = leader.unwrap_or_else(|| up[index(&mut self.fault_rng, up.len())]);
             self.crash(id);
-            let downtime = range(&mut self.fault_rng, 10, 2000);
+            let downtime = range(&mut self.fault_rng, 10, 1500);
             self.schedule(downtime, Event::Restart { node: id });
         }
         let d = self.next_fault_delay(self.params.crash_every_ms);

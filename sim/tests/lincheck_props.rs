@@ -25,7 +25,9 @@ struct Gen {
     b: u8,
     gap: u64,
     duration: u64,
-    /// 0: known; 1: unknown, took effect; 2: unknown, never took effect.
+    /// 0: known; 1: unknown, took effect; 2: unknown, never took effect; 3: unknown with
+    /// its return time as deadline, took effect within its interval; 4: unknown with a
+    /// deadline, never took effect.
     unknown: u8,
     /// Where in its interval it takes effect, in 1/8ths.
     point: u64,
@@ -35,7 +37,11 @@ struct Gen {
 fn gen() -> impl Strategy<Value = Gen> {
     (
         (0..3u64, 0..4u8, 0..3u8, 0..3u8),
-        (0..3u64, 0..6u64, prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)]),
+        (
+            0..3u64,
+            0..6u64,
+            prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8), 1 => Just(3u8), 1 => Just(4u8)],
+        ),
         (0..=8u64, prop::bool::weighted(0.15)),
     )
         .prop_map(|((client, kind, a, b), (gap, duration, unknown), (point, corrupt))| Gen {
@@ -69,7 +75,7 @@ fn effect_order(gens: &[Gen], times: &[(u64, u64)]) -> Vec<usize> {
     let mut points: Vec<(u64, usize)> = gens
         .iter()
         .enumerate()
-        .filter(|(_, g)| g.unknown != 2)
+        .filter(|(_, g)| g.unknown != 2 && g.unknown != 4)
         .map(|(i, g)| {
             let (call, ret) = times[i];
             // An unknown outcome may take effect well after the client gave up.
@@ -87,6 +93,7 @@ fn build<I, O>(gens: &[Gen], inputs: Vec<I>, outputs: Vec<Option<O>>) -> History
     for ((g, input), (output, (call, ret))) in gens.iter().zip(inputs).zip(outputs.into_iter().zip(times)) {
         let outcome = match output {
             Some(output) if g.unknown == 0 => Outcome::Returned { at: ret, output },
+            _ if g.unknown >= 3 => Outcome::UnknownBy { by: ret },
             _ => Outcome::Unknown,
         };
         history.push(Operation { client: g.client, call, input, outcome });
@@ -250,7 +257,9 @@ fn kv_fits(
 type Fits<S, I, O> = dyn Fn(&S, &I, Option<&O>) -> Option<S>;
 
 /// Tries every ordering: an operation may come next if no unplaced operation returned
-/// before it was called; done when every operation with a known outcome is placed.
+/// before it was called (an unknown outcome's deadline counts as a return); an operation
+/// with an unknown outcome may instead be dropped, at any point (it never took effect);
+/// done when every operation with a known outcome is placed.
 fn brute_force<I, O, S: Clone>(
     ops: &[Operation<I, O>],
     placed: &mut Vec<bool>,
@@ -275,6 +284,16 @@ fn brute_force<I, O, S: Clone>(
         if let Some(next) = fits(&state, &ops[i].input, ops[i].outcome.output()) {
             placed[i] = true;
             if brute_force(ops, placed, next, fits) {
+                return true;
+            }
+            placed[i] = false;
+        }
+    }
+    // Dropping an unknown outcome needs no ordering: it never happened.
+    for i in 0..ops.len() {
+        if !placed[i] && ops[i].outcome.output().is_none() {
+            placed[i] = true;
+            if brute_force(ops, placed, state.clone(), fits) {
                 return true;
             }
             placed[i] = false;

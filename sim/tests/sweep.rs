@@ -38,6 +38,11 @@ fn sweep(scenario: Scenario) {
         let report = run_seed(&RunConfig::new(seed, scenario));
         ops += report.stats.ops;
         assert!(
+            report.stats.ops >= 200,
+            "seed {seed} ({scenario}): {} client operations, fewer than 200",
+            report.stats.ops
+        );
+        assert!(
             report.stats.virtual_ms >= 10_000,
             "seed {seed}: a run simulates at least 10 virtual seconds"
         );

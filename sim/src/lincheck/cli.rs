@@ -84,7 +84,7 @@ pub fn run(args: &LincheckArgs) -> ExitCode {
             }
         };
         let ms = stopwatch.elapsed().as_millis();
-        println!("{file}: {} ({ms} ms)", verdict_word(&result.verdict));
+        crate::out!("{file}: {} ({ms} ms)", verdict_word(&result.verdict));
         report(args, file, &result);
         if let Verdict::NotLinearizable(explanation) = result.verdict {
             not_linearizable = true;

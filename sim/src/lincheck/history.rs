@@ -33,6 +33,13 @@ pub enum Outcome<O> {
     },
     /// The client never learned the outcome.
     Unknown,
+    /// The client never learned the outcome, but knows that if the operation took effect at
+    /// all, it did so by time `by`. (A client with exactly-once sessions knows this of a
+    /// request it gave up on: a later request of its own that completed at `by` fenced it.)
+    UnknownBy {
+        /// The latest time the operation can have taken effect.
+        by: u64,
+    },
 }
 
 impl<O> Outcome<O> {
@@ -40,14 +47,15 @@ impl<O> Outcome<O> {
     pub fn output(&self) -> Option<&O> {
         match self {
             Outcome::Returned { output, .. } => Some(output),
-            Outcome::Unknown => None,
+            Outcome::Unknown | Outcome::UnknownBy { .. } => None,
         }
     }
 
-    /// The completion time if known.
+    /// The completion time if known, or the deadline of an [`Outcome::UnknownBy`].
     pub fn return_time(&self) -> Option<u64> {
         match self {
             Outcome::Returned { at, .. } => Some(*at),
+            Outcome::UnknownBy { by } => Some(*by),
             Outcome::Unknown => None,
         }
     }

@@ -45,17 +45,17 @@ impl<I, O> TryFrom<WireOp<I, O>> for CheckedOp<I, O> {
     fn try_from(op: WireOp<I, O>) -> Result<Self, String> {
         let outcome = match (op.ret, op.output) {
             (None, None) => Outcome::Unknown,
-            (Some(at), Some(output)) if at >= op.call => Outcome::Returned { at, output },
-            (Some(at), Some(_)) => {
+            (Some(at), _) if at < op.call => {
                 return Err(format!(
                     "operation of client {} returns at {at}, before its call at {}",
                     op.client, op.call
                 ))
             }
-            _ => {
+            (Some(at), Some(output)) => Outcome::Returned { at, output },
+            (Some(by), None) => Outcome::UnknownBy { by },
+            (None, Some(_)) => {
                 return Err(format!(
-                    "operation of client {} called at {}: \"return\" and \"output\" must be \
-                     both null or both set",
+                    "operation of client {} called at {}: an \"output\" needs a \"return\" time",
                     op.client, op.call
                 ))
             }

@@ -50,8 +50,10 @@
 //!   unit); two operations are ordered when one's `return` is strictly less than the
 //!   other's `call`.
 //! - `return` and `output` are both `null` for an operation with an unknown outcome, or
-//!   both set; `return` is never less than `call`. Errors name the line where the
-//!   offending operation ends.
+//!   both set. A `return` with a `null` output is an unknown outcome with a deadline: if the
+//!   operation took effect at all, it did so by `return` ([`Outcome::UnknownBy`]).
+//!   `return` is never less than `call`. Errors name the line where the offending
+//!   operation ends.
 //! - `kv` inputs: `{"op":"get","key":K}`, `{"op":"put","key":K,"value":V}`,
 //!   `{"op":"append","key":K,"value":V}`, `{"op":"cas","key":K,"from":V,"to":V}`; outputs:
 //!   `{"value":V}` for a get (`""` for an absent key), `{"ok":B}` otherwise (`false`: the

@@ -14,6 +14,11 @@
 //! known outcome is linearized; any unknown one left over "never took effect", which is the
 //! same as taking effect after everything else, where no one could observe it.
 //!
+//! An unknown outcome with a deadline ([`Outcome::UnknownBy`]) has a return entry at its
+//! deadline. Reaching it unlinearized does not fail the node: the operation is dropped
+//! there (it never took effect), which is a choice like any other, remembered in the cache
+//! and undone on backtracking.
+//!
 //! Two prunings, both sound for any model:
 //! - An unknown-outcome operation that would not change the state here is not tried: a
 //!   linearization starting with it stays one without it.
@@ -23,7 +28,7 @@
 
 use super::budget::{Budget, Deadline};
 use super::cache::{mix, Insert, Interner, MemoCache, SetKey, StateId, Transitions, REJECTED};
-use super::history::Operation;
+use super::history::{Operation, Outcome};
 use super::model::{Model, Step};
 use super::{PartitionStats, UnknownCause};
 
@@ -74,8 +79,11 @@ impl Meter {
 struct Frame {
     op: u32,
     state_before: StateId,
-    /// Placed by the read-only rule: backtracking over it fails its node too.
+    /// Placed by the read-only rule, or dropped at its deadline: backtracking over it
+    /// fails its node too.
     forced: bool,
+    /// Dropped (it never took effect) rather than linearized.
+    dropped: bool,
 }
 
 /// What trying one candidate did.
@@ -96,6 +104,10 @@ struct Search<'a, M: Model> {
     call_pos: Vec<u32>,
     ret_pos: Vec<u32>,
     read_only: Vec<bool>,
+    /// Per operation: its outcome is known (it must be linearized).
+    known: Vec<bool>,
+    /// Frames on the stack that dropped an operation rather than placing it.
+    dropped_on_stack: usize,
     /// The linearized set, as a bitset, and its Zobrist hash.
     bits: Vec<u64>,
     zobrist: Vec<u64>,
@@ -168,6 +180,8 @@ impl<'a, M: Model> Search<'a, M> {
             call_pos,
             ret_pos,
             read_only: ops.iter().map(|op| is_known_read_only(model, op)).collect(),
+            known: ops.iter().map(|op| op.outcome.output().is_some()).collect(),
+            dropped_on_stack: 0,
             bits: vec![0; ops.len().div_ceil(64)],
             zobrist: (0..ops.len() as u64).map(|i| mix(i ^ 0x9e37_79b9_7f4a_7c15)).collect(),
             set_hash: 0,
@@ -193,7 +207,7 @@ impl<'a, M: Model> Search<'a, M> {
             // in the list, so the walk meets a return before it wraps round to the head.
             let entry = self.entries[cur as usize];
             let outcome = if entry & RETURN != 0 {
-                Try::NodeFails
+                self.at_return(entry & !RETURN)
             } else if let Some(cause) = meter.tick() {
                 return Found::Unknown(cause);
             } else {
@@ -213,6 +227,25 @@ impl<'a, M: Model> Search<'a, M> {
                 },
             };
         }
+    }
+
+    /// The walk met the return entry of an unlinearized operation: with a known outcome, the
+    /// node fails; with an unknown one and a deadline, the operation is dropped here.
+    fn at_return(&mut self, op: u32) -> Try {
+        if !matches!(self.ops[op as usize].outcome, Outcome::UnknownBy { .. }) {
+            return Try::NodeFails;
+        }
+        self.toggle(op);
+        if self.cache.insert(self.set_hash, SetKey::of(&self.bits), self.state) == Insert::Present {
+            self.toggle(op);
+            return Try::NodeFails;
+        }
+        // Forced: undoing the drop means the operation should have been placed earlier,
+        // which the branches before this one explore.
+        self.stack.push(Frame { op, state_before: self.state, forced: true, dropped: true });
+        self.dropped_on_stack += 1;
+        self.lift(op);
+        Try::Entered
     }
 
     fn cache_overflow(&mut self, budget: &Budget) -> Option<UnknownCause> {
@@ -238,11 +271,12 @@ impl<'a, M: Model> Search<'a, M> {
             self.toggle(op);
             return if forced { Try::NodeFails } else { Try::Rejected };
         }
-        self.stack.push(Frame { op, state_before: self.state, forced });
+        self.stack.push(Frame { op, state_before: self.state, forced, dropped: false });
         self.state = next;
         self.lift(op);
-        if self.stack.len() > self.longest.len() {
-            self.longest = self.stack.iter().map(|f| f.op as usize).collect();
+        let placed = self.stack.len() - self.dropped_on_stack;
+        if placed > self.longest.len() {
+            self.longest = self.stack.iter().filter(|f| !f.dropped).map(|f| f.op as usize).collect();
         }
         Try::Entered
     }
@@ -289,6 +323,7 @@ impl<'a, M: Model> Search<'a, M> {
     fn backtrack(&mut self) -> Option<u32> {
         loop {
             let frame = self.stack.pop()?;
+            self.dropped_on_stack -= usize::from(frame.dropped);
             self.unlift(frame.op);
             self.toggle(frame.op);
             self.state = frame.state_before;
@@ -309,7 +344,9 @@ impl<'a, M: Model> Search<'a, M> {
         let ret = self.ret_pos[op as usize];
         if ret != NONE {
             self.unlink(ret);
-            self.remaining_known -= 1;
+            if self.known[op as usize] {
+                self.remaining_known -= 1;
+            }
         }
     }
 
@@ -318,7 +355,9 @@ impl<'a, M: Model> Search<'a, M> {
         let ret = self.ret_pos[op as usize];
         if ret != NONE {
             self.relink(ret);
-            self.remaining_known += 1;
+            if self.known[op as usize] {
+                self.remaining_known += 1;
+            }
         }
         self.relink(self.call_pos[op as usize]);
     }

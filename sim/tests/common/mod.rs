@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 /// The Porcupine test histories: `$QUORATE_TESTDATA` if set, else
-/// `shared/testdata/porcupine` beside the project root (the parent of `sim/`).
+/// the copy vendored in the repository, `testdata/porcupine` at the project root.
 ///
 /// # Panics
 /// If the directory is missing: these tests must fail loudly, not skip.
 pub fn porcupine_dir() -> PathBuf {
     let dir = match std::env::var_os("QUORATE_TESTDATA") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/porcupine"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/porcupine"),
     };
     assert!(
         dir.join("README.md").is_file(),
