@@ -7,8 +7,9 @@
 //! ```
 //!
 //! Decoding checks the header, the length bound ([`MAX_FRAME_PAYLOAD`]) before anything is
-//! allocated, the checksum, and decodes with a bincode allocation limit equal to the payload
-//! length, so a hostile length prefix inside the payload cannot allocate without bound.
+//! allocated, the checksum, and decodes with a bincode allocation limit of
+//! [`MAX_FRAME_PAYLOAD`], so a hostile length prefix inside the payload cannot allocate
+//! without bound.
 //! Every failure is a [`CodecError`]; decoding never panics.
 
 use serde::de::DeserializeOwned;

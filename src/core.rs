@@ -18,6 +18,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The highest term a message may carry. Terms grow by one an election, so no real cluster
+/// gets near it; a peer claiming more is faulty or hostile, and adopting its term would leave
+/// this node unable ever to campaign again (the term could not grow). Such messages are dropped.
+pub const MAX_TERM: Term = Term(u64::MAX / 2);
+
 /// Most bytes of committed entries handed out for applying in one [`Ready`]: bounds the
 /// memory one batch holds while the driver applies it.
 pub const MAX_APPLY_BYTES_PER_READY: u64 = 64 << 20;
@@ -436,10 +441,10 @@ impl Core {
         self.request_votes(false);
     }
 
-    /// Only a voter campaigns, and only while its term can still grow: a term of `u64::MAX`
-    /// comes from a hostile peer or a corrupt disk, and it is a dead end rather than a panic.
+    /// Only a voter campaigns, and only below [`MAX_TERM`]: peers drop messages above it, and
+    /// a term that high can only come from a corrupt disk. It is a dead end, never a panic.
     fn can_campaign(&self) -> bool {
-        self.voters.contains(&self.id) && self.term.checked_next().is_some()
+        self.voters.contains(&self.id) && self.term < MAX_TERM
     }
 
     /// Counts its own vote and sends a (pre-)vote request to every other voter.
@@ -509,11 +514,11 @@ impl Core {
     /// Term rules once for every message (paper Figure 2, "Rules for all servers"), then
     /// dispatch by role.
     pub fn step_message(&mut self, msg: Message) {
-        if msg.to != self.id || msg.from == self.id {
+        let term = msg.payload.term();
+        if msg.to != self.id || msg.from == self.id || term > MAX_TERM {
             self.stats.dropped_invalid += 1;
             return;
         }
-        let term = msg.payload.term();
         if term > self.term && !self.on_higher_term(&msg) {
             return;
         }
@@ -703,6 +708,12 @@ impl Core {
                 self.maybe_commit();
             }
         } else {
+            // A rejection names the prev index of a request this leader sent: one beyond
+            // anything sent is a lie that would push the follower's next index off the log.
+            if resp.match_index > pr.sent_up_to {
+                self.stats.dropped_invalid += 1;
+                return;
+            }
             let hint = self.next_index_hint(&resp);
             let Some(pr) = self.progress.get_mut(&from) else { return };
             if !pr.on_reject(resp.match_index, hint) {

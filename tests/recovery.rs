@@ -47,3 +47,30 @@ fn a_commit_index_beyond_the_log_is_clamped_and_an_inconsistent_log_is_an_error(
     let gap = DurableState { hard_state: HardState::default(), entries: vec![entry(1, 1), entry(3, 1)] };
     assert!(Core::new(RaftConfig::new(1, [1, 2, 3]), gap, ChaCha8Rng::seed_from_u64(1), 0).is_err());
 }
+
+/// A peer claiming an absurd term is dropped: adopting it would leave the node unable ever
+/// to campaign again.
+#[test]
+fn a_message_with_an_absurd_term_is_dropped() {
+    use quorate::core::MAX_TERM;
+    use quorate::{Message, Payload, RequestVoteRequest};
+    let mut core =
+        Core::new(RaftConfig::new(2, [1, 2, 3]), DurableState::default(), ChaCha8Rng::seed_from_u64(1), 0)
+            .unwrap();
+    let request = |term: Term| Message {
+        from: NodeId(1),
+        to: NodeId(2),
+        payload: Payload::RequestVote(RequestVoteRequest {
+            term,
+            candidate_id: NodeId(1),
+            last_log_index: LogIndex(0),
+            last_log_term: Term(0),
+            pre_vote: false,
+        }),
+    };
+    core.step_message(request(Term(MAX_TERM.0 + 1)));
+    assert_eq!(core.term(), Term(0), "the absurd term was not adopted");
+    assert_eq!(core.stats().dropped_invalid, 1);
+    core.step_message(request(MAX_TERM));
+    assert_eq!(core.term(), MAX_TERM, "the bound itself is still a valid term");
+}

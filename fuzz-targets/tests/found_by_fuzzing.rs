@@ -37,13 +37,20 @@ fn heartbeat(term: Term) -> Message {
 
 /// fuzz/regressions/request_vote/term-overflow-on-campaign.bin: a peer (or a corrupt disk)
 /// put the node at term `u64::MAX`; its next election computed the term after that and
-/// panicked, so one hostile message could crash any node. Now it stays a follower there.
+/// panicked, so one hostile message could crash any node. Now a peer's absurd term is
+/// dropped, and a node recovered at such a term from a corrupt disk stays a follower.
 #[test]
 fn a_node_at_the_last_term_does_not_campaign() {
     for pre_vote in [false, true] {
         let mut core = node(3, DurableState::default(), pre_vote);
         core.step_message(heartbeat(Term(u64::MAX)));
         drain(&mut core);
+        assert_eq!(core.term(), Term(0), "a peer's absurd term is dropped");
+        let corrupt = DurableState {
+            hard_state: quorate::HardState { term: Term(u64::MAX), ..Default::default() },
+            entries: Vec::new(),
+        };
+        let mut core = node(3, corrupt, pre_vote);
         assert_eq!(core.term(), Term(u64::MAX));
         for now in [10_000, 20_000] {
             core.step(Input::Tick { now }).expect("a tick is not an error");
