@@ -8,6 +8,9 @@ use std::time::Duration;
 /// Upper bound on entries in one AppendEntries, whatever the configuration asks (STYLE.md 6):
 /// it bounds the work one message can cause on a follower.
 pub const MAX_ENTRIES_PER_APPEND_LIMIT: usize = 65_536;
+/// Upper bound on the election timeout: a day. Far above any useful value, and it keeps every
+/// deadline the core computes (`now` plus a timeout) far from overflowing.
+pub const MAX_ELECTION_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 /// Upper bound on the inflight window: each inflight message holds a slot on the leader.
 pub const MAX_INFLIGHT_LIMIT: usize = 4_096;
 
@@ -21,7 +24,10 @@ pub struct RaftConfig {
     pub voters: Vec<NodeId>,
     /// Lower bound of the randomized election timeout (paper §5.2), in milliseconds.
     pub election_timeout_min_ms: u64,
-    /// Upper bound (inclusive) of the randomized election timeout, in milliseconds.
+    /// Upper bound (inclusive) of the randomized election timeout, in milliseconds. The range
+    /// must hold at least as many values as its minimum (`max >= 2 * min - 1`, etcd's
+    /// `[T, 2T)`): a narrower range draws nearly equal timeouts on every node, candidates time
+    /// out together, and votes can split for ever. [`RaftConfig::validate`] refuses it.
     pub election_timeout_max_ms: u64,
     /// How often a leader sends heartbeats, in milliseconds.
     pub heartbeat_interval_ms: u64,
@@ -81,6 +87,21 @@ impl RaftConfig {
             return err(format!(
                 "election timeout range {}..={} ms is empty or zero",
                 self.election_timeout_min_ms, self.election_timeout_max_ms
+            ));
+        }
+        if self.election_timeout_max_ms > MAX_ELECTION_TIMEOUT_MS {
+            return err(format!(
+                "election timeout maximum {} ms is above the limit of {MAX_ELECTION_TIMEOUT_MS} ms",
+                self.election_timeout_max_ms
+            ));
+        }
+        if self.election_timeout_max_ms - self.election_timeout_min_ms + 1 < self.election_timeout_min_ms {
+            return err(format!(
+                "election timeout range {}..={} ms is too narrow: it must hold at least as many values as its \
+                 minimum (a maximum of {} ms or more), or candidates cannot be told apart and votes split for ever",
+                self.election_timeout_min_ms,
+                self.election_timeout_max_ms,
+                2 * self.election_timeout_min_ms - 1,
             ));
         }
         if self.heartbeat_interval_ms == 0 || self.heartbeat_interval_ms >= self.election_timeout_min_ms {

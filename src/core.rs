@@ -330,14 +330,22 @@ impl Core {
 
     /// Proposes a command; returns the index it will have if it commits.
     pub fn propose(&mut self, command: Command) -> RaftResult<LogIndex> {
-        if self.role != Role::Leader {
-            return Err(RaftError::NotLeader { leader_id: self.leader });
-        }
+        self.ensure_leader()?;
         let index = self.log.last_index().next();
         self.log.append_local(LogEntry::new(self.term, index, command));
         self.broadcast_pending = true;
         self.maybe_commit_single();
         Ok(index)
+    }
+
+    /// `Ok` on the leader; otherwise [`RaftError::NotLeader`] naming the leader this node
+    /// knows of, for redirection.
+    pub fn ensure_leader(&self) -> RaftResult<()> {
+        if self.role == Role::Leader {
+            Ok(())
+        } else {
+            Err(RaftError::NotLeader { leader_id: self.leader })
+        }
     }
 
     /// Advances time and fires due timers.
@@ -401,7 +409,16 @@ impl Core {
 
     // ----- Role transitions ------------------------------------------------------------
 
+    /// Steps down (or stays) a follower of `term`, following `leader` if known.
+    ///
+    /// The election timer restarts only when a leader is heard from or when this node was
+    /// leading (a leader has no timer running). Figure 2 restarts it on hearing from the
+    /// current leader or on granting a vote, and on nothing else: a node that adopts a higher
+    /// term from a candidate it refuses keeps its timer. Otherwise a candidate that can never
+    /// win (a stale log on a fast clock, PreVote off) would hold back every up-to-date node's
+    /// timer for ever, and the cluster would never elect a leader.
     fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+        let restart_timer = self.role == Role::Leader || leader.is_some();
         if term > self.term {
             self.term = term;
             self.vote = None;
@@ -413,7 +430,9 @@ impl Core {
         self.leader = leader;
         self.progress.clear();
         self.votes.clear();
-        self.reset_election_timer();
+        if restart_timer {
+            self.reset_election_timer();
+        }
     }
 
     fn pre_campaign(&mut self) {
@@ -546,6 +565,14 @@ impl Core {
                 }
                 true
             }
+            Payload::RequestVote(_) if self.in_leader_lease() => {
+                // Thesis §4.2.3: within the minimum election timeout of hearing from a live
+                // leader, a vote request neither moves the term nor wins a vote. A node that
+                // cannot hear the leader (a one-way link, a removed server) would otherwise
+                // depose a healthy leader every time its timer fires. With CheckQuorum on, a
+                // leader that truly lost its quorum steps down and the lease runs out.
+                false
+            }
             // A granted pre-vote carries the term we asked about; it changes nothing.
             Payload::RequestVoteResponse(resp) if resp.pre_vote && resp.vote_granted => true,
             Payload::AppendEntries(_) => {
@@ -577,7 +604,8 @@ impl Core {
             return false;
         }
         if self.role == Role::Leader {
-            return true;
+            // The deadline of the next CheckQuorum round moves on only while a quorum answers.
+            return self.now < self.check_quorum_deadline;
         }
         match (self.leader, self.leader_contact) {
             (Some(_), Some(at)) => self.now < at + self.config.election_timeout_min_ms,
@@ -716,7 +744,7 @@ impl Core {
             }
             let hint = self.next_index_hint(&resp);
             let Some(pr) = self.progress.get_mut(&from) else { return };
-            if !pr.on_reject(resp.match_index, hint) {
+            if !pr.on_reject(resp.match_index, resp.last_log_index, hint) {
                 return;
             }
         }

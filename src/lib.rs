@@ -46,6 +46,7 @@ pub mod message;
 pub mod node;
 pub mod progress;
 pub mod quorum;
+pub mod requests;
 pub mod state_machine;
 pub mod storage;
 pub mod testing;

@@ -86,9 +86,21 @@ impl Progress {
         true
     }
 
-    /// A rejection of `rejected` (the request's prev index) with `hint` as the leader's
-    /// computed next index. Returns false when the rejection is stale and was ignored.
-    pub fn on_reject(&mut self, rejected: LogIndex, hint: LogIndex) -> bool {
+    /// A rejection of `rejected` (the request's prev index), sent when the follower's log
+    /// ended at `follower_last`, with `hint` as the leader's computed next index. Returns
+    /// false when the rejection is stale and was ignored.
+    ///
+    /// A rejection is stale when the follower's log was shorter than what it has acknowledged
+    /// since: within a term a follower never loses entries it acknowledged (they match the
+    /// leader's and are durable), so such a rejection predates that acknowledgement. Without
+    /// this rule, on a network that reorders and duplicates, the rejections of one window of
+    /// pipelined messages keep arriving after the probe that answered them, each throws the
+    /// follower back to probing, each probe's acknowledgement resends a whole window, and the
+    /// messages multiply without bound (a swarm seed found a storm of 20 million events).
+    pub fn on_reject(&mut self, rejected: LogIndex, follower_last: LogIndex, hint: LogIndex) -> bool {
+        if follower_last < self.match_index {
+            return false;
+        }
         match self.state {
             ProgressState::Replicate if rejected <= self.match_index => return false,
             ProgressState::Probe if rejected != self.next_index.prev() => return false,

@@ -63,8 +63,13 @@ fn figure_7_the_leader_brings_every_follower_log_into_agreement() {
 /// Figure 8 (b): S1 and S2 hold index 2 from term 2; S5 was elected in term 3 by S3, S4 and
 /// itself and holds a different index 2 from term 3. Index 1 (term 1) is committed everywhere.
 /// Messages carry one entry each, so that an old entry can travel without the new one.
+/// CheckQuorum is off, as in the paper: its leader lease would make S2-S4 ignore S5's vote
+/// requests right after S1 crashes, and the figure is about the log rules, not leases.
 fn figure_8_b() -> Cluster {
-    let one_entry = |cfg: &mut quorate::RaftConfig| cfg.max_entries_per_append = 1;
+    let one_entry = |cfg: &mut quorate::RaftConfig| {
+        cfg.max_entries_per_append = 1;
+        cfg.check_quorum = false;
+    };
     let mut c = Cluster::with_config(5, 8, one_entry);
     let cfg = |id| {
         let mut cfg = config(id, 5);

@@ -152,6 +152,62 @@ fn votes_go_only_to_candidates_at_least_as_up_to_date() {
 // ----- §5.2: a candidate falls back to follower ---------------------------------------------
 
 #[test]
+fn the_election_timer_restarts_only_on_hearing_the_leader_or_granting_a_vote() {
+    // Figure 2: a follower's timer restarts when it hears from the current leader or grants
+    // a vote. A rejected candidate of a higher term moves the follower's term, not its timer:
+    // otherwise a stale candidate on a fast clock keeps every up-to-date node from ever
+    // campaigning (found by the sim_schedule fuzzer, PreVote off).
+    let mut cfg = config(1, 3);
+    cfg.pre_vote = false;
+    let mut f = core_from(cfg, durable(&[1, 1, 1], 1, None, 0));
+    let deadline = f.election_deadline();
+    f.step(Input::Tick { now: deadline - 1 }).unwrap();
+    let out = deliver(&mut f, 2, vote_request(2, 2, 1, 1));
+    assert!(!vote_reply(&out, 2).vote_granted, "the candidate's log is behind");
+    assert_eq!(f.term(), Term(2));
+    assert_eq!(f.election_deadline(), deadline, "a refused candidate does not restart the timer");
+    f.step(Input::Tick { now: deadline }).unwrap();
+    assert_eq!((f.state(), f.term()), (NodeState::Candidate, Term(3)), "the up-to-date node campaigns");
+
+    // Granting a vote does restart it.
+    let mut g = core_from(config(1, 3), durable(&[1], 1, None, 0));
+    let deadline = g.election_deadline();
+    g.step(Input::Tick { now: deadline - 1 }).unwrap();
+    let out = deliver(&mut g, 2, vote_request(2, 2, 1, 1));
+    assert!(vote_reply(&out, 2).vote_granted);
+    assert!(g.election_deadline() > deadline, "a granted vote restarts the timer");
+}
+
+#[test]
+fn within_a_leader_lease_a_vote_request_moves_neither_the_term_nor_the_vote() {
+    // Thesis §4.2.3, with CheckQuorum on: a node that heard from a live leader less than the
+    // minimum election timeout ago ignores a vote request of a higher term, so a node that
+    // cannot hear the leader (a one-way link) cannot depose it every time its timer fires.
+    let mut f = core(1, 3, &[1], 1);
+    deliver(&mut f, 2, append(1, 2, (1, 1), vec![], 1));
+    assert_eq!(f.leader(), Some(NodeId(2)));
+    let out = deliver(&mut f, 3, vote_request(5, 3, 9, 1));
+    assert!(out
+        .iter()
+        .all(|m| !matches!(m.payload, quorate::Payload::RequestVoteResponse(ref r) if r.vote_granted)));
+    assert_eq!((f.term(), f.vote(), f.leader()), (Term(1), None, Some(NodeId(2))), "ignored in the lease");
+    // Once the lease has run out, the same request is granted.
+    let lease_end = f.config().election_timeout_min_ms;
+    f.step(Input::Tick { now: lease_end }).unwrap();
+    let out = deliver(&mut f, 3, vote_request(5, 3, 9, 1));
+    assert!(vote_reply(&out, 3).vote_granted);
+    assert_eq!((f.term(), f.vote()), (Term(5), Some(NodeId(3))));
+
+    // Without CheckQuorum there is no lease.
+    let mut cfg = config(1, 3);
+    cfg.check_quorum = false;
+    let mut g = core_from(cfg, durable(&[1], 1, None, 0));
+    deliver(&mut g, 2, append(1, 2, (1, 1), vec![], 1));
+    let out = deliver(&mut g, 3, vote_request(5, 3, 9, 1));
+    assert!(vote_reply(&out, 3).vote_granted);
+}
+
+#[test]
 fn a_candidate_becomes_follower_on_append_entries_of_its_own_term() {
     let mut c = core(1, 3, &[1], 1);
     c.step(Input::Campaign).unwrap();

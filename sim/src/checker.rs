@@ -1,13 +1,15 @@
 //! Safety checkers that sit outside the nodes and look at all of them after every event
-//! (STYLE.md 9): election safety, log matching, leader completeness, state-machine safety,
-//! committed entries durable on a quorum, monotonic terms and commit indexes.
+//! (STYLE.md 9): election safety, leaders elected by a quorum of grants, log matching, leader
+//! completeness, state-machine safety, committed entries durable on a quorum, monotonic terms
+//! and commit indexes, and role consistency (a node that accepts a leader's entries follows
+//! that leader).
 
 use crate::trace::Fnv;
 use quorate::core::{Core, HardState};
 use quorate::log::LogEntry;
 use quorate::message::{Message, Payload};
 use quorate::types::{LogIndex, NodeId, NodeState, Term};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Identifies an entry's content.
 pub fn entry_hash(entry: &LogEntry) -> u64 {
@@ -37,6 +39,8 @@ pub struct Checker {
     durable: BTreeMap<NodeId, HardState>,
     /// Every vote granted on the wire: (voter, term) -> candidate.
     votes: BTreeMap<(NodeId, Term), NodeId>,
+    /// Granted votes delivered to each candidate: (candidate, term) -> the voters.
+    grants: BTreeMap<(NodeId, Term), BTreeSet<NodeId>>,
 }
 
 /// A broken invariant, described.
@@ -95,6 +99,7 @@ impl Checker {
             None => {}
         }
         self.leaders.insert(term, id);
+        self.check_elected_by_quorum(id, core)?;
         // Leader completeness is about earlier terms: an entry committed in term U is in the
         // log of every leader of a term above U. A stale leader of a lower term (elected just
         // before it learns of a newer one) owes nothing to entries committed after its term.
@@ -105,6 +110,65 @@ impl Checker {
             if core.log().term(index) != Some(committed_term) {
                 return Err(format!(
                     "leader completeness: {id}, leader of term {term}, lacks committed entry {index} of term {committed_term}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A new leader holds granted votes of its term from a majority of its voters: the votes
+    /// delivered to it on the wire, each from a distinct voter, plus its own (paper §5.2). This
+    /// is counted here, independently of the engine's own tally.
+    fn check_elected_by_quorum(&self, id: NodeId, core: &Core) -> Result<(), Violation> {
+        let term = core.term();
+        let voters = core.voters();
+        let received = self.grants.get(&(id, term));
+        let from_others =
+            voters.iter().filter(|&&v| v != id && received.is_some_and(|g| g.contains(&v))).count();
+        let own = usize::from(voters.contains(&id) && core.vote() == Some(id));
+        let granted = from_others + own;
+        if 2 * granted <= voters.len() {
+            return Err(format!(
+                "election quorum: {id} leads term {term} with granted votes from {granted} of {} voters \
+                 (received from {:?}, own vote {:?})",
+                voters.len(),
+                received.map(|g| g.iter().map(|n| n.0).collect::<Vec<_>>()).unwrap_or_default(),
+                core.vote()
+            ));
+        }
+        Ok(())
+    }
+
+    /// A message reached its destination: granted votes count towards the candidate's quorum.
+    pub fn on_delivered(&mut self, msg: &Message) {
+        if let Payload::RequestVoteResponse(resp) = &msg.payload {
+            if resp.vote_granted && !resp.pre_vote {
+                self.grants.entry((msg.to, resp.term)).or_default().insert(msg.from);
+            }
+        }
+    }
+
+    /// Role consistency: a node that accepts entries (or a heartbeat) from the leader of its
+    /// current term is that leader's follower, and names it as its leader, both in its state and
+    /// in the answer. `msgs` are what `core` just handed out.
+    pub fn check_role(&self, core: &Core, msgs: &[Message]) -> Result<(), Violation> {
+        for msg in msgs {
+            let Payload::AppendEntriesResponse(resp) = &msg.payload else { continue };
+            if !resp.success || resp.term != core.term() {
+                continue;
+            }
+            let (id, leader) = (msg.from, msg.to);
+            if core.state() != NodeState::Follower
+                || core.leader() != Some(leader)
+                || resp.leader_hint != Some(leader)
+            {
+                return Err(format!(
+                    "role consistency: {id} accepted entries from {leader}, leader of term {}, but is {} \
+                     following {:?} and answers with leader hint {:?}",
+                    resp.term,
+                    core.state(),
+                    core.leader(),
+                    resp.leader_hint
                 ));
             }
         }

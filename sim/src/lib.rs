@@ -7,12 +7,14 @@
 
 #![warn(missing_docs)]
 
+pub mod check_quorum;
 pub mod checker;
 pub mod clock;
 pub mod disk;
 pub mod history;
 pub mod kv;
 pub mod lincheck;
+pub mod liveness;
 pub mod output;
 pub mod report;
 pub mod rng;

@@ -108,10 +108,18 @@ pub struct Stats {
     pub completed: u64,
     /// Client operations abandoned (unknown outcome).
     pub abandoned: u64,
+    /// Client retries that joined their first try's pending entry instead of appending.
+    pub joined_retries: u64,
     /// Bytes lost or torn by crashes.
     pub lost_bytes: u64,
     /// Virtual milliseconds the liveness phase took.
     pub liveness_ms: u64,
+    /// Election rounds the liveness phase took to elect a stable leader (the most of a sweep).
+    pub liveness_leader_rounds: u64,
+    /// Elections in the liveness phase (summed over a sweep).
+    pub liveness_elections: u64,
+    /// Terms the liveness phase added (summed over a sweep).
+    pub liveness_terms: u64,
     /// Histories the linearizability checker could not decide within its step budget.
     pub lincheck_unknown: u64,
     /// Faults injected.
@@ -131,8 +139,12 @@ impl Stats {
         self.ops += other.ops;
         self.completed += other.completed;
         self.abandoned += other.abandoned;
+        self.joined_retries += other.joined_retries;
         self.lost_bytes += other.lost_bytes;
         self.liveness_ms = self.liveness_ms.max(other.liveness_ms);
+        self.liveness_leader_rounds = self.liveness_leader_rounds.max(other.liveness_leader_rounds);
+        self.liveness_elections += other.liveness_elections;
+        self.liveness_terms += other.liveness_terms;
         self.lincheck_unknown += other.lincheck_unknown;
         self.faults.add(&other.faults);
     }

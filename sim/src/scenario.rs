@@ -139,6 +139,12 @@ impl Params {
         if scenario != Scenario::Basic {
             p.draw_engine(rng);
         }
+        if scenario == Scenario::Swarm && chance(rng, 0.2) {
+            // Larger clusters without PreVote: more candidates, more disruption by rejoining
+            // nodes, more ways to split a vote.
+            p.nodes = range(rng, 4, 7);
+            p.pre_vote = false;
+        }
         let minority = (p.nodes - 1) / 2;
         p.max_down = if chance(rng, 0.8) { minority.max(1) } else { p.nodes };
         p
@@ -160,8 +166,19 @@ impl Params {
             let floor = (round_trips as f64 * (1.0 + self.max_drift)).ceil() as u64;
             self.heartbeat_ms = range(rng, 10, 40);
             self.election_ms.0 = (self.heartbeat_ms * range(rng, 2, 4)).max(floor);
-            self.election_ms.1 = self.election_ms.0 + range(rng, 1, self.election_ms.0);
+            // The narrowest range the engine accepts is [T, 2T - 1]; draw it often.
+            let narrowest = 2 * self.election_ms.0 - 1;
+            self.election_ms.1 =
+                if chance(rng, 0.5) { narrowest } else { narrowest + range(rng, 1, self.election_ms.0) };
             self.heartbeat_ms = self.heartbeat_ms.min(self.election_ms.0 / 2);
+        }
+        if chance(rng, 0.15) {
+            // Elections without their safety nets: no PreVote, strongly drifting clocks and
+            // the narrowest timeout range, where a node whose fast clock always times out
+            // first, or a stale candidate that can never win, could keep a cluster leaderless.
+            self.pre_vote = false;
+            self.max_drift = self.max_drift.max(float(rng, 0.2, 0.3));
+            self.election_ms.1 = 2 * self.election_ms.0 - 1;
         }
     }
 
@@ -208,7 +225,11 @@ impl Params {
             ops_per_client: 100,
             latency_ms: (lo, lo + range(rng, 0, 40)),
             loss: if chance(rng, 0.5) { float(rng, 0.0, 0.1) } else { 0.0 },
-            duplicate: if chance(rng, 0.5) { float(rng, 0.0, 0.05) } else { 0.0 },
+            duplicate: match range(rng, 0, 3) {
+                0 | 1 => 0.0,
+                2 => float(rng, 0.0, 0.05),
+                _ => float(rng, 0.05, 0.5),
+            },
             partition_every_ms: on(rng, 200, 3000),
             crash_every_ms: on(rng, 300, 3000),
             torn_write: float(rng, 0.0, 1.0),

@@ -2,12 +2,14 @@
 //! sequence number). Nodes run the real core through its real output path; every message
 //! crosses the real wire codec; every write goes through the real write-ahead log format.
 
+use crate::check_quorum::CheckQuorumChecker;
 use crate::checker::Checker;
 use crate::clock::NodeClock;
 use crate::disk::SimDisk;
 use crate::history::{History, OpId};
 use crate::kv::{ClientId, KvCommand, KvOp, KvResult, KvStore};
 use crate::lincheck::Verdict;
+use crate::liveness::LivenessPhase;
 use crate::report::{Failure, FailureKind, Stats};
 use crate::rng::{chance, float, fork, fork_chacha, index, range, rng_for, rng_for_script, SimRng};
 use crate::scenario::{Params, Scenario};
@@ -17,7 +19,8 @@ use quorate::codec;
 use quorate::config::RaftConfig;
 use quorate::core::{Core, Input, Ready};
 use quorate::log::{Command, EntryKind};
-use quorate::message::Message;
+use quorate::message::{Message, Payload};
+use quorate::requests::{PendingRequests, Proposed, RequestId};
 use quorate::types::{LogIndex, NodeId, NodeState, Term};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
@@ -25,8 +28,20 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 /// Most events one run may process: a bound on simulated work, so a message storm fails as a
 /// liveness problem instead of running forever.
 pub const MAX_EVENTS: u64 = 20_000_000;
-/// A client gives up on a request after this long without an answer and retries elsewhere.
-const CLIENT_TIMEOUT_MS: u64 = 500;
+/// A client waits this long for an answer to its first try before retrying elsewhere; each
+/// further try waits twice as long as the one before, up to [`CLIENT_TIMEOUT_CAP_MS`], plus a
+/// jitter of up to half that drawn from the seed. Backing off keeps a slow cluster from being
+/// flooded by retries (each of which costs it a proposal) just when it is slowest.
+const CLIENT_TIMEOUT_MS: u64 = 300;
+/// The longest a client waits for one try.
+const CLIENT_TIMEOUT_CAP_MS: u64 = 3_000;
+/// A client told that no leader is known waits this long before its next try, doubling per
+/// such answer up to [`CLIENT_REDIRECT_CAP_MS`] (jittered like timeouts).
+const CLIENT_REDIRECT_MS: u64 = 10;
+/// The longest a client waits after a redirect.
+const CLIENT_REDIRECT_CAP_MS: u64 = 1_000;
+/// Probability that the liveness phase keeps part of the network cut (see `Sim::leave_a_cut`).
+const LIVENESS_CUT_CHANCE: f64 = 0.25;
 /// Client operations a run invokes at least (see `Sim::workload_done`).
 const MIN_OPS_PER_RUN: u32 = 200;
 /// Attempts before a client abandons a request in the safety phase (its outcome is unknown).
@@ -42,14 +57,25 @@ const CLIENT_MAX_ABANDONED: u32 = 2;
 struct ClientRequest {
     client: ClientId,
     seq: u64,
+    /// Which try of the request this is (1 for the first).
+    attempt: u32,
     op: KvOp,
 }
 
 /// A node's answer to a client.
 #[derive(Clone, Debug)]
 enum ClientReply {
-    Done { seq: u64, result: KvResult },
-    Redirect { seq: u64, leader: Option<NodeId> },
+    Done {
+        seq: u64,
+        result: KvResult,
+    },
+    /// Not done here: go to `leader` (or elsewhere). `attempt` is the try it answers, so a
+    /// client follows only the answer to its latest try.
+    Redirect {
+        seq: u64,
+        attempt: u32,
+        leader: Option<NodeId>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -123,8 +149,8 @@ struct SimNode {
     pending: VecDeque<Pending>,
     /// A sync is scheduled for the front of `pending`.
     sync_scheduled: bool,
-    /// Requests this node proposed, by log index, to answer once applied.
-    waiters: BTreeMap<LogIndex, (ClientId, u64)>,
+    /// Requests this node proposed, to answer once applied (a retry joins its first try).
+    requests: PendingRequests<(ClientId, u64, u32)>,
     timer_generation: u64,
     timer_at: Option<u64>,
     /// Incremented at each crash, so events of a previous life are ignored.
@@ -139,7 +165,14 @@ struct ClientState {
     issued: u32,
     current: Option<(OpId, u64, KvOp)>,
     attempts: u32,
+    /// Tries of the current request that timed out, for the backoff.
+    timeouts: u32,
+    /// Answers "no leader known" to the current request, for the backoff.
+    leaderless: u32,
     target: NodeId,
+    /// The node whose last try timed out: the next redirect to it is not followed (it may
+    /// be a stale leader cut off from the rest, which the nodes beside it keep naming).
+    suspect: Option<NodeId>,
 }
 
 /// Options of one run.
@@ -215,7 +248,9 @@ pub struct Sim {
     blocked: BTreeSet<(NodeId, NodeId)>,
     faults_on: bool,
     in_liveness: bool,
+    liveness: Option<LivenessPhase>,
     checker: Checker,
+    check_quorum: CheckQuorumChecker,
     history: History,
     trace: Trace,
     timeline: Vec<Mark>,
@@ -244,7 +279,9 @@ impl Sim {
             blocked: BTreeSet::new(),
             faults_on: true,
             in_liveness: false,
+            liveness: None,
             checker: Checker::default(),
+            check_quorum: CheckQuorumChecker::default(),
             history: History::default(),
             trace: if config.echo { Trace::echoing() } else { Trace::new(config.verbose) },
             timeline: Vec::new(),
@@ -281,7 +318,7 @@ impl Sim {
                 deferred: Vec::new(),
                 pending: VecDeque::new(),
                 sync_scheduled: false,
-                waiters: BTreeMap::new(),
+                requests: PendingRequests::new(),
                 timer_generation: 0,
                 timer_at: None,
                 epoch: 0,
@@ -309,7 +346,10 @@ impl Sim {
                 issued: 0,
                 current: None,
                 attempts: 0,
+                timeouts: 0,
+                leaderless: 0,
                 target,
+                suspect: None,
             });
             let start = range(&mut self.rng, 0, 50);
             self.schedule(start, Event::ClientNext { client: id });
@@ -366,9 +406,17 @@ impl Sim {
                 break;
             }
             self.handle(event);
-            if self.in_liveness && self.failure.is_none() && self.live() {
-                self.stats.liveness_ms = self.now - self.params.safety_ms;
-                return;
+            if self.in_liveness && self.failure.is_none() {
+                let leader = self.stable_leader();
+                let now = self.now;
+                let phase = self.liveness.as_mut().expect("in the liveness phase");
+                if leader.is_some() {
+                    phase.on_leader(now);
+                }
+                if leader.is_some() && self.live() {
+                    self.end_liveness();
+                    return;
+                }
             }
         }
         if self.failure.is_none() {
@@ -385,7 +433,44 @@ impl Sim {
     }
 
     fn live(&self) -> bool {
-        self.leader().is_some() && self.workload_done() && self.clients.iter().all(|c| c.current.is_none())
+        self.workload_done() && self.clients.iter().all(|c| c.current.is_none())
+    }
+
+    /// The healed cluster is live: record how long it took, and check the bounds on it.
+    fn end_liveness(&mut self) {
+        let phase = self.liveness.as_ref().expect("in the liveness phase");
+        let term = self.max_term();
+        self.stats.liveness_ms = self.now - self.params.safety_ms;
+        let leader_rounds = phase.leader_at.map_or(0, |at| (at - phase.healed_at).div_ceil(phase.round_ms));
+        self.stats.liveness_leader_rounds = self.stats.liveness_leader_rounds.max(leader_rounds);
+        self.stats.liveness_elections = phase.elections;
+        self.stats.liveness_terms = term.0.saturating_sub(phase.term_at_heal.0);
+        if let Err(v) = phase.check(self.now, term) {
+            self.fail(FailureKind::Liveness, v);
+        }
+    }
+
+    fn max_term(&self) -> Term {
+        self.nodes.values().filter_map(|n| n.core.as_ref()).map(Core::term).max().unwrap_or_default()
+    }
+
+    /// The leader that a majority of the nodes follow in its term (itself included), if any.
+    fn stable_leader(&self) -> Option<NodeId> {
+        let (id, term) = self
+            .nodes
+            .values()
+            .filter(|n| !n.paused)
+            .filter_map(|n| n.core.as_ref().map(|c| (n.id, c)))
+            .filter(|(_, c)| c.state() == NodeState::Leader)
+            .map(|(id, c)| (id, c.term()))
+            .max_by_key(|&(_, term)| term)?;
+        let following = self
+            .nodes
+            .values()
+            .filter_map(|n| n.core.as_ref())
+            .filter(|c| c.term() == term && c.leader() == Some(id))
+            .count();
+        (2 * following > self.nodes.len()).then_some(id)
     }
 
     /// Clients keep issuing into the liveness phase until a run has [`MIN_OPS_PER_RUN`]
@@ -476,9 +561,16 @@ impl Sim {
         let kind = msg.payload.kind();
         let term = msg.payload.term().0;
         self.trace.event(self.now, Some(to.0), &[1, from.0, term, bytes.len() as u64], || {
-            format!("recv {kind} from n{from} term {term}")
+            format!("recv {kind} from n{from} term {term} {}", msg_detail(&msg))
         });
+        self.checker.on_delivered(&msg);
+        let heard = matches!(msg.payload, Payload::AppendEntriesResponse(_)).then(|| msg.clone());
         self.input(to, Input::Message(msg));
+        if let Some(msg) = heard {
+            if let Some(core) = self.nodes[&to].core.as_ref() {
+                self.check_quorum.on_delivered(to, core, &msg);
+            }
+        }
     }
 
     fn on_timer(&mut self, id: NodeId, generation: u64) {
@@ -523,6 +615,11 @@ impl Sim {
             let mut ready = core.ready();
             let prev_term =
                 ready.entries.first().and_then(|e| core.log().term(e.index.prev())).unwrap_or_default();
+            let role = self.checker.check_role(core, &ready.messages);
+            if let Err(v) = role.and_then(|()| self.checker.check_role(core, &ready.persisted_messages)) {
+                self.fail(FailureKind::Safety, v);
+                return;
+            }
             for msg in std::mem::take(&mut ready.messages) {
                 self.send(msg);
             }
@@ -652,11 +749,17 @@ impl Sim {
         let node = self.nodes.get_mut(&id).expect("node exists");
         let result = node.kv.apply(&cmd);
         self.stats.applied += 1;
-        let waiter = node.waiters.remove(&index);
-        if let (Some((client, seq)), Some(result)) = (waiter, result) {
-            if (client, seq) == (cmd.client, cmd.seq) {
-                self.reply(client, ClientReply::Done { seq, result });
+        let request = RequestId { client: u64::from(cmd.client), seq: cmd.seq };
+        let settled = node.requests.applied(index, Some(request));
+        let leader = node.core.as_ref().and_then(Core::leader);
+        if let Some(result) = result {
+            for (client, seq, _) in settled.done {
+                self.reply(client, ClientReply::Done { seq, result: result.clone() });
             }
+        }
+        // Entries overwritten by another leader's: those requests did not happen here.
+        for (client, seq, attempt) in settled.superseded {
+            self.reply(client, ClientReply::Redirect { seq, attempt, leader });
         }
     }
 
@@ -667,6 +770,11 @@ impl Sim {
         let pre = core.is_pre_candidate();
         if role != node.last_role {
             let (state, term) = role;
+            if state == NodeState::Candidate && !pre {
+                if let Some(phase) = self.liveness.as_mut() {
+                    phase.elections += 1;
+                }
+            }
             let name = if pre { "pre-candidate".to_string() } else { state.to_string() };
             self.trace.event(self.now, Some(id.0), &[3, state as u64, term], || {
                 format!("becomes {name} in term {term}")
@@ -678,6 +786,10 @@ impl Sim {
         let before = self.checker.committed_index();
         if let Err(v) = self.checker.check_node(id, core) {
             self.fail(FailureKind::Safety, v);
+            return;
+        }
+        if let Err(v) = self.check_quorum.check(id, core) {
+            self.fail(FailureKind::Liveness, v);
             return;
         }
         if self.checker.committed_index() > before {
@@ -759,6 +871,8 @@ impl Sim {
         c.seq += 1;
         c.issued += 1;
         c.attempts = 0;
+        c.timeouts = 0;
+        c.leaderless = 0;
         let op_id = self.history.invoke(client, op.clone(), self.now);
         let seq = self.clients[client as usize].seq;
         self.clients[client as usize].current = Some((op_id, seq, op));
@@ -792,10 +906,20 @@ impl Sim {
         c.attempts += 1;
         let attempt = c.attempts;
         let target = c.target;
+        let timeouts = c.timeouts;
         let (lo, hi) = self.params.latency_ms;
         let delay = range(&mut self.net_rng, lo, hi);
-        self.schedule(delay, Event::Request { node: target, req: ClientRequest { client, seq, op } });
-        self.schedule(CLIENT_TIMEOUT_MS, Event::ClientTimeout { client, seq, attempt });
+        self.schedule(
+            delay,
+            Event::Request { node: target, req: ClientRequest { client, seq, attempt, op } },
+        );
+        if attempt > 1 {
+            self.trace.event(self.now, None, &[18, u64::from(client), seq, target.0], || {
+                format!("client {client} retries request {seq} at n{target} (try {attempt})")
+            });
+        }
+        let timeout = self.backoff(CLIENT_TIMEOUT_MS, CLIENT_TIMEOUT_CAP_MS, timeouts);
+        self.schedule(timeout, Event::ClientTimeout { client, seq, attempt });
     }
 
     fn on_request(&mut self, id: NodeId, req: ClientRequest) {
@@ -807,14 +931,24 @@ impl Sim {
         let node = self.nodes.get_mut(&id).expect("node exists");
         let core = node.core.as_mut().expect("running");
         let cmd = KvCommand { client: req.client, seq: req.seq, op: req.op };
-        match core.propose(Command::new(cmd.encode())) {
-            Ok(index) => {
-                node.waiters.insert(index, (req.client, req.seq));
-                self.after_input(id);
+        let request = RequestId { client: u64::from(req.client), seq: req.seq };
+        match node.requests.propose(
+            core,
+            request,
+            Command::new(cmd.encode()),
+            (req.client, req.seq, req.attempt),
+        ) {
+            Ok(Proposed::Appended(_)) => self.after_input(id),
+            Ok(Proposed::Joined(index)) => {
+                let (client, seq) = (req.client, req.seq);
+                self.stats.joined_retries += 1;
+                self.trace.event(self.now, Some(id.0), &[16, u64::from(client), seq, index.0], || {
+                    format!("client {client} request {seq} retried: joins its entry {index}")
+                });
             }
             Err(_) => {
                 let leader = core.leader();
-                self.reply(req.client, ClientReply::Redirect { seq: req.seq, leader });
+                self.reply(req.client, ClientReply::Redirect { seq: req.seq, attempt: req.attempt, leader });
             }
         }
     }
@@ -838,19 +972,39 @@ impl Sim {
                 let think = range(&mut self.rng, 0, 20);
                 self.schedule(think, Event::ClientNext { client });
             }
-            ClientReply::Redirect { seq: s, leader } if s == seq => {
+            ClientReply::Redirect { seq: s, attempt, leader } if s == seq && attempt == c.attempts => {
+                self.trace.event(self.now, None, &[19, u64::from(client), seq], || {
+                    format!("client {client} request {seq} redirected to {leader:?}")
+                });
                 let nodes = self.params.nodes;
                 let c = &mut self.clients[client as usize];
                 c.target = match leader {
-                    Some(l) if l != c.target => l,
-                    _ => NodeId(c.target.0 % nodes + 1),
+                    Some(l) if l != c.target && Some(l) != c.suspect => l,
+                    _ => next_node(c.target, c.suspect, nodes),
                 };
-                // Back off a little so a leaderless cluster is not hammered.
-                let backoff = range(&mut self.rng, 5, 50);
+                // A suspect is passed over once: a second node naming it is believed.
+                if leader.is_some() && leader == c.suspect {
+                    c.suspect = None;
+                }
+                // Back off, more each time no leader is known, so that a leaderless cluster
+                // is not hammered; a redirect to a known leader is followed promptly.
+                let leaderless = c.leaderless;
+                if leader.is_none() {
+                    c.leaderless += 1;
+                }
+                let base = if leader.is_some() { 1 } else { CLIENT_REDIRECT_MS };
+                let backoff = self.backoff(base, CLIENT_REDIRECT_CAP_MS, leaderless);
                 self.schedule(backoff, Event::ClientTimeout { client, seq, attempt: u32::MAX });
             }
             _ => {}
         }
+    }
+
+    /// A capped exponential backoff: `base` doubled `exponent` times, at most `cap`, plus a
+    /// jitter of up to half of it drawn from the seed.
+    fn backoff(&mut self, base: u64, cap: u64, exponent: u32) -> u64 {
+        let wait = base.saturating_mul(1 << exponent.min(20)).min(cap);
+        wait + range(&mut self.rng, 0, wait / 2)
     }
 
     fn on_client_timeout(&mut self, client: ClientId, seq: u64, attempt: u32) {
@@ -862,7 +1016,9 @@ impl Sim {
             return;
         }
         if attempt != u32::MAX {
-            c.target = NodeId(c.target.0 % nodes + 1);
+            c.suspect = Some(c.target);
+            c.target = next_node(c.target, c.suspect, nodes);
+            c.timeouts += 1;
         }
         if c.attempts >= CLIENT_MAX_ATTEMPTS && c.abandoned < CLIENT_MAX_ABANDONED && !in_liveness {
             // Give up: the request may or may not take effect, at any time from now on.
@@ -978,11 +1134,12 @@ impl Sim {
         node.sync_scheduled = false;
         node.deferred.clear();
         node.paused = false;
-        node.waiters.clear();
+        node.requests.clear();
         node.kv = KvStore::default();
         node.timer_at = None;
         node.disk.crash(&mut self.fault_rng, torn);
         self.checker.on_crash(id);
+        self.check_quorum.on_crash(id);
         self.stats.faults.crashes += 1;
         self.trace.event(self.now, Some(id.0), &[8], || "crash".into());
         self.mark(id, Lane::Down);
@@ -1044,7 +1201,10 @@ impl Sim {
             self.schedule(0, event);
         }
         if self.nodes[&id].core.is_some() {
-            self.nodes.get_mut(&id).expect("node exists").timer_at = None;
+            let node = self.nodes.get_mut(&id).expect("node exists");
+            node.timer_at = None;
+            let local = node.clock.local(self.now);
+            self.check_quorum.restart_count(id, local);
             self.arm_timer(id);
         }
     }
@@ -1056,7 +1216,10 @@ impl Sim {
         let ids = self.ids();
         let id = ids[index(&mut self.fault_rng, ids.len())];
         let delta = range(&mut self.fault_rng, 0, 2000) as i64 - 1000;
-        self.nodes.get_mut(&id).expect("node exists").clock.jump(delta);
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        node.clock.jump(delta);
+        let local = node.clock.local(self.now);
+        self.check_quorum.restart_count(id, local);
         self.stats.faults.clock_jumps += 1;
         self.trace.event(self.now, Some(id.0), &[12, delta as u64], || format!("clock jumps {delta:+} ms"));
         if self.nodes[&id].core.is_some() {
@@ -1075,12 +1238,53 @@ impl Sim {
         self.params.duplicate = 0.0;
         self.blocked.clear();
         self.trace.event(self.now, None, &[13], || "liveness phase: network healed, faults stopped".into());
+        self.leave_a_cut();
         for id in self.ids() {
             if self.nodes[&id].core.is_none() {
                 self.restart(id);
             }
             self.resume(id);
         }
+        self.liveness = Some(LivenessPhase::start(self.now, self.max_term(), &self.params));
+    }
+
+    /// Some liveness phases keep part of the network cut: a minority isolated, or one node
+    /// that cannot hear (or cannot be heard by) the others. The rest, a connected majority,
+    /// must still elect a leader and finish every client's request: CheckQuorum has to
+    /// depose a leader stuck on the wrong side, and the cut-off nodes must not keep the
+    /// majority from making progress.
+    fn leave_a_cut(&mut self) {
+        let n = self.params.nodes;
+        if n < 3 || !chance(&mut self.fault_rng, LIVENESS_CUT_CHANCE) {
+            return;
+        }
+        let ids = self.ids();
+        let mut shuffled = ids.clone();
+        for i in (1..shuffled.len()).rev() {
+            let j = index(&mut self.fault_rng, i + 1);
+            shuffled.swap(i, j);
+        }
+        // A node that cannot hear the others, left in place, is only survivable with
+        // CheckQuorum: without it, a deaf leader keeps its followers (they hear it) and never
+        // learns that nothing commits, and Raft has no other way to depose it.
+        let shapes = if self.params.check_quorum { 2 } else { 1 };
+        let shape = [2, 0, 1][range(&mut self.fault_rng, 0, shapes) as usize];
+        let minority = range(&mut self.fault_rng, 1, (n - 1) / 2) as usize;
+        let (cut, rest) = shuffled.split_at(if shape == 0 { minority } else { 1 });
+        for &x in cut {
+            for &y in rest {
+                if shape != 2 {
+                    self.blocked.insert((y, x)); // x cannot hear y
+                }
+                if shape != 1 {
+                    self.blocked.insert((x, y)); // y cannot hear x
+                }
+            }
+        }
+        let name = ["minority isolated", "one node deaf", "one node mute"][shape as usize];
+        let cut: Vec<u64> = cut.iter().map(|n| n.0).collect();
+        self.trace
+            .event(self.now, None, &[17, shape], || format!("liveness phase keeps a cut ({name}): {cut:?}"));
     }
 }
 
@@ -1122,5 +1326,28 @@ pub fn run(config: &RunConfig) -> RunReport {
         history,
         timeline,
         nodes: nodes.keys().copied().collect(),
+    }
+}
+
+/// The node after `node` in id order (wrapping), passing over `skip` when there is another.
+fn next_node(node: NodeId, skip: Option<NodeId>, nodes: u64) -> NodeId {
+    let next = NodeId(node.0 % nodes + 1);
+    if Some(next) == skip && nodes > 2 {
+        NodeId(next.0 % nodes + 1)
+    } else {
+        next
+    }
+}
+
+/// What a message says, for the readable trace.
+fn msg_detail(msg: &Message) -> String {
+    match &msg.payload {
+        Payload::AppendEntries(r) => {
+            format!("prev {} n {} commit {}", r.prev_log_index, r.entries.len(), r.leader_commit)
+        }
+        Payload::AppendEntriesResponse(r) => {
+            format!("ok {} match {} last {}", r.success, r.match_index, r.last_log_index)
+        }
+        _ => String::new(),
     }
 }

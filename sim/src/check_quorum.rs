@@ -1,0 +1,98 @@
+//! CheckQuorum as a contract, observed from outside the nodes (thesis §6.2): a leader that has
+//! not heard from a quorum of its voters for longer than its bound steps down.
+//!
+//! The bound. A leader checks at most every `E` (its minimum election timeout, on its own
+//! clock) whether a quorum answered its AppendEntries since the previous check. If the
+//! quorum-th most recent answer (its own counting as now) came at time `h`, the first check
+//! after `h` may still pass, but that check comes at most `E` after `h`, and the next one, at
+//! most `2E` after `h`, sees fewer than a quorum and must step down. So a node still leading
+//! more than `2E` after `h` breaks the contract.
+//!
+//! Time is the node's own: every reading is the core's `now()`, the clock it decides by. A
+//! pause or a clock jump stops the node's clock or moves it without the node being able to
+//! act, so both restart the count from the moment the node runs again.
+
+use quorate::core::Core;
+use quorate::message::{Message, Payload};
+use quorate::types::{NodeId, NodeState, Term};
+use std::collections::BTreeMap;
+
+/// Slack on the bound, in milliseconds of the node's clock: readings are whole milliseconds.
+const SLACK_MS: u64 = 2;
+
+/// One leader's record of when it last heard from each voter.
+#[derive(Debug)]
+struct Reign {
+    term: Term,
+    /// When the count (re)started: election, resume or clock jump.
+    since: u64,
+    /// The last AppendEntries answer of the term from each voter, on the leader's clock.
+    heard: BTreeMap<NodeId, u64>,
+}
+
+/// The CheckQuorum checker.
+#[derive(Debug, Default)]
+pub struct CheckQuorumChecker {
+    reigns: BTreeMap<NodeId, Reign>,
+}
+
+impl CheckQuorumChecker {
+    /// `core` (node `id`) just handled `msg`: an AppendEntries answer of its term counts as
+    /// hearing from the sender.
+    pub fn on_delivered(&mut self, id: NodeId, core: &Core, msg: &Message) {
+        let Some(reign) = self.reigns.get_mut(&id) else { return };
+        if let Payload::AppendEntriesResponse(resp) = &msg.payload {
+            if resp.term == reign.term {
+                reign.heard.insert(msg.from, core.now());
+            }
+        }
+    }
+
+    /// Node `id` runs again after a pause or a clock jump at `local` on its clock: the count
+    /// restarts from there.
+    pub fn restart_count(&mut self, id: NodeId, local: u64) {
+        if let Some(reign) = self.reigns.get_mut(&id) {
+            reign.since = reign.since.max(local);
+        }
+    }
+
+    /// Node `id` crashed.
+    pub fn on_crash(&mut self, id: NodeId) {
+        self.reigns.remove(&id);
+    }
+
+    /// Checks node `id` after an event.
+    pub fn check(&mut self, id: NodeId, core: &Core) -> Result<(), String> {
+        if core.state() != NodeState::Leader || !core.config().check_quorum {
+            self.reigns.remove(&id);
+            return Ok(());
+        }
+        let now = core.now();
+        let reign = self.reigns.entry(id).or_insert_with(|| Reign {
+            term: core.term(),
+            since: now,
+            heard: BTreeMap::new(),
+        });
+        if reign.term != core.term() {
+            *reign = Reign { term: core.term(), since: now, heard: BTreeMap::new() };
+        }
+        let voters = core.voters();
+        let mut last: Vec<u64> = voters
+            .iter()
+            .map(|v| if *v == id { now } else { reign.heard.get(v).copied().unwrap_or(0).max(reign.since) })
+            .collect();
+        last.sort_unstable_by(|a, b| b.cmp(a));
+        let quorum = voters.len() / 2 + 1;
+        let heard_quorum_at = last[quorum - 1];
+        let bound = 2 * core.config().election_timeout_min_ms + SLACK_MS;
+        if now.saturating_sub(heard_quorum_at) > bound {
+            return Err(format!(
+                "check quorum: {id} still leads term {} at {now} ms on its clock, {} ms after it last heard from \
+                 a quorum (at {heard_quorum_at} ms), beyond its bound of {bound} ms",
+                core.term(),
+                now - heard_quorum_at
+            ));
+        }
+        Ok(())
+    }
+}
