@@ -172,11 +172,13 @@ impl Params {
                 if chance(rng, 0.5) { narrowest } else { narrowest + range(rng, 1, self.election_ms.0) };
             self.heartbeat_ms = self.heartbeat_ms.min(self.election_ms.0 / 2);
         }
-        if chance(rng, 0.15) {
-            // Elections without their safety nets: no PreVote, strongly drifting clocks and
-            // the narrowest timeout range, where a node whose fast clock always times out
-            // first, or a stale candidate that can never win, could keep a cluster leaderless.
+        if chance(rng, 0.2) {
+            // Elections without their safety nets: no PreVote, no CheckQuorum (so no leader
+            // lease), strongly drifting clocks and the narrowest timeout range, where a node
+            // whose fast clock always times out first, or a stale candidate that can never
+            // win, could keep a cluster leaderless.
             self.pre_vote = false;
+            self.check_quorum = false;
             self.max_drift = self.max_drift.max(float(rng, 0.2, 0.3));
             self.election_ms.1 = 2 * self.election_ms.0 - 1;
         }

@@ -170,9 +170,11 @@ struct ClientState {
     /// Answers "no leader known" to the current request, for the backoff.
     leaderless: u32,
     target: NodeId,
-    /// The node whose last try timed out: the next redirect to it is not followed (it may
-    /// be a stale leader cut off from the rest, which the nodes beside it keep naming).
-    suspect: Option<NodeId>,
+    /// The node whose last try timed out, and how many more redirects to it the client passes
+    /// over: it may be a stale leader cut off with a minority that keeps naming it, so the
+    /// client tries the other nodes first, and believes the redirects again after a full
+    /// round (the suspect may just have been slow).
+    suspect: Option<(NodeId, u64)>,
 }
 
 /// Options of one run.
@@ -978,14 +980,18 @@ impl Sim {
                 });
                 let nodes = self.params.nodes;
                 let c = &mut self.clients[client as usize];
-                c.target = match leader {
-                    Some(l) if l != c.target && Some(l) != c.suspect => l,
-                    _ => next_node(c.target, c.suspect, nodes),
+                let suspect = c.suspect.map(|(node, _)| node);
+                let pass_over = match (leader, c.suspect) {
+                    (Some(l), Some((s, passes))) if l == s => {
+                        c.suspect = (passes > 1).then_some((s, passes - 1));
+                        passes > 0
+                    }
+                    _ => false,
                 };
-                // A suspect is passed over once: a second node naming it is believed.
-                if leader.is_some() && leader == c.suspect {
-                    c.suspect = None;
-                }
+                c.target = match leader {
+                    Some(l) if l != c.target && !pass_over => l,
+                    _ => next_node(c.target, suspect, nodes),
+                };
                 // Back off, more each time no leader is known, so that a leaderless cluster
                 // is not hammered; a redirect to a known leader is followed promptly.
                 let leaderless = c.leaderless;
@@ -1016,8 +1022,8 @@ impl Sim {
             return;
         }
         if attempt != u32::MAX {
-            c.suspect = Some(c.target);
-            c.target = next_node(c.target, c.suspect, nodes);
+            c.suspect = Some((c.target, nodes - 1));
+            c.target = next_node(c.target, Some(c.target), nodes);
             c.timeouts += 1;
         }
         if c.attempts >= CLIENT_MAX_ATTEMPTS && c.abandoned < CLIENT_MAX_ABANDONED && !in_liveness {
