@@ -27,7 +27,9 @@
 //!   fails after placing it here, the node fails, and no other candidate is tried.
 
 use super::budget::{Budget, Deadline};
-use super::cache::{mix, Insert, Interner, MemoCache, SetKey, StateId, Transitions, REJECTED};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::cache::{mix, Insert, Interner, LinSet, MemoCache, SetKey, StateId, Transitions, REJECTED};
 use super::history::{Operation, Outcome};
 use super::model::{Model, Step};
 use super::{PartitionStats, UnknownCause};
@@ -51,15 +53,22 @@ pub(crate) enum Found {
 }
 
 /// Counts steps against the budget, across all partitions of one check.
-pub(crate) struct Meter {
+pub(crate) struct Meter<'a> {
     max_steps: Option<u64>,
     deadline: Option<Deadline>,
+    /// Asked every [`DEADLINE_STRIDE`] steps whether another thread made this search moot.
+    cancelled: Option<&'a (dyn Fn() -> bool + Sync)>,
     pub(crate) steps: u64,
 }
 
-impl Meter {
+impl<'a> Meter<'a> {
     pub(crate) fn new(budget: &Budget) -> Self {
-        Meter { max_steps: budget.max_steps, deadline: budget.deadline, steps: 0 }
+        Meter { max_steps: budget.max_steps, deadline: budget.deadline, cancelled: None, steps: 0 }
+    }
+
+    /// A meter that also stops when `cancelled` says so (the CLI's parallel check).
+    pub(crate) fn cancellable(budget: &Budget, cancelled: &'a (dyn Fn() -> bool + Sync)) -> Self {
+        Meter { cancelled: Some(cancelled), ..Meter::new(budget) }
     }
 
     /// Counts one step; says why to stop if the budget is spent.
@@ -68,14 +77,45 @@ impl Meter {
         if self.max_steps.is_some_and(|max| self.steps > max) {
             return Some(UnknownCause::StepBudget);
         }
-        if self.steps & (DEADLINE_STRIDE - 1) == 0 && self.deadline.is_some_and(|d| d.passed()) {
-            return Some(UnknownCause::Deadline);
+        if self.steps & (DEADLINE_STRIDE - 1) == 0 {
+            if self.deadline.is_some_and(|d| d.passed()) {
+                return Some(UnknownCause::Deadline);
+            }
+            if self.cancelled.is_some_and(|cancelled| cancelled()) {
+                return Some(UnknownCause::Cancelled);
+            }
         }
         None
     }
 }
 
+/// The memory the searches running at once may hold between them, in bytes, and what
+/// they hold now. Each search claims bytes before its tables grow and gives them all back
+/// when it ends. A check run on one thread uses one pool per partition, so the bound is
+/// per partition; the CLI's parallel check shares one pool between its threads.
+pub(crate) struct MemoryPool {
+    limit: usize,
+    claimed: AtomicUsize,
+}
+
+impl MemoryPool {
+    pub(crate) fn new(limit: usize) -> Self {
+        MemoryPool { limit, claimed: AtomicUsize::new(0) }
+    }
+
+    /// Claims `bytes` more; false (the claim stays, to be given back) if that passes the limit.
+    fn claim(&self, bytes: usize) -> bool {
+        let before = self.claimed.fetch_add(bytes, Ordering::Relaxed);
+        before.saturating_add(bytes) <= self.limit
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.claimed.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
 /// One linearized operation on the search stack.
+#[derive(Clone, Copy)]
 struct Frame {
     op: u32,
     state_before: StateId,
@@ -84,6 +124,12 @@ struct Frame {
     forced: bool,
     /// Dropped (it never took effect) rather than linearized.
     dropped: bool,
+}
+
+impl Frame {
+    fn same_choice(&self, other: &Frame) -> bool {
+        self.op == other.op && self.dropped == other.dropped
+    }
 }
 
 /// What trying one candidate did.
@@ -108,8 +154,12 @@ struct Search<'a, M: Model> {
     known: Vec<bool>,
     /// Frames on the stack that dropped an operation rather than placing it.
     dropped_on_stack: usize,
-    /// The linearized set, as a bitset, and its Zobrist hash.
-    bits: Vec<u64>,
+    /// The linearized set, in two halves: the operations with a return entry, and those
+    /// without (see [`SetKey`]); and its Zobrist hash.
+    returning: LinSet,
+    open: LinSet,
+    /// Per operation: its bit in `returning` or in `open`, numbered in call order.
+    bit: Vec<u32>,
     zobrist: Vec<u64>,
     set_hash: u64,
     states: Interner<M::State>,
@@ -118,26 +168,54 @@ struct Search<'a, M: Model> {
     state: StateId,
     stack: Vec<Frame>,
     remaining_known: usize,
-    longest: Vec<usize>,
+    /// The stack when it held the most placed operations, `longest_placed` of them; its
+    /// first `agree` frames are the stack's first frames, so updating it copies only the
+    /// rest (copying it whole at every new maximum made long histories quadratic).
+    longest: Vec<Frame>,
+    longest_placed: usize,
+    agree: usize,
+    /// Bytes this search has claimed from the pool.
+    claimed: usize,
     peak_entries: usize,
     peak_bytes: usize,
+    peak_key_words: usize,
 }
 
 /// Checks one partition's operations against `model`.
 pub(crate) fn search<M: Model>(
     model: &M,
     ops: &[&Operation<M::Input, M::Output>],
-    meter: &mut Meter,
+    meter: &mut Meter<'_>,
     budget: &Budget,
+    pool: &MemoryPool,
 ) -> (Found, PartitionStats) {
     let mut search = Search::new(model, ops);
-    let found = search.run(meter, budget);
+    let found = search.run(meter, budget, pool);
+    pool.give_back(search.claimed);
     let stats = PartitionStats {
         cache_entries: search.peak_entries,
         bytes: search.peak_bytes,
         states: search.states.len(),
+        key_words: search.peak_key_words,
+        scanned_words: search.returning.scanned() + search.open.scanned(),
     };
     (found, stats)
+}
+
+/// Numbers each operation's bit: those with a return entry in one set, the others in a
+/// second, each in call order. Returns the numbers and the two sets' sizes.
+fn number_bits<I, O>(ops: &[&Operation<I, O>]) -> (Vec<u32>, usize, usize) {
+    let mut order: Vec<(u64, u32)> = ops.iter().enumerate().map(|(i, op)| (op.call, i as u32)).collect();
+    order.sort_unstable();
+    let mut bit = vec![0; ops.len()];
+    let (mut returning, mut open) = (0u32, 0u32);
+    for (_, i) in order {
+        let counter =
+            if ops[i as usize].outcome.return_time().is_some() { &mut returning } else { &mut open };
+        bit[i as usize] = *counter;
+        *counter += 1;
+    }
+    (bit, returning as usize, open as usize)
 }
 
 /// The order of entries: by time, and at equal times calls before returns, so operations
@@ -170,6 +248,7 @@ impl<'a, M: Model> Search<'a, M> {
         let init_bytes = model.heap_bytes(&init);
         let state = states.intern(init, init_bytes);
         let remaining_known = ops.iter().filter(|op| op.outcome.output().is_some()).count();
+        let (bit, returning, open) = number_bits(ops);
         Search {
             model,
             ops,
@@ -182,7 +261,9 @@ impl<'a, M: Model> Search<'a, M> {
             read_only: ops.iter().map(|op| is_known_read_only(model, op)).collect(),
             known: ops.iter().map(|op| op.outcome.output().is_some()).collect(),
             dropped_on_stack: 0,
-            bits: vec![0; ops.len().div_ceil(64)],
+            returning: LinSet::new(returning),
+            open: LinSet::new(open),
+            bit,
             zobrist: (0..ops.len() as u64).map(|i| mix(i ^ 0x9e37_79b9_7f4a_7c15)).collect(),
             set_hash: 0,
             states,
@@ -192,12 +273,16 @@ impl<'a, M: Model> Search<'a, M> {
             stack: Vec::new(),
             remaining_known,
             longest: Vec::new(),
+            longest_placed: 0,
+            agree: 0,
+            claimed: 0,
             peak_entries: 0,
             peak_bytes: 0,
+            peak_key_words: 0,
         }
     }
 
-    fn run(&mut self, meter: &mut Meter, budget: &Budget) -> Found {
+    fn run(&mut self, meter: &mut Meter<'_>, budget: &Budget, pool: &MemoryPool) -> Found {
         let mut cur = self.next[HEAD as usize];
         loop {
             if self.remaining_known == 0 {
@@ -206,27 +291,34 @@ impl<'a, M: Model> Search<'a, M> {
             // While an operation with a known outcome is unlinearized its return entry is
             // in the list, so the walk meets a return before it wraps round to the head.
             let entry = self.entries[cur as usize];
-            let outcome = if entry & RETURN != 0 {
-                self.at_return(entry & !RETURN)
-            } else if let Some(cause) = meter.tick() {
-                return Found::Unknown(cause);
-            } else {
-                self.try_linearize(entry)
-            };
-            cur = match outcome {
-                Try::Entered => {
-                    if let Some(cause) = self.cache_overflow(budget) {
-                        return Found::Unknown(cause);
-                    }
-                    self.next[HEAD as usize]
+            if entry & RETURN == 0 {
+                if let Some(cause) = meter.tick() {
+                    return Found::Unknown(cause);
                 }
+            }
+            if let Some(cause) = self.make_room(budget, pool) {
+                return Found::Unknown(cause);
+            }
+            let outcome =
+                if entry & RETURN != 0 { self.at_return(entry & !RETURN) } else { self.try_linearize(entry) };
+            cur = match outcome {
+                Try::Entered => self.next[HEAD as usize],
                 Try::Rejected => self.next[cur as usize],
                 Try::NodeFails => match self.backtrack() {
                     Some(next) => next,
-                    None => return Found::NotLinearizable(std::mem::take(&mut self.longest)),
+                    None => return Found::NotLinearizable(self.longest_placed_ops()),
                 },
             };
         }
+    }
+
+    /// The operations placed (not dropped) in the longest partial linearization.
+    fn longest_placed_ops(&self) -> Vec<usize> {
+        self.longest.iter().filter(|f| !f.dropped).map(|f| f.op as usize).collect()
+    }
+
+    fn key(&self) -> SetKey<'_> {
+        SetKey { returning: self.returning.window(), open: self.open.window() }
     }
 
     /// The walk met the return entry of an unlinearized operation: with a known outcome, the
@@ -235,25 +327,52 @@ impl<'a, M: Model> Search<'a, M> {
         if !matches!(self.ops[op as usize].outcome, Outcome::UnknownBy { .. }) {
             return Try::NodeFails;
         }
-        self.toggle(op);
-        if self.cache.insert(self.set_hash, SetKey::of(&self.bits), self.state) == Insert::Present {
-            self.toggle(op);
+        self.mark(op);
+        if self.insert_key(self.state) == Insert::Present {
+            self.unmark(op);
             return Try::NodeFails;
         }
         // Forced: undoing the drop means the operation should have been placed earlier,
         // which the branches before this one explore.
-        self.stack.push(Frame { op, state_before: self.state, forced: true, dropped: true });
+        self.push(Frame { op, state_before: self.state, forced: true, dropped: true });
         self.dropped_on_stack += 1;
         self.lift(op);
         Try::Entered
     }
 
-    fn cache_overflow(&mut self, budget: &Budget) -> Option<UnknownCause> {
+    /// Makes room in the tables for what the next step may add, if the bounds allow it.
+    ///
+    /// The growth is counted before it happens, old and new buffers together (a table
+    /// that doubles holds both while it copies), so the tables never pass the bound.
+    fn make_room(&mut self, budget: &Budget, pool: &MemoryPool) -> Option<UnknownCause> {
         self.peak_entries = self.cache.entries();
-        let bytes = self.cache.bytes() + self.states.bytes() + self.transitions.bytes();
-        self.peak_bytes = self.peak_bytes.max(bytes);
-        (self.peak_entries > budget.max_cache_entries || self.peak_bytes > budget.max_bytes)
-            .then_some(UnknownCause::CacheFull)
+        if self.peak_entries >= budget.max_cache_entries {
+            return Some(UnknownCause::CacheFull);
+        }
+        // A step adds at most one key, one bit longer than the current one on each side.
+        let key_words = self.key().words() + 2;
+        let held = self.cache.bytes() + self.states.bytes() + self.transitions.bytes();
+        self.peak_bytes = self.peak_bytes.max(held);
+        let growth =
+            self.cache.growth_bytes(key_words) + self.states.growth_bytes() + self.transitions.growth_bytes();
+        let wanted = held + growth;
+        if wanted > self.claimed {
+            let more = wanted - self.claimed;
+            self.claimed = wanted;
+            if wanted > budget.max_bytes || !pool.claim(more) {
+                return Some(UnknownCause::CacheFull);
+            }
+        }
+        self.cache.grow();
+        self.states.grow();
+        self.transitions.grow();
+        None
+    }
+
+    fn insert_key(&mut self, state: StateId) -> Insert {
+        let key = SetKey { returning: self.returning.window(), open: self.open.window() };
+        self.peak_key_words = self.peak_key_words.max(key.words());
+        self.cache.insert(self.set_hash, key, state)
     }
 
     /// Tries to linearize `op` next.
@@ -266,19 +385,31 @@ impl<'a, M: Model> Search<'a, M> {
             return Try::Rejected;
         }
         let forced = self.read_only[op as usize];
-        self.toggle(op);
-        if self.cache.insert(self.set_hash, SetKey::of(&self.bits), next) == Insert::Present {
-            self.toggle(op);
+        self.mark(op);
+        if self.insert_key(next) == Insert::Present {
+            self.unmark(op);
             return if forced { Try::NodeFails } else { Try::Rejected };
         }
-        self.stack.push(Frame { op, state_before: self.state, forced, dropped: false });
+        self.push(Frame { op, state_before: self.state, forced, dropped: false });
         self.state = next;
         self.lift(op);
-        let placed = self.stack.len() - self.dropped_on_stack;
-        if placed > self.longest.len() {
-            self.longest = self.stack.iter().filter(|f| !f.dropped).map(|f| f.op as usize).collect();
-        }
         Try::Entered
+    }
+
+    /// Pushes a frame, keeping the longest partial linearization up to date.
+    fn push(&mut self, frame: Frame) {
+        let depth = self.stack.len();
+        if self.agree == depth && self.longest.get(depth).is_some_and(|f| f.same_choice(&frame)) {
+            self.agree += 1;
+        }
+        self.stack.push(frame);
+        let placed = self.stack.len() - self.dropped_on_stack - usize::from(self.stack[depth].dropped);
+        if placed > self.longest_placed {
+            self.longest.truncate(self.agree);
+            self.longest.extend_from_slice(&self.stack[self.agree..]);
+            self.agree = self.stack.len();
+            self.longest_placed = placed;
+        }
     }
 
     fn step(&self, op: u32) -> Step<M::State> {
@@ -323,9 +454,10 @@ impl<'a, M: Model> Search<'a, M> {
     fn backtrack(&mut self) -> Option<u32> {
         loop {
             let frame = self.stack.pop()?;
+            self.agree = self.agree.min(self.stack.len());
             self.dropped_on_stack -= usize::from(frame.dropped);
             self.unlift(frame.op);
-            self.toggle(frame.op);
+            self.unmark(frame.op);
             self.state = frame.state_before;
             if !frame.forced {
                 return Some(self.next[self.call_pos[frame.op as usize] as usize]);
@@ -333,8 +465,25 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
-    fn toggle(&mut self, op: u32) {
-        self.bits[op as usize / 64] ^= 1 << (op % 64);
+    /// Adds `op` to the linearized set.
+    fn mark(&mut self, op: u32) {
+        let bit = self.bit[op as usize];
+        if self.ret_pos[op as usize] == NONE {
+            self.open.insert(bit);
+        } else {
+            self.returning.insert(bit);
+        }
+        self.set_hash ^= self.zobrist[op as usize];
+    }
+
+    /// Takes `op`, the latest operation marked, out of the linearized set.
+    fn unmark(&mut self, op: u32) {
+        let bit = self.bit[op as usize];
+        if self.ret_pos[op as usize] == NONE {
+            self.open.remove(bit);
+        } else {
+            self.returning.remove(bit);
+        }
         self.set_hash ^= self.zobrist[op as usize];
     }
 
