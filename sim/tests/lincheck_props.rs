@@ -259,12 +259,24 @@ type Fits<S, I, O> = dyn Fn(&S, &I, Option<&O>) -> Option<S>;
 /// Tries every ordering: an operation may come next if no unplaced operation returned
 /// before it was called (an unknown outcome's deadline counts as a return); an operation
 /// with an unknown outcome may instead be dropped, at any point (it never took effect);
-/// done when every operation with a known outcome is placed.
+/// done when every operation with a known outcome is placed. With `in_order`, an operation
+/// may not come after a later-invoked operation of its own client (client order).
 fn brute_force<I, O, S: Clone>(
     ops: &[Operation<I, O>],
     placed: &mut Vec<bool>,
     state: S,
     fits: &Fits<S, I, O>,
+) -> bool {
+    brute_force_order(ops, placed, &mut vec![false; ops.len()], state, fits, false)
+}
+
+fn brute_force_order<I, O, S: Clone>(
+    ops: &[Operation<I, O>],
+    placed: &mut Vec<bool>,
+    effect: &mut Vec<bool>,
+    state: S,
+    fits: &Fits<S, I, O>,
+    in_order: bool,
 ) -> bool {
     let known_done = ops.iter().zip(placed.iter()).all(|(op, p)| *p || op.outcome.output().is_none());
     if known_done {
@@ -278,22 +290,28 @@ fn brute_force<I, O, S: Clone>(
             .iter()
             .enumerate()
             .any(|(j, other)| !placed[j] && other.outcome.return_time().is_some_and(|ret| ret < ops[i].call));
-        if blocked {
+        let out_of_order = in_order
+            && ops.iter().enumerate().any(|(j, other)| {
+                effect[j] && other.client == ops[i].client && (other.call, j) > (ops[i].call, i)
+            });
+        if blocked || out_of_order {
             continue;
         }
         if let Some(next) = fits(&state, &ops[i].input, ops[i].outcome.output()) {
             placed[i] = true;
-            if brute_force(ops, placed, next, fits) {
+            effect[i] = true;
+            if brute_force_order(ops, placed, effect, next, fits, in_order) {
                 return true;
             }
             placed[i] = false;
+            effect[i] = false;
         }
     }
     // Dropping an unknown outcome needs no ordering: it never happened.
     for i in 0..ops.len() {
         if !placed[i] && ops[i].outcome.output().is_none() {
             placed[i] = true;
-            if brute_force(ops, placed, state.clone(), fits) {
+            if brute_force_order(ops, placed, effect, state.clone(), fits, in_order) {
                 return true;
             }
             placed[i] = false;
@@ -334,11 +352,40 @@ proptest! {
     }
 
     #[test]
+    fn kv_checker_agrees_with_brute_force_in_client_order(gens in vec(gen(), 0..=8)) {
+        let mut history = kv_history(&gens);
+        history.set_clients_in_order(true);
+        let ops = history.operations();
+        let mut placed = vec![false; ops.len()];
+        let mut effect = vec![false; ops.len()];
+        let expected = brute_force_order(ops, &mut placed, &mut effect, BTreeMap::new(), &kv_fits, true);
+        for split in [true, false] {
+            let verdict = check(&Kv { split }, &history, &Budget::steps(1_000_000)).verdict;
+            prop_assert_eq!(is_linearizable(&verdict), expected, "split={} {:#?}", split, ops);
+        }
+    }
+
+    #[test]
+    fn register_checker_agrees_with_brute_force_in_client_order(gens in vec(gen(), 0..=8)) {
+        let mut history = register_history(&gens);
+        history.set_clients_in_order(true);
+        let ops = history.operations();
+        let mut placed = vec![false; ops.len()];
+        let mut effect = vec![false; ops.len()];
+        let expected = brute_force_order(ops, &mut placed, &mut effect, None, &register_fits, true);
+        let verdict = check(&Register, &history, &Budget::steps(1_000_000)).verdict;
+        prop_assert_eq!(is_linearizable(&verdict), expected, "{:#?}", ops);
+    }
+
+    #[test]
     fn json_round_trips(gens in vec(gen(), 0..=8)) {
         let kv = kv_history(&gens);
         prop_assert_eq!(History::from_json(&kv.to_json(), "kv.json").unwrap(), kv);
         let register = register_history(&gens);
         prop_assert_eq!(History::from_json(&register.to_json(), "r.json").unwrap(), register);
+        let mut ordered = kv_history(&gens);
+        ordered.set_clients_in_order(true);
+        prop_assert_eq!(History::from_json(&ordered.to_json(), "o.json").unwrap(), ordered);
     }
 }
 

@@ -225,6 +225,11 @@ impl LinSet {
         (self.start, self.end) = (start, end);
     }
 
+    /// Whether `bit` is in the set.
+    pub(crate) fn contains(&self, bit: u32) -> bool {
+        self.words[bit as usize / 64] & (1 << (bit % 64)) != 0
+    }
+
     /// Words the bounds' scans have passed since the set was made.
     pub(crate) fn scanned(&self) -> u64 {
         self.scanned

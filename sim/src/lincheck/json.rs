@@ -127,7 +127,7 @@ impl<'de, I: JsonInput<Output = O>, O: DeserializeOwned> Visitor<'de> for Histor
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut model, mut history) = (false, None);
+        let (mut model, mut history, mut in_order) = (false, None, None);
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "model" if !model => {
@@ -139,14 +139,21 @@ impl<'de, I: JsonInput<Output = O>, O: DeserializeOwned> Visitor<'de> for Histor
                     model = true;
                 }
                 "operations" if history.is_none() => history = Some(map.next_value::<Operations<I, O>>()?.0),
-                "model" | "operations" => return Err(de::Error::custom(format!("duplicate field `{key}`"))),
-                other => return Err(de::Error::unknown_field(other, &["model", "operations"])),
+                "client_order" if in_order.is_none() => in_order = Some(map.next_value::<bool>()?),
+                "model" | "operations" | "client_order" => {
+                    return Err(de::Error::custom(format!("duplicate field `{key}`")))
+                }
+                other => {
+                    return Err(de::Error::unknown_field(other, &["model", "client_order", "operations"]))
+                }
             }
         }
         if !model {
             return Err(de::Error::missing_field("model"));
         }
-        history.map(WireHistory).ok_or_else(|| de::Error::missing_field("operations"))
+        let mut history = history.ok_or_else(|| de::Error::missing_field("operations"))?;
+        history.set_clients_in_order(in_order.unwrap_or(false));
+        Ok(WireHistory(history))
     }
 }
 
@@ -222,7 +229,8 @@ fn syntax_error(e: &serde_json::Error, file: &str) -> ParseError {
 impl<I: JsonInput<Output = O>, O: Serialize + DeserializeOwned> History<I, O> {
     /// Writes the history in the JSON history format, one operation a line.
     pub fn to_json(&self) -> String {
-        let mut out = format!("{{\"model\":{:?},\"operations\":[\n", I::MODEL);
+        let order = if self.clients_in_order() { ",\"client_order\":true" } else { "" };
+        let mut out = format!("{{\"model\":{:?}{order},\"operations\":[\n", I::MODEL);
         for (i, op) in self.operations().iter().enumerate() {
             let wire = WireOp {
                 client: op.client,

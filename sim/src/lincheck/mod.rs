@@ -49,6 +49,8 @@
 //! - `client`: a number naming the client; `call` and `return`: times as integers (any
 //!   unit); two operations are ordered when one's `return` is strictly less than the
 //!   other's `call`.
+//! - `client_order` (optional, default `false`): each client's operations take effect,
+//!   if at all, in the order it invoked them ([`History::set_clients_in_order`]).
 //! - `return` and `output` are both `null` for an operation with an unknown outcome, or
 //!   both set. A `return` with a `null` output is an unknown outcome with a deadline: if the
 //!   operation took effect at all, it did so by `return` ([`Outcome::UnknownBy`]).
@@ -233,7 +235,7 @@ fn check_partition<M: Model>(
     pool: &MemoryPool,
 ) -> (Result<(), Verdict>, PartitionStats) {
     let ops: Vec<_> = part.ops.iter().map(|id| &history.operations()[id.0]).collect();
-    let (found, stats) = search::search(model, &ops, meter, budget, pool);
+    let (found, stats) = search::search(model, &ops, history.clients_in_order(), meter, budget, pool);
     let outcome = match found {
         Found::Linearizable => Ok(()),
         Found::NotLinearizable(longest) => {

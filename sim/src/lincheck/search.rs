@@ -19,14 +19,21 @@
 //! there (it never took effect), which is a choice like any other, remembered in the cache
 //! and undone on backtracking.
 //!
+//! Client order ([`History::set_clients_in_order`](super::History::set_clients_in_order)):
+//! an unknown-outcome operation takes effect before the next operation of its client, or
+//! never. So placing an operation first drops ("fences") the unplaced unknown-outcome
+//! operations its client invoked before it, in the same step.
+//!
 //! Two prunings, both sound for any model:
 //! - An unknown-outcome operation that would not change the state here is not tried: a
 //!   linearization starting with it stays one without it.
 //! - A known read-only operation ([`Model::is_read_only`]) that fits now is committed to:
 //!   any linearization that places it later can place it here instead, so if the search
-//!   fails after placing it here, the node fails, and no other candidate is tried.
+//!   fails after placing it here, the node fails, and no other candidate is tried. (Unless
+//!   placing it would fence an operation: placing it later leaves that one more room.)
 
 use super::budget::{Budget, Deadline};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::cache::{mix, Insert, Interner, LinSet, MemoCache, SetKey, StateId, Transitions, REJECTED};
@@ -124,6 +131,8 @@ struct Frame {
     forced: bool,
     /// Dropped (it never took effect) rather than linearized.
     dropped: bool,
+    /// Dropped by the fence of the frame above it: undone with that frame.
+    fenced: bool,
 }
 
 impl Frame {
@@ -154,6 +163,10 @@ struct Search<'a, M: Model> {
     known: Vec<bool>,
     /// Frames on the stack that dropped an operation rather than placing it.
     dropped_on_stack: usize,
+    /// Per operation `i`, `fences[fence_at[i]..fence_at[i + 1]]`: the unknown-outcome
+    /// operations that placing `i` drops if still unplaced (client order).
+    fence_at: Vec<u32>,
+    fences: Vec<u32>,
     /// The linearized set, in two halves: the operations with a return entry, and those
     /// without (see [`SetKey`]); and its Zobrist hash.
     returning: LinSet,
@@ -185,11 +198,15 @@ struct Search<'a, M: Model> {
 pub(crate) fn search<M: Model>(
     model: &M,
     ops: &[&Operation<M::Input, M::Output>],
+    clients_in_order: bool,
     meter: &mut Meter<'_>,
     budget: &Budget,
     pool: &MemoryPool,
 ) -> (Found, PartitionStats) {
     let mut search = Search::new(model, ops);
+    if clients_in_order {
+        (search.fence_at, search.fences) = client_fences(ops);
+    }
     let found = search.run(meter, budget, pool);
     pool.give_back(search.claimed);
     let stats = PartitionStats {
@@ -200,6 +217,37 @@ pub(crate) fn search<M: Model>(
         scanned_words: search.returning.scanned() + search.open.scanned(),
     };
     (found, stats)
+}
+
+/// For each operation, the unknown-outcome operations its client invoked since its last
+/// operation with a known outcome: those must take effect before it, or never. As a
+/// table: operation `i`'s are `fences[at[i]..at[i + 1]]`.
+fn client_fences<I, O>(ops: &[&Operation<I, O>]) -> (Vec<u32>, Vec<u32>) {
+    let mut by_client: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        by_client.entry(op.client).or_default().push(i as u32);
+    }
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); ops.len()];
+    for (_, mut mine) in by_client {
+        mine.sort_by_key(|&i| (ops[i as usize].call, i));
+        let mut pending = Vec::new();
+        for i in mine {
+            lists[i as usize].clone_from(&pending);
+            if ops[i as usize].outcome.output().is_some() {
+                pending.clear();
+            } else {
+                pending.push(i);
+            }
+        }
+    }
+    let mut at = Vec::with_capacity(ops.len() + 1);
+    let mut fences = Vec::new();
+    at.push(0);
+    for list in lists {
+        fences.extend(list);
+        at.push(fences.len() as u32);
+    }
+    (at, fences)
 }
 
 /// Numbers each operation's bit: those with a return entry in one set, the others in a
@@ -261,6 +309,8 @@ impl<'a, M: Model> Search<'a, M> {
             read_only: ops.iter().map(|op| is_known_read_only(model, op)).collect(),
             known: ops.iter().map(|op| op.outcome.output().is_some()).collect(),
             dropped_on_stack: 0,
+            fence_at: vec![0; ops.len() + 1],
+            fences: Vec::new(),
             returning: LinSet::new(returning),
             open: LinSet::new(open),
             bit,
@@ -334,10 +384,61 @@ impl<'a, M: Model> Search<'a, M> {
         }
         // Forced: undoing the drop means the operation should have been placed earlier,
         // which the branches before this one explore.
-        self.push(Frame { op, state_before: self.state, forced: true, dropped: true });
+        self.push(Frame { op, state_before: self.state, forced: true, dropped: true, fenced: false });
         self.dropped_on_stack += 1;
         self.lift(op);
         Try::Entered
+    }
+
+    /// Whether `op` is in the linearized set (placed or dropped).
+    fn in_set(&self, op: u32) -> bool {
+        let bit = self.bit[op as usize];
+        if self.ret_pos[op as usize] == NONE {
+            self.open.contains(bit)
+        } else {
+            self.returning.contains(bit)
+        }
+    }
+
+    /// Whether placing `op` would drop an operation (client order).
+    fn would_fence(&self, op: u32) -> bool {
+        let (from, to) = (self.fence_at[op as usize] as usize, self.fence_at[op as usize + 1] as usize);
+        self.fences[from..to].iter().any(|&a| !self.in_set(a))
+    }
+
+    /// Drops the unplaced operations that placing `op` fences, as frames to be undone with
+    /// `op`'s own.
+    fn fence(&mut self, op: u32) {
+        let (from, to) = (self.fence_at[op as usize] as usize, self.fence_at[op as usize + 1] as usize);
+        for k in from..to {
+            let a = self.fences[k];
+            if !self.in_set(a) {
+                self.mark(a);
+                let frame =
+                    Frame { op: a, state_before: self.state, forced: true, dropped: true, fenced: true };
+                self.push(frame);
+                self.dropped_on_stack += 1;
+                self.lift(a);
+            }
+        }
+    }
+
+    /// Pops and undoes the top frame.
+    fn pop(&mut self) -> Option<Frame> {
+        let frame = self.stack.pop()?;
+        self.agree = self.agree.min(self.stack.len());
+        self.dropped_on_stack -= usize::from(frame.dropped);
+        self.unlift(frame.op);
+        self.unmark(frame.op);
+        self.state = frame.state_before;
+        Some(frame)
+    }
+
+    /// Undoes the fence frames on top of the stack.
+    fn unfence(&mut self) {
+        while self.stack.last().is_some_and(|f| f.fenced) {
+            self.pop();
+        }
     }
 
     /// Makes room in the tables for what the next step may add, if the bounds allow it.
@@ -384,13 +485,15 @@ impl<'a, M: Model> Search<'a, M> {
         if next == REJECTED || (output.is_none() && next == self.state) {
             return Try::Rejected;
         }
-        let forced = self.read_only[op as usize];
+        let forced = self.read_only[op as usize] && !self.would_fence(op);
+        self.fence(op);
         self.mark(op);
         if self.insert_key(next) == Insert::Present {
             self.unmark(op);
+            self.unfence();
             return if forced { Try::NodeFails } else { Try::Rejected };
         }
-        self.push(Frame { op, state_before: self.state, forced, dropped: false });
+        self.push(Frame { op, state_before: self.state, forced, dropped: false, fenced: false });
         self.state = next;
         self.lift(op);
         Try::Entered
@@ -453,12 +556,8 @@ impl<'a, M: Model> Search<'a, M> {
     /// to continue from, or `None` when the stack empties: no linearization exists.
     fn backtrack(&mut self) -> Option<u32> {
         loop {
-            let frame = self.stack.pop()?;
-            self.agree = self.agree.min(self.stack.len());
-            self.dropped_on_stack -= usize::from(frame.dropped);
-            self.unlift(frame.op);
-            self.unmark(frame.op);
-            self.state = frame.state_before;
+            let frame = self.pop()?;
+            self.unfence();
             if !frame.forced {
                 return Some(self.next[self.call_pos[frame.op as usize] as usize]);
             }
