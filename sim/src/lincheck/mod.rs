@@ -33,9 +33,17 @@
 //! - The search is exponential in the worst case. Porcupine's 50-client key-value histories
 //!   checked unsplit (all keys as one object) do not finish in 60 s or 1 GiB; split per key
 //!   they take well under 0.1 s. The simulator should keep keys independent and split.
-//! - The memory bound is per partition (a partition's tables are freed before the next),
-//!   and counts the heap a state owns as [`Model::heap_bytes`] estimates it: the kv
-//!   estimate counts shared values once per state, so it errs high.
+//! - The memory bound counts the tables as allocated, and a table's growth before it
+//!   happens (old and new buffers together), so the search's tables never pass it. It is
+//!   per partition in [`check`] (a partition's tables are freed before the next) and over
+//!   all threads in [`check_parallel`]. It counts the heap a state owns as
+//!   [`Model::heap_bytes`] estimates it: the kv estimate counts shared values once per
+//!   state, so it errs high. The history itself and the search's per-operation arrays are
+//!   not counted.
+//! - Every node is memoized, even where the search had no choice, so on a long sequential
+//!   history the memo cache grows with the history (about 200 bytes an operation): a
+//!   sequential history of about 5 million operations (a 500 MB Jepsen log) passes the default 1 GiB bound and ends
+//!   `unknown` (raise `--max-memory`).
 //! - Wall-clock reads live only in `budget.rs`, for the CLI (see [`Deadline`]).
 //!
 //! # The JSON history format
