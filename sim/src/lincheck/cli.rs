@@ -46,6 +46,11 @@ pub struct LincheckArgs {
     /// Give up on a file after this many milliseconds, answering `unknown`.
     #[arg(long, value_name = "N")]
     pub timeout_ms: Option<u64>,
+    /// Give up on a file after this many search steps, answering `unknown`: the
+    /// deterministic budget the simulator uses (10 million there). With `--jobs` above 1,
+    /// each thread counts its own steps.
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<u64>,
     /// The most memory the search's tables may hold at once, over all threads: bytes, or
     /// with a K, M or G suffix (powers of 1024). A search that would pass it answers
     /// `unknown`.
@@ -171,6 +176,7 @@ fn check_file(args: &LincheckArgs, file: &str) -> Result<CheckResult, ParseError
         None => Budget::default(),
     };
     budget.max_bytes = args.max_memory;
+    budget.max_steps = args.max_steps;
     let threads = match args.jobs {
         Some(jobs) => jobs as usize,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
