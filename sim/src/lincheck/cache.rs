@@ -126,6 +126,23 @@ impl<S: Hash + Eq> Interner<S> {
         (self.states.len() + 1) * 2 > self.slots.len()
     }
 
+    /// The id of `state`, if it is stored.
+    pub(crate) fn find(&self, state: &S) -> Option<StateId> {
+        let hash = hash_of(state);
+        let mask = self.slots.len() - 1;
+        let mut slot = (hash as usize) & mask;
+        loop {
+            let id = self.slots[slot];
+            if id == EMPTY {
+                return None;
+            }
+            if self.hashes[id as usize] == hash && self.states[id as usize] == *state {
+                return Some(id);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
     /// The id of `state`, adding it if new; `heap_bytes` is what it owns on the heap.
     /// [`Interner::grow`] must have made room first.
     pub(crate) fn intern(&mut self, state: S, heap_bytes: usize) -> StateId {
@@ -252,37 +269,57 @@ pub(crate) struct Window<'a> {
 }
 
 /// The key the memo cache stores for a linearized set: the windows of its two halves, the
-/// operations that have a return entry and those with no return at all. Unknown outcomes
-/// that are never placed would otherwise hold the first window open from the first such
-/// operation to the end of the search, making keys as long as the history.
+/// operations with a known outcome and those with an unknown one. Unknown outcomes that are
+/// never placed would otherwise hold the first window open from the first such operation
+/// to the end of the search, making keys as long as the history; and the split lets
+/// [`FailedSets`] compare the unknown halves of nodes whose known halves are equal.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SetKey<'a> {
-    pub(crate) returning: Window<'a>,
-    pub(crate) open: Window<'a>,
+    pub(crate) known: Window<'a>,
+    pub(crate) unknown: Window<'a>,
 }
 
 impl SetKey<'_> {
     /// The key's length in words, as the memo cache stores it.
     pub(crate) fn words(&self) -> usize {
-        self.returning.words.len() + self.open.words.len()
+        self.known.words.len() + self.unknown.words.len()
+    }
+}
+
+impl Window<'_> {
+    /// Word `w` of the whole set.
+    fn word(&self, w: usize) -> u64 {
+        let start = self.start as usize;
+        if w < start {
+            u64::MAX
+        } else {
+            self.words.get(w - start).copied().unwrap_or(0)
+        }
+    }
+
+    /// Whether every bit of `self` is in `other`.
+    pub(crate) fn is_subset(&self, other: &Window<'_>) -> bool {
+        let from = (self.start.min(other.start)) as usize;
+        let to = self.start as usize + self.words.len();
+        (from..to).all(|w| self.word(w) & !other.word(w) == 0)
     }
 }
 
 /// One slot of the memo cache. `len == EMPTY` marks a free slot; the key's words are
-/// `arena[offset..offset + len]`, the returning window's `split` words first.
+/// `arena[offset..offset + len]`, the known window's `split` words first.
 #[derive(Clone, Copy)]
 struct Slot {
     hash: u64,
     offset: u32,
     len: u32,
     split: u32,
-    returning_start: u32,
-    open_start: u32,
+    known_start: u32,
+    unknown_start: u32,
     state: StateId,
 }
 
 const FREE: Slot =
-    Slot { hash: 0, offset: 0, len: EMPTY, split: 0, returning_start: 0, open_start: 0, state: 0 };
+    Slot { hash: 0, offset: 0, len: EMPTY, split: 0, known_start: 0, unknown_start: 0, state: 0 };
 
 /// Lowe's memo cache: the (linearized set, state) pairs the search has already entered.
 /// Since a set only grows along a search path, a pair met again was fully explored and
@@ -363,15 +400,15 @@ impl MemoCache {
             let extra = next_capacity(self.arena.capacity(), len) - self.arena.len();
             self.arena.reserve_exact(extra);
         }
-        self.arena.extend_from_slice(set.returning.words);
-        self.arena.extend_from_slice(set.open.words);
+        self.arena.extend_from_slice(set.known.words);
+        self.arena.extend_from_slice(set.unknown.words);
         self.slots[index] = Slot {
             hash,
             offset,
             len: len as u32,
-            split: set.returning.words.len() as u32,
-            returning_start: set.returning.start,
-            open_start: set.open.start,
+            split: set.known.words.len() as u32,
+            known_start: set.known.start,
+            unknown_start: set.unknown.start,
             state,
         };
         self.entries += 1;
@@ -380,12 +417,12 @@ impl MemoCache {
 
     fn key_eq(&self, slot: &Slot, set: SetKey<'_>) -> bool {
         let (offset, split) = (slot.offset as usize, slot.split as usize);
-        slot.returning_start == set.returning.start
-            && slot.open_start == set.open.start
-            && slot.split as usize == set.returning.words.len()
+        slot.known_start == set.known.start
+            && slot.unknown_start == set.unknown.start
+            && slot.split as usize == set.known.words.len()
             && slot.len as usize == set.words()
-            && self.arena[offset..offset + split] == *set.returning.words
-            && self.arena[offset + split..offset + slot.len as usize] == *set.open.words
+            && self.arena[offset..offset + split] == *set.known.words
+            && self.arena[offset + split..offset + slot.len as usize] == *set.unknown.words
     }
 
     /// Doubles the slot table if the next insertion needs it.
@@ -394,6 +431,189 @@ impl MemoCache {
             return;
         }
         let mut slots = vec![FREE; self.slots.len() * 2];
+        let mask = slots.len() - 1;
+        for slot in self.slots.iter().filter(|s| s.len != EMPTY) {
+            let mut index = (slot.hash as usize) & mask;
+            while slots[index].len != EMPTY {
+                index = (index + 1) & mask;
+            }
+            slots[index] = *slot;
+        }
+        self.slots = slots;
+    }
+}
+
+/// The nodes (linearized set, state) whose search failed, grouped by their known half and
+/// state, for a dominance test: a node is dominated by a failed node with the same known
+/// half and state whose unknown half is a subset of its own. Such a node fails too: an
+/// unknown-outcome operation still unplaced may yet be placed or dropped, so every way to
+/// finish from the node is, with the extra operations dropped, a way to finish from the
+/// failed one.
+///
+/// Only nodes whose search has ended are recorded (never one still on the search path),
+/// so a recorded node's failure is a fact about the node, whatever path reached it.
+pub(crate) struct FailedSets {
+    /// Per (known half, state): the key's words in `arena`, and the newest failed unknown
+    /// half recorded for it, as an index into `sets`.
+    slots: Vec<FailedSlot>,
+    /// Failed unknown halves, each linked to the previous one of its slot.
+    sets: Vec<FailedSet>,
+    arena: Vec<u64>,
+    entries: usize,
+}
+
+#[derive(Clone, Copy)]
+struct FailedSlot {
+    hash: u64,
+    offset: u32,
+    len: u32,
+    start: u32,
+    state: StateId,
+    newest: u32,
+}
+
+#[derive(Clone, Copy)]
+struct FailedSet {
+    previous: u32,
+    start: u32,
+    offset: u32,
+    len: u32,
+}
+
+const NO_SET: u32 = u32::MAX;
+const FREE_FAILED: FailedSlot =
+    FailedSlot { hash: 0, offset: 0, len: EMPTY, start: 0, state: 0, newest: NO_SET };
+/// How many failed unknown halves of one (known half, state) a dominance test compares
+/// with, newest first: a bound on the test's cost. Older ones are kept but not compared.
+const DOMINANCE_SCAN: usize = 32;
+
+impl FailedSets {
+    pub(crate) fn new() -> Self {
+        FailedSets { slots: vec![FREE_FAILED; FIRST_SLOTS], sets: Vec::new(), arena: Vec::new(), entries: 0 }
+    }
+
+    /// Bytes held, as allocated.
+    pub(crate) fn bytes(&self) -> usize {
+        self.slots.capacity() * size_of::<FailedSlot>()
+            + self.sets.capacity() * size_of::<FailedSet>()
+            + self.arena.capacity() * size_of::<u64>()
+    }
+
+    /// The most bytes the next [`FailedSets::record`] of a key of `key_words` words may
+    /// allocate on top of [`FailedSets::bytes`].
+    pub(crate) fn growth_bytes(&self, key_words: usize) -> usize {
+        let table = if self.needs_growth() { 2 * self.slots.len() * size_of::<FailedSlot>() } else { 0 };
+        let sets = if self.sets.len() == self.sets.capacity() {
+            next_capacity(self.sets.capacity(), 1) * size_of::<FailedSet>()
+        } else {
+            0
+        };
+        let arena = if self.arena.len() + key_words > self.arena.capacity() {
+            next_capacity(self.arena.capacity(), key_words) * size_of::<u64>()
+        } else {
+            0
+        };
+        table + sets + arena
+    }
+
+    fn needs_growth(&self) -> bool {
+        (self.entries + 1) * 2 > self.slots.len()
+    }
+
+    fn slot_hash(known_hash: u64, state: StateId) -> u64 {
+        mix(known_hash ^ u64::from(state).wrapping_mul(FX_SEED) ^ 0x6a09_e667_f3bc_c909)
+    }
+
+    /// The slot of (`known`, `state`), or the free slot where it would go.
+    fn find(&self, hash: u64, known: &Window<'_>, state: StateId) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut index = (hash as usize) & mask;
+        loop {
+            let slot = &self.slots[index];
+            if slot.len == EMPTY {
+                return index;
+            }
+            if slot.hash == hash
+                && slot.state == state
+                && slot.start == known.start
+                && self.arena[slot.offset as usize..(slot.offset + slot.len) as usize] == *known.words
+            {
+                return index;
+            }
+            index = (index + 1) & mask;
+        }
+    }
+
+    /// Whether a failed node recorded with `key`'s known half and `state` has an unknown
+    /// half that is a subset of `key`'s. `known_hash` must be a hash of the known half.
+    pub(crate) fn dominated(&self, known_hash: u64, key: SetKey<'_>, state: StateId) -> bool {
+        let hash = Self::slot_hash(known_hash, state);
+        let slot = self.slots[self.find(hash, &key.known, state)];
+        let mut at = slot.newest;
+        for _ in 0..DOMINANCE_SCAN {
+            if slot.len == EMPTY || at == NO_SET {
+                return false;
+            }
+            let set = self.sets[at as usize];
+            let words = &self.arena[set.offset as usize..(set.offset + set.len) as usize];
+            if (Window { start: set.start, words }).is_subset(&key.unknown) {
+                return true;
+            }
+            at = set.previous;
+        }
+        false
+    }
+
+    /// Records that the node (`key`, `state`) failed, if [`FailedSets::grow`] made room
+    /// for it (it makes room for one record; the record is only an aid, so a second one
+    /// before the next `grow` is left out).
+    pub(crate) fn record(&mut self, known_hash: u64, key: SetKey<'_>, state: StateId) {
+        let words = key.known.words.len() + key.unknown.words.len();
+        if self.needs_growth()
+            || self.arena.len() + words > self.arena.capacity()
+            || self.sets.len() == self.sets.capacity()
+        {
+            return;
+        }
+        let hash = Self::slot_hash(known_hash, state);
+        let index = self.find(hash, &key.known, state);
+        if self.slots[index].len == EMPTY {
+            let offset = u32::try_from(self.arena.len()).expect("failed-set arena under 2^32 words");
+            self.arena.extend_from_slice(key.known.words);
+            self.slots[index] = FailedSlot {
+                hash,
+                offset,
+                len: key.known.words.len() as u32,
+                start: key.known.start,
+                state,
+                newest: NO_SET,
+            };
+            self.entries += 1;
+        }
+        let offset = u32::try_from(self.arena.len()).expect("failed-set arena under 2^32 words");
+        self.arena.extend_from_slice(key.unknown.words);
+        let previous = self.slots[index].newest;
+        let set =
+            FailedSet { previous, start: key.unknown.start, offset, len: key.unknown.words.len() as u32 };
+        self.slots[index].newest = u32::try_from(self.sets.len()).expect("under 2^32 failed sets");
+        self.sets.push(set);
+    }
+
+    /// Makes room for the next record, of a key of up to `key_words` words: what
+    /// [`FailedSets::growth_bytes`] announced.
+    pub(crate) fn grow(&mut self, key_words: usize) {
+        if self.arena.len() + key_words > self.arena.capacity() {
+            let extra = next_capacity(self.arena.capacity(), key_words) - self.arena.len();
+            self.arena.reserve_exact(extra);
+        }
+        if self.sets.len() == self.sets.capacity() {
+            let extra = next_capacity(self.sets.capacity(), 1) - self.sets.len();
+            self.sets.reserve_exact(extra);
+        }
+        if !self.needs_growth() {
+            return;
+        }
+        let mut slots = vec![FREE_FAILED; self.slots.len() * 2];
         let mask = slots.len() - 1;
         for slot in self.slots.iter().filter(|s| s.len != EMPTY) {
             let mut index = (slot.hash as usize) & mask;
@@ -527,7 +747,7 @@ mod tests {
     }
 
     fn key<'a>(returning: &'a [u64], open: &'a [u64]) -> SetKey<'a> {
-        SetKey { returning: Window { start: 1, words: returning }, open: Window { start: 0, words: open } }
+        SetKey { known: Window { start: 1, words: returning }, unknown: Window { start: 0, words: open } }
     }
 
     #[test]

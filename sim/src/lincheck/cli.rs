@@ -226,14 +226,15 @@ fn report(args: &LincheckArgs, file: &str, result: &CheckResult) {
         let s = &result.stats;
         eprintln!(
             "{file}: steps={} partitions={} peak_cache_entries={} peak_bytes={} peak_states={} \
-             peak_key_words={} scanned_words={}",
+             peak_key_words={} scanned_words={} dominated={}",
             s.steps,
             s.partitions,
             s.peak_cache_entries,
             s.peak_bytes,
             s.peak_states,
             s.peak_key_words,
-            s.scanned_words
+            s.scanned_words,
+            s.dominated
         );
     }
 }

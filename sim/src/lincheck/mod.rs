@@ -86,7 +86,9 @@ mod search;
 
 use std::fmt;
 
-pub use budget::{Budget, Deadline, Stopwatch, DEFAULT_MAX_BYTES, DEFAULT_MAX_CACHE_ENTRIES};
+pub use budget::{
+    Budget, Deadline, Stopwatch, DEFAULT_FIRST_SLICE, DEFAULT_MAX_BYTES, DEFAULT_MAX_CACHE_ENTRIES,
+};
 pub use explain::{ExplainedOp, Explanation, StuckOp, StuckReason};
 pub use history::{History, OpId, Operation, Outcome};
 pub use json::JsonInput;
@@ -161,6 +163,10 @@ pub struct Stats {
     /// Words scanned, over all partitions, to keep the keys' windows up to date: at most
     /// about one per 64 operations per pass over the history, not one per word per step.
     pub scanned_words: u64,
+    /// Nodes not entered because a node that had failed dominated them (the same known
+    /// operations linearized and the same state, with a subset of the unknown-outcome
+    /// ones), over all partitions.
+    pub dominated: u64,
 }
 
 /// Per-partition costs, folded into [`Stats`].
@@ -170,6 +176,7 @@ pub(crate) struct PartitionStats {
     states: usize,
     key_words: usize,
     scanned_words: u64,
+    dominated: u64,
 }
 
 impl Stats {
@@ -180,6 +187,7 @@ impl Stats {
         self.peak_states = self.peak_states.max(part.states);
         self.peak_key_words = self.peak_key_words.max(part.key_words);
         self.scanned_words += part.scanned_words;
+        self.dominated += part.dominated;
     }
 }
 
@@ -250,6 +258,7 @@ fn check_partition<M: Model>(
             let explanation = Explanation::new(model, &part.label, &part.ops, &ops, longest);
             Err(Verdict::NotLinearizable(Box::new(explanation)))
         }
+        Found::Restart => unreachable!("the search restarts by itself"),
         Found::Unknown(cause) => {
             Err(Verdict::Unknown(UnknownReason { cause, partition: part.label.clone() }))
         }
