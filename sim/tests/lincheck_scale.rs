@@ -40,6 +40,10 @@ fn a_long_sequential_history_costs_the_same_per_step() {
             assert!(stats.peak_key_words <= 2, "n={n} open_write={open_write}: {stats:?}");
             // Keeping the keys' bounds passes each word of the set about once.
             assert!(stats.scanned_words <= n / 64 + 2, "n={n}: {stats:?}");
+            // Steps with no choice are not memoized: the memo cache stays empty.
+            if !open_write {
+                assert_eq!(stats.peak_cache_entries, 0, "n={n}: {stats:?}");
+            }
             per_op.push(stats.steps as f64 / n as f64);
         }
         assert!(per_op[2] <= per_op[0] * 1.01, "steps per operation grow: {per_op:?}");

@@ -35,13 +35,13 @@ fn formerly_undecided_histories_are_decided_within_the_budget() {
     }
 }
 
-/// Swarm histories (seeds 52, 108, 367, 484, 520, 1178, 1287, 1396, 2625 of the simulator
+/// Swarm histories (seeds 52, 108, 367, 520, 1178, 1287, 1396, 2625 of the simulator
 /// as it was in 2445126) that the search left `unknown` within the budget even with client
 /// order, before it tried known operations first, restarted in the other order, and
 /// skipped nodes dominated by failed ones.
 #[test]
 fn swarm_histories_with_many_abandoned_operations_are_decided() {
-    for seed in [52, 108, 367, 484, 520, 1178, 1287, 1396, 2625] {
+    for seed in [52, 108, 367, 520, 1178, 1287, 1396, 2625] {
         let name = format!("swarm2-{seed}.json");
         let history = load(&name);
         let result = check(&Kv::default(), &history, &Budget::steps(STEPS));

@@ -19,13 +19,14 @@ pub struct Budget {
     /// of states (as [`Model::heap_bytes`](super::Model::heap_bytes) estimates them).
     pub max_bytes: usize,
     /// The steps the search of a partition spends in its first order of candidates before
-    /// it restarts in the other; each restart doubles the slice. Changes how soon a
+    /// it restarts in the other; each restart doubles the slice. Only steps with a choice
+    /// count (not those placing a node's only candidate). Changes how soon a
     /// verdict is found, never which verdict.
     pub first_slice: u64,
 }
 
-/// The default first slice: about a million steps.
-pub const DEFAULT_FIRST_SLICE: u64 = 1 << 20;
+/// The default first slice: about half a million steps with a choice.
+pub const DEFAULT_FIRST_SLICE: u64 = 1 << 19;
 
 /// The default cache bound: 20 million entries, enough for every Porcupine history,
 /// while keeping a runaway search to well under the memory of a small machine.

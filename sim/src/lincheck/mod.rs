@@ -40,10 +40,12 @@
 //!   [`Model::heap_bytes`] estimates it: the kv estimate counts shared values once per
 //!   state, so it errs high. The history itself and the search's per-operation arrays are
 //!   not counted.
-//! - Every node is memoized, even where the search had no choice, so on a long sequential
-//!   history the memo cache grows with the history (about 200 bytes an operation): a
-//!   sequential history of about 5 million operations (a 500 MB Jepsen log) passes the default 1 GiB bound and ends
-//!   `unknown` (raise `--max-memory`).
+//! - A node reached by placing its parent's only candidate (an operation every other
+//!   unplaced one must follow) is not memoized, so a sequential history leaves the memo
+//!   cache empty; the state and transition tables still grow with the distinct states
+//!   (about 50 bytes an operation on a sequential register history that writes a new value
+//!   every other operation): a 500 MB Jepsen log checks in about 270 MB of tables, within
+//!   the default 1 GiB. The parsed history itself is not counted.
 //! - Wall-clock reads live only in `budget.rs`, for the CLI (see [`Deadline`]).
 //!
 //! # The JSON history format

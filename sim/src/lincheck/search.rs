@@ -264,6 +264,9 @@ struct Search<'a, M: Model> {
     max_bytes: usize,
     /// A new state did not fit in the memory bound: the search must stop.
     out_of_room: bool,
+    /// Steps that tried an operation that was not its node's only choice: what a slice
+    /// between restarts counts (a restart redoes the forced steps for nothing).
+    choices: u64,
 }
 
 /// Checks one partition's operations against `model`.
@@ -284,7 +287,7 @@ pub(crate) fn search<M: Model>(
     // path: the failed nodes (for dominance), states and transitions.
     let (mut order, mut slice) = (Order::KnownFirst, budget.first_slice.max(1));
     let found = loop {
-        let until = meter.steps.saturating_add(slice);
+        let until = search.choices.saturating_add(slice);
         match search.run(meter, budget, order, until) {
             Found::Restart => {
                 search.restart();
@@ -437,10 +440,11 @@ impl<'a, M: Model> Search<'a, M> {
             pool,
             max_bytes,
             out_of_room: false,
+            choices: 0,
         }
     }
 
-    /// Searches in `order` until an answer, or until the meter passes `until` steps.
+    /// Searches in `order` until an answer, or until it has made `until` choices.
     fn run(&mut self, meter: &mut Meter<'_>, budget: &Budget, order: Order, until: u64) -> Found {
         let mut at = self.first(order);
         loop {
@@ -487,7 +491,7 @@ impl<'a, M: Model> Search<'a, M> {
                 if let Some(cause) = meter.tick() {
                     return Found::Unknown(cause);
                 }
-                if meter.steps > until {
+                if self.choices > until {
                     return Found::Restart;
                 }
                 self.try_linearize(op, pass)
@@ -685,9 +689,11 @@ impl<'a, M: Model> Search<'a, M> {
             return Try::Rejected;
         }
         let forced = self.read_only[op as usize] && !self.would_fence(op);
+        let only_choice = self.only_choice(op);
+        self.choices += u64::from(!only_choice);
         self.fence(op);
         self.mark(op);
-        if self.insert_key(next) == Insert::Present {
+        if !only_choice && self.insert_key(next) == Insert::Present {
             self.unmark(op);
             self.unfence();
             return if forced { Try::NodeFails } else { Try::Rejected };
@@ -696,6 +702,17 @@ impl<'a, M: Model> Search<'a, M> {
         self.state = next;
         self.lift(op);
         Try::Entered
+    }
+
+    /// Whether `op` is the node's only candidate, every other operation having to follow
+    /// it: its call and return are the first two entries in the list. The node it leads to
+    /// is then not memoized: the search reaches it only through this node (another order
+    /// would place an operation before `op` that must follow it), so the memo cache could
+    /// save at most a re-run of the forced steps up to the next choice, and on a
+    /// sequential history it would otherwise grow by an entry an operation.
+    fn only_choice(&self, op: u32) -> bool {
+        let call = self.call_pos[op as usize];
+        self.next[HEAD as usize] == call && self.next[call as usize] == self.ret_pos[op as usize]
     }
 
     /// Pushes a frame, keeping the longest partial linearization up to date.
