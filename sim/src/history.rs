@@ -80,6 +80,8 @@ impl History {
     /// outcome: it may have taken effect at any point after its call, or never).
     pub fn to_lincheck(&self) -> lincheck::History<KvInput, KvOutput> {
         let mut out = lincheck::History::new();
+        // Sessions apply each client's requests in order (see `fenced_by`).
+        out.set_clients_in_order(true);
         for op in &self.ops {
             let outcome = match (&op.ret, op.fenced_by) {
                 (Some((at, result)), _) => Outcome::Returned { at: *at, output: to_output(result) },

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use quorate_sim::lincheck::{check, parse, Budget, Kv, Register, Verdict};
+use quorate_sim::lincheck::{check, check_parallel, parse, Budget, Kv, Register, UnknownCause, Verdict};
 
 /// Enough steps for every history here that Porcupine checks; deterministic, so a
 /// regression in search efficiency shows up as `Unknown` rather than as a slow test.
@@ -120,4 +120,36 @@ fn a_small_cache_bound_gives_unknown_not_a_wrong_answer() {
     }
     let verdict = check_kv("c10-ok.txt", false, &budget);
     assert!(matches!(verdict, Verdict::Unknown(_)), "{verdict:?}");
+}
+
+#[test]
+fn the_parallel_check_gives_the_same_verdicts() {
+    for name in KV_FILES {
+        let path = common::porcupine_dir().join("kv").join(name);
+        let history = parse::edn_kv(&common::read(&path), name).expect("parses");
+        let one = check(&Kv::default(), &history, &Budget::steps(STEPS));
+        let many = check_parallel(&Kv::default(), &history, &Budget::steps(STEPS), 4);
+        assert_eq!(one.verdict, many.verdict, "{name}");
+        if one.verdict == Verdict::Linearizable {
+            assert_eq!(one.stats.partitions, many.stats.partitions, "{name}");
+        }
+    }
+}
+
+/// The memory bound holds for the tables as allocated, growth included: a search never
+/// holds more than the bound, and stops with `Unknown` before it would.
+#[test]
+fn the_memory_bound_is_never_passed() {
+    for max_bytes in [300_000, 1 << 20, 3 << 20] {
+        let budget = Budget { max_bytes, ..Budget::steps(STEPS) };
+        let path = common::porcupine_dir().join("kv").join("c50-ok.txt");
+        let history = parse::edn_kv(&common::read(&path), "c50-ok.txt").expect("parses");
+        let result = check(&Kv { split: false }, &history, &budget);
+        match &result.verdict {
+            Verdict::Unknown(reason) => assert_eq!(reason.cause, UnknownCause::CacheFull),
+            other => panic!("c50 unsplit in {max_bytes} bytes: {other:?}"),
+        }
+        assert!(result.stats.peak_bytes <= max_bytes, "{} > {max_bytes}", result.stats.peak_bytes);
+        assert!(result.stats.peak_bytes > max_bytes / 3, "{} of {max_bytes}", result.stats.peak_bytes);
+    }
 }

@@ -18,7 +18,15 @@ pub struct Budget {
     /// The most bytes the search of one partition may hold in its memo cache and its table
     /// of states (as [`Model::heap_bytes`](super::Model::heap_bytes) estimates them).
     pub max_bytes: usize,
+    /// The steps the search of a partition spends in its first order of candidates before
+    /// it restarts in the other; each restart doubles the slice. Only steps with a choice
+    /// count (not those placing a node's only candidate). Changes how soon a
+    /// verdict is found, never which verdict.
+    pub first_slice: u64,
 }
+
+/// The default first slice: about half a million steps with a choice.
+pub const DEFAULT_FIRST_SLICE: u64 = 1 << 19;
 
 /// The default cache bound: 20 million entries, enough for every Porcupine history,
 /// while keeping a runaway search to well under the memory of a small machine.
@@ -34,6 +42,7 @@ impl Default for Budget {
             deadline: None,
             max_cache_entries: DEFAULT_MAX_CACHE_ENTRIES,
             max_bytes: DEFAULT_MAX_BYTES,
+            first_slice: DEFAULT_FIRST_SLICE,
         }
     }
 }

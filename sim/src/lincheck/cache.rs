@@ -101,15 +101,50 @@ impl<S: Hash + Eq> Interner<S> {
         self.states.len()
     }
 
-    /// Bytes held: the tables, the states and what they own.
+    /// Bytes held: the tables as allocated, and what the states own.
     pub(crate) fn bytes(&self) -> usize {
         self.states.capacity() * size_of::<S>()
             + self.hashes.capacity() * size_of::<u64>()
-            + self.slots.len() * size_of::<u32>()
+            + self.slots.capacity() * size_of::<u32>()
             + self.heap_bytes
     }
 
+    /// The most bytes the tables may allocate for the next new state, on top of
+    /// [`Interner::bytes`] (the state's own heap is the model's, and counted once added).
+    pub(crate) fn growth_bytes(&self) -> usize {
+        let mut bytes = 0;
+        if self.states.len() == self.states.capacity() {
+            bytes += next_capacity(self.states.capacity(), 1) * (size_of::<S>() + size_of::<u64>());
+        }
+        if self.needs_growth() {
+            bytes += 2 * self.slots.len() * size_of::<u32>();
+        }
+        bytes
+    }
+
+    fn needs_growth(&self) -> bool {
+        (self.states.len() + 1) * 2 > self.slots.len()
+    }
+
+    /// The id of `state`, if it is stored.
+    pub(crate) fn find(&self, state: &S) -> Option<StateId> {
+        let hash = hash_of(state);
+        let mask = self.slots.len() - 1;
+        let mut slot = (hash as usize) & mask;
+        loop {
+            let id = self.slots[slot];
+            if id == EMPTY {
+                return None;
+            }
+            if self.hashes[id as usize] == hash && self.states[id as usize] == *state {
+                return Some(id);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
     /// The id of `state`, adding it if new; `heap_bytes` is what it owns on the heap.
+    /// [`Interner::grow`] must have made room first.
     pub(crate) fn intern(&mut self, state: S, heap_bytes: usize) -> StateId {
         let hash = hash_of(&state);
         let mask = self.slots.len() - 1;
@@ -124,19 +159,26 @@ impl<S: Hash + Eq> Interner<S> {
             }
             slot = (slot + 1) & mask;
         }
+        assert!(!self.needs_growth(), "the state table grows before it fills");
         let id = u32::try_from(self.states.len()).expect("fewer than 2^32 states");
         assert!(id != EMPTY, "state ids exhausted");
+        if self.states.len() == self.states.capacity() {
+            let more = next_capacity(self.states.capacity(), 1) - self.states.len();
+            self.states.reserve_exact(more);
+            self.hashes.reserve_exact(more);
+        }
         self.states.push(state);
         self.hashes.push(hash);
         self.heap_bytes += heap_bytes;
         self.slots[slot] = id;
-        if self.states.len() * 2 > self.slots.len() {
-            self.grow();
-        }
         id
     }
 
-    fn grow(&mut self) {
+    /// Doubles the slot table if the next new state needs it.
+    pub(crate) fn grow(&mut self) {
+        if !self.needs_growth() {
+            return;
+        }
         let mut slots = vec![EMPTY; self.slots.len() * 2];
         let mask = slots.len() - 1;
         for (id, hash) in self.hashes.iter().enumerate() {
@@ -150,43 +192,142 @@ impl<S: Hash + Eq> Interner<S> {
     }
 }
 
-/// A set of linearized operations, in the compact form the memo cache stores: the words
-/// of the bitset with the leading all-ones words and trailing all-zero words cut off.
+/// A bitset of operations that keeps, as it changes, the bounds of its compact form:
+/// `start`, the first word not all ones, and `end`, one past the last word not all zeros.
 ///
 /// The search linearizes operations roughly in call order, so the set is almost always a
-/// long run of ones, a short ragged window, then zeros: cutting both ends makes keys a few
-/// words long however long the history. The form is canonical (`start` says where the
-/// leading ones end), so equal sets have equal keys.
-#[derive(Clone, Copy)]
-pub(crate) struct SetKey<'a> {
+/// long run of ones, a short ragged window, then zeros; the window is what the memo cache
+/// stores. Keeping the bounds up to date as bits change (rather than scanning the whole
+/// set for them at every step, which made long histories quadratic) needs changes to come
+/// in stack order, as the search makes them: [`LinSet::remove`] undoes the latest
+/// [`LinSet::insert`] and restores the bounds it saved.
+pub(crate) struct LinSet {
+    words: Vec<u64>,
+    start: u32,
+    end: u32,
+    /// Per insertion not yet undone: the bit, and the bounds before it.
+    saved: Vec<(u32, u32, u32)>,
+    /// Words the bound's scans have passed, in all: the cost of keeping the bounds.
+    scanned: u64,
+}
+
+impl LinSet {
+    /// An empty set of `len` bits.
+    pub(crate) fn new(len: usize) -> LinSet {
+        let words = len.div_ceil(64);
+        assert!(words < u32::MAX as usize, "set too large");
+        LinSet { words: vec![0; words], start: 0, end: 0, saved: Vec::new(), scanned: 0 }
+    }
+
+    /// Adds `bit`, which must be absent.
+    pub(crate) fn insert(&mut self, bit: u32) {
+        let (word, mask) = (bit as usize / 64, 1u64 << (bit % 64));
+        assert!(self.words[word] & mask == 0, "bit {bit} inserted twice");
+        self.saved.push((bit, self.start, self.end));
+        self.words[word] |= mask;
+        // The scan stops at the first word with a zero: it passes only words that filled
+        // up since the bound last moved, so the search pays for it once per word.
+        while self.words.get(self.start as usize) == Some(&u64::MAX) {
+            self.start += 1;
+            self.scanned += 1;
+        }
+        self.end = self.end.max(word as u32 + 1);
+    }
+
+    /// Removes `bit`, which must be the latest bit inserted and not yet removed.
+    pub(crate) fn remove(&mut self, bit: u32) {
+        let (last, start, end) = self.saved.pop().expect("remove follows an insert");
+        assert_eq!(last, bit, "removals undo insertions in stack order");
+        self.words[bit as usize / 64] &= !(1u64 << (bit % 64));
+        (self.start, self.end) = (start, end);
+    }
+
+    /// Whether `bit` is in the set.
+    pub(crate) fn contains(&self, bit: u32) -> bool {
+        self.words[bit as usize / 64] & (1 << (bit % 64)) != 0
+    }
+
+    /// Words the bounds' scans have passed since the set was made.
+    pub(crate) fn scanned(&self) -> u64 {
+        self.scanned
+    }
+
+    /// The compact form: the words between the leading ones and the trailing zeros.
+    pub(crate) fn window(&self) -> Window<'_> {
+        let words =
+            if self.end > self.start { &self.words[self.start as usize..self.end as usize] } else { &[] };
+        Window { start: self.start, words }
+    }
+}
+
+/// A [`LinSet`]'s compact form. It is canonical (`start` says where the leading ones end),
+/// so equal sets have equal windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Window<'a> {
     pub(crate) start: u32,
     pub(crate) words: &'a [u64],
 }
 
-impl<'a> SetKey<'a> {
-    pub(crate) fn of(bits: &'a [u64]) -> SetKey<'a> {
-        let start = bits.iter().position(|w| *w != u64::MAX).unwrap_or(bits.len());
-        let end = bits.iter().rposition(|w| *w != 0).map_or(0, |i| i + 1);
-        let words = if end > start { &bits[start..end] } else { &[] };
-        SetKey { start: start as u32, words }
+/// The key the memo cache stores for a linearized set: the windows of its two halves, the
+/// operations with a known outcome and those with an unknown one. Unknown outcomes that are
+/// never placed would otherwise hold the first window open from the first such operation
+/// to the end of the search, making keys as long as the history; and the split lets
+/// [`FailedSets`] compare the unknown halves of nodes whose known halves are equal.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SetKey<'a> {
+    pub(crate) known: Window<'a>,
+    pub(crate) unknown: Window<'a>,
+}
+
+impl SetKey<'_> {
+    /// The key's length in words, as the memo cache stores it.
+    pub(crate) fn words(&self) -> usize {
+        self.known.words.len() + self.unknown.words.len()
     }
 }
 
-/// One slot of the memo cache. `len == EMPTY` marks a free slot.
+impl Window<'_> {
+    /// Word `w` of the whole set.
+    fn word(&self, w: usize) -> u64 {
+        let start = self.start as usize;
+        if w < start {
+            u64::MAX
+        } else {
+            self.words.get(w - start).copied().unwrap_or(0)
+        }
+    }
+
+    /// Whether every bit of `self` is in `other`.
+    pub(crate) fn is_subset(&self, other: &Window<'_>) -> bool {
+        let from = (self.start.min(other.start)) as usize;
+        let to = self.start as usize + self.words.len();
+        (from..to).all(|w| self.word(w) & !other.word(w) == 0)
+    }
+}
+
+/// One slot of the memo cache. `len == EMPTY` marks a free slot; the key's words are
+/// `arena[offset..offset + len]`, the known window's `split` words first.
 #[derive(Clone, Copy)]
 struct Slot {
     hash: u64,
     offset: u32,
-    start: u32,
     len: u32,
+    split: u32,
+    known_start: u32,
+    unknown_start: u32,
     state: StateId,
 }
 
-const FREE: Slot = Slot { hash: 0, offset: 0, start: 0, len: EMPTY, state: 0 };
+const FREE: Slot =
+    Slot { hash: 0, offset: 0, len: EMPTY, split: 0, known_start: 0, unknown_start: 0, state: 0 };
 
 /// Lowe's memo cache: the (linearized set, state) pairs the search has already entered.
 /// Since a set only grows along a search path, a pair met again was fully explored and
 /// failed, so the search need not enter it twice.
+///
+/// The cache never grows by itself: [`MemoCache::insert`] refuses when the table is full
+/// enough to need growing, so that the search can first check that the growth fits its
+/// memory bound (see [`MemoCache::growth_bytes`]) and then call [`MemoCache::grow`].
 pub(crate) struct MemoCache {
     slots: Vec<Slot>,
     arena: Vec<u64>,
@@ -202,23 +343,44 @@ pub(crate) enum Insert {
     Present,
 }
 
+/// The first size of each table, in slots; a power of two.
+const FIRST_SLOTS: usize = 1024;
+
 impl MemoCache {
     pub(crate) fn new() -> Self {
-        MemoCache { slots: vec![FREE; 1024], arena: Vec::new(), entries: 0 }
+        MemoCache { slots: vec![FREE; FIRST_SLOTS], arena: Vec::new(), entries: 0 }
     }
 
     pub(crate) fn entries(&self) -> usize {
         self.entries
     }
 
-    /// Bytes held: the slot table and the key arena.
+    /// Bytes held: the slot table and the key arena, as allocated.
     pub(crate) fn bytes(&self) -> usize {
-        self.slots.len() * size_of::<Slot>() + self.arena.capacity() * size_of::<u64>()
+        self.slots.capacity() * size_of::<Slot>() + self.arena.capacity() * size_of::<u64>()
+    }
+
+    /// The most bytes the next insertion of a key of `key_words` words may allocate on
+    /// top of [`MemoCache::bytes`] (while growing, old and new buffers are both held).
+    pub(crate) fn growth_bytes(&self, key_words: usize) -> usize {
+        let table = if self.needs_growth() { 2 * self.slots.len() * size_of::<Slot>() } else { 0 };
+        let arena = if self.arena.len() + key_words > self.arena.capacity() {
+            next_capacity(self.arena.capacity(), key_words) * size_of::<u64>()
+        } else {
+            0
+        };
+        table + arena
+    }
+
+    fn needs_growth(&self) -> bool {
+        (self.entries + 1) * 2 > self.slots.len()
     }
 
     /// Adds (`set`, `state`) unless present. `set_hash` must be a hash of the set alone
-    /// (the search keeps one incrementally).
+    /// (the search keeps one incrementally). The table must have room (see
+    /// [`MemoCache::grow`]).
     pub(crate) fn insert(&mut self, set_hash: u64, set: SetKey<'_>, state: StateId) -> Insert {
+        assert!(!self.needs_growth(), "the memo cache grows before it fills");
         let hash = mix(set_hash ^ u64::from(state).wrapping_mul(FX_SEED));
         let mask = self.slots.len() - 1;
         let mut index = (hash as usize) & mask;
@@ -233,23 +395,41 @@ impl MemoCache {
             index = (index + 1) & mask;
         }
         let offset = u32::try_from(self.arena.len()).expect("memo arena under 2^32 words");
-        self.arena.extend_from_slice(set.words);
-        self.slots[index] = Slot { hash, offset, start: set.start, len: set.words.len() as u32, state };
-        self.entries += 1;
-        if self.entries * 2 > self.slots.len() {
-            self.grow();
+        let len = set.words();
+        if self.arena.len() + len > self.arena.capacity() {
+            let extra = next_capacity(self.arena.capacity(), len) - self.arena.len();
+            self.arena.reserve_exact(extra);
         }
+        self.arena.extend_from_slice(set.known.words);
+        self.arena.extend_from_slice(set.unknown.words);
+        self.slots[index] = Slot {
+            hash,
+            offset,
+            len: len as u32,
+            split: set.known.words.len() as u32,
+            known_start: set.known.start,
+            unknown_start: set.unknown.start,
+            state,
+        };
+        self.entries += 1;
         Insert::Added
     }
 
     fn key_eq(&self, slot: &Slot, set: SetKey<'_>) -> bool {
-        let offset = slot.offset as usize;
-        slot.start == set.start
-            && slot.len as usize == set.words.len()
-            && self.arena[offset..offset + set.words.len()] == *set.words
+        let (offset, split) = (slot.offset as usize, slot.split as usize);
+        slot.known_start == set.known.start
+            && slot.unknown_start == set.unknown.start
+            && slot.split as usize == set.known.words.len()
+            && slot.len as usize == set.words()
+            && self.arena[offset..offset + split] == *set.known.words
+            && self.arena[offset + split..offset + slot.len as usize] == *set.unknown.words
     }
 
-    fn grow(&mut self) {
+    /// Doubles the slot table if the next insertion needs it.
+    pub(crate) fn grow(&mut self) {
+        if !self.needs_growth() {
+            return;
+        }
         let mut slots = vec![FREE; self.slots.len() * 2];
         let mask = slots.len() - 1;
         for slot in self.slots.iter().filter(|s| s.len != EMPTY) {
@@ -261,6 +441,195 @@ impl MemoCache {
         }
         self.slots = slots;
     }
+}
+
+/// The nodes (linearized set, state) whose search failed, grouped by their known half and
+/// state, for a dominance test: a node is dominated by a failed node with the same known
+/// half and state whose unknown half is a subset of its own. Such a node fails too: an
+/// unknown-outcome operation still unplaced may yet be placed or dropped, so every way to
+/// finish from the node is, with the extra operations dropped, a way to finish from the
+/// failed one.
+///
+/// Only nodes whose search has ended are recorded (never one still on the search path),
+/// so a recorded node's failure is a fact about the node, whatever path reached it.
+pub(crate) struct FailedSets {
+    /// Per (known half, state): the key's words in `arena`, and the newest failed unknown
+    /// half recorded for it, as an index into `sets`.
+    slots: Vec<FailedSlot>,
+    /// Failed unknown halves, each linked to the previous one of its slot.
+    sets: Vec<FailedSet>,
+    arena: Vec<u64>,
+    entries: usize,
+}
+
+#[derive(Clone, Copy)]
+struct FailedSlot {
+    hash: u64,
+    offset: u32,
+    len: u32,
+    start: u32,
+    state: StateId,
+    newest: u32,
+}
+
+#[derive(Clone, Copy)]
+struct FailedSet {
+    previous: u32,
+    start: u32,
+    offset: u32,
+    len: u32,
+}
+
+const NO_SET: u32 = u32::MAX;
+const FREE_FAILED: FailedSlot =
+    FailedSlot { hash: 0, offset: 0, len: EMPTY, start: 0, state: 0, newest: NO_SET };
+/// How many failed unknown halves of one (known half, state) a dominance test compares
+/// with, newest first: a bound on the test's cost. Older ones are kept but not compared.
+const DOMINANCE_SCAN: usize = 32;
+
+impl FailedSets {
+    pub(crate) fn new() -> Self {
+        FailedSets { slots: vec![FREE_FAILED; FIRST_SLOTS], sets: Vec::new(), arena: Vec::new(), entries: 0 }
+    }
+
+    /// Bytes held, as allocated.
+    pub(crate) fn bytes(&self) -> usize {
+        self.slots.capacity() * size_of::<FailedSlot>()
+            + self.sets.capacity() * size_of::<FailedSet>()
+            + self.arena.capacity() * size_of::<u64>()
+    }
+
+    /// The most bytes the next [`FailedSets::record`] of a key of `key_words` words may
+    /// allocate on top of [`FailedSets::bytes`].
+    pub(crate) fn growth_bytes(&self, key_words: usize) -> usize {
+        let table = if self.needs_growth() { 2 * self.slots.len() * size_of::<FailedSlot>() } else { 0 };
+        let sets = if self.sets.len() == self.sets.capacity() {
+            next_capacity(self.sets.capacity(), 1) * size_of::<FailedSet>()
+        } else {
+            0
+        };
+        let arena = if self.arena.len() + key_words > self.arena.capacity() {
+            next_capacity(self.arena.capacity(), key_words) * size_of::<u64>()
+        } else {
+            0
+        };
+        table + sets + arena
+    }
+
+    fn needs_growth(&self) -> bool {
+        (self.entries + 1) * 2 > self.slots.len()
+    }
+
+    fn slot_hash(known_hash: u64, state: StateId) -> u64 {
+        mix(known_hash ^ u64::from(state).wrapping_mul(FX_SEED) ^ 0x6a09_e667_f3bc_c909)
+    }
+
+    /// The slot of (`known`, `state`), or the free slot where it would go.
+    fn find(&self, hash: u64, known: &Window<'_>, state: StateId) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut index = (hash as usize) & mask;
+        loop {
+            let slot = &self.slots[index];
+            if slot.len == EMPTY {
+                return index;
+            }
+            if slot.hash == hash
+                && slot.state == state
+                && slot.start == known.start
+                && self.arena[slot.offset as usize..(slot.offset + slot.len) as usize] == *known.words
+            {
+                return index;
+            }
+            index = (index + 1) & mask;
+        }
+    }
+
+    /// Whether a failed node recorded with `key`'s known half and `state` has an unknown
+    /// half that is a subset of `key`'s. `known_hash` must be a hash of the known half.
+    pub(crate) fn dominated(&self, known_hash: u64, key: SetKey<'_>, state: StateId) -> bool {
+        let hash = Self::slot_hash(known_hash, state);
+        let slot = self.slots[self.find(hash, &key.known, state)];
+        let mut at = slot.newest;
+        for _ in 0..DOMINANCE_SCAN {
+            if slot.len == EMPTY || at == NO_SET {
+                return false;
+            }
+            let set = self.sets[at as usize];
+            let words = &self.arena[set.offset as usize..(set.offset + set.len) as usize];
+            if (Window { start: set.start, words }).is_subset(&key.unknown) {
+                return true;
+            }
+            at = set.previous;
+        }
+        false
+    }
+
+    /// Records that the node (`key`, `state`) failed, if [`FailedSets::grow`] made room
+    /// for it (it makes room for one record; the record is only an aid, so a second one
+    /// before the next `grow` is left out).
+    pub(crate) fn record(&mut self, known_hash: u64, key: SetKey<'_>, state: StateId) {
+        let words = key.known.words.len() + key.unknown.words.len();
+        if self.needs_growth()
+            || self.arena.len() + words > self.arena.capacity()
+            || self.sets.len() == self.sets.capacity()
+        {
+            return;
+        }
+        let hash = Self::slot_hash(known_hash, state);
+        let index = self.find(hash, &key.known, state);
+        if self.slots[index].len == EMPTY {
+            let offset = u32::try_from(self.arena.len()).expect("failed-set arena under 2^32 words");
+            self.arena.extend_from_slice(key.known.words);
+            self.slots[index] = FailedSlot {
+                hash,
+                offset,
+                len: key.known.words.len() as u32,
+                start: key.known.start,
+                state,
+                newest: NO_SET,
+            };
+            self.entries += 1;
+        }
+        let offset = u32::try_from(self.arena.len()).expect("failed-set arena under 2^32 words");
+        self.arena.extend_from_slice(key.unknown.words);
+        let previous = self.slots[index].newest;
+        let set =
+            FailedSet { previous, start: key.unknown.start, offset, len: key.unknown.words.len() as u32 };
+        self.slots[index].newest = u32::try_from(self.sets.len()).expect("under 2^32 failed sets");
+        self.sets.push(set);
+    }
+
+    /// Makes room for the next record, of a key of up to `key_words` words: what
+    /// [`FailedSets::growth_bytes`] announced.
+    pub(crate) fn grow(&mut self, key_words: usize) {
+        if self.arena.len() + key_words > self.arena.capacity() {
+            let extra = next_capacity(self.arena.capacity(), key_words) - self.arena.len();
+            self.arena.reserve_exact(extra);
+        }
+        if self.sets.len() == self.sets.capacity() {
+            let extra = next_capacity(self.sets.capacity(), 1) - self.sets.len();
+            self.sets.reserve_exact(extra);
+        }
+        if !self.needs_growth() {
+            return;
+        }
+        let mut slots = vec![FREE_FAILED; self.slots.len() * 2];
+        let mask = slots.len() - 1;
+        for slot in self.slots.iter().filter(|s| s.len != EMPTY) {
+            let mut index = (slot.hash as usize) & mask;
+            while slots[index].len != EMPTY {
+                index = (index + 1) & mask;
+            }
+            slots[index] = *slot;
+        }
+        self.slots = slots;
+    }
+}
+
+/// The capacity a growing buffer of `capacity` moves to, to take `more` items: double,
+/// and at least enough.
+fn next_capacity(capacity: usize, more: usize) -> usize {
+    (capacity * 2).max(capacity + more).max(64)
 }
 
 /// Remembers the model's answer for (state, operation) pairs, so that a state-changing
@@ -277,11 +646,24 @@ const NO_KEY: u64 = u64::MAX;
 
 impl Transitions {
     pub(crate) fn new() -> Self {
-        Transitions { slots: vec![(NO_KEY, 0); 1024], entries: 0 }
+        Transitions { slots: vec![(NO_KEY, 0); FIRST_SLOTS], entries: 0 }
     }
 
     pub(crate) fn bytes(&self) -> usize {
-        self.slots.len() * size_of::<(u64, StateId)>()
+        self.slots.capacity() * size_of::<(u64, StateId)>()
+    }
+
+    /// The most bytes the next insertion may allocate on top of [`Transitions::bytes`].
+    pub(crate) fn growth_bytes(&self) -> usize {
+        if self.needs_growth() {
+            2 * self.slots.len() * size_of::<(u64, StateId)>()
+        } else {
+            0
+        }
+    }
+
+    fn needs_growth(&self) -> bool {
+        (self.entries + 1) * 2 > self.slots.len()
     }
 
     fn key(state: StateId, op: u32) -> u64 {
@@ -302,20 +684,27 @@ impl Transitions {
         (slot.0 != NO_KEY).then_some(slot.1)
     }
 
+    /// Remembers `next` for (`state`, `op`); [`Transitions::grow`] must have made room.
     pub(crate) fn insert(&mut self, state: StateId, op: u32, next: StateId) {
         let key = Self::key(state, op);
         let index = self.slot(key);
         if self.slots[index].0 == NO_KEY {
+            assert!(!self.needs_growth(), "the transition table grows before it fills");
             self.entries += 1;
         }
         self.slots[index] = (key, next);
-        if self.entries * 2 > self.slots.len() {
-            let grown = vec![(NO_KEY, 0); self.slots.len() * 2];
-            let old = std::mem::replace(&mut self.slots, grown);
-            for (key, next) in old.into_iter().filter(|s| s.0 != NO_KEY) {
-                let index = self.slot(key);
-                self.slots[index] = (key, next);
-            }
+    }
+
+    /// Doubles the table if the next insertion needs it.
+    pub(crate) fn grow(&mut self) {
+        if !self.needs_growth() {
+            return;
+        }
+        let grown = vec![(NO_KEY, 0); self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, grown);
+        for (key, next) in old.into_iter().filter(|s| s.0 != NO_KEY) {
+            let index = self.slot(key);
+            self.slots[index] = (key, next);
         }
     }
 }
@@ -324,40 +713,90 @@ impl Transitions {
 mod tests {
     use super::*;
 
+    fn window_of(set: &LinSet) -> (u32, Vec<u64>) {
+        let w = set.window();
+        (w.start, w.words.to_vec())
+    }
+
     #[test]
-    fn set_keys_are_canonical() {
-        let a = [u64::MAX, 5, 0];
-        let key = SetKey::of(&a);
-        assert_eq!((key.start, key.words), (1, &[5u64][..]));
-        let empty = SetKey::of(&[0, 0]);
-        assert_eq!((empty.start, empty.words.len()), (0, 0));
-        let full = SetKey::of(&[u64::MAX, u64::MAX]);
-        assert_eq!((full.start, full.words.len()), (2, 0));
+    fn set_windows_are_canonical_and_undo_in_stack_order() {
+        let mut set = LinSet::new(200);
+        assert_eq!(window_of(&set), (0, vec![]));
+        for bit in 0..64 {
+            set.insert(bit);
+        }
+        assert_eq!(window_of(&set), (1, vec![]));
+        set.insert(64 + 2);
+        assert_eq!(window_of(&set), (1, vec![4]));
+        set.insert(130);
+        assert_eq!(window_of(&set), (1, vec![4, 4]));
+        set.remove(130);
+        set.remove(66);
+        assert_eq!(window_of(&set), (1, vec![]));
+        set.remove(63);
+        assert_eq!(window_of(&set), (0, vec![u64::MAX >> 1]));
+    }
+
+    #[test]
+    #[should_panic(expected = "stack order")]
+    fn set_removals_must_be_in_stack_order() {
+        let mut set = LinSet::new(10);
+        set.insert(1);
+        set.insert(2);
+        set.remove(1);
+    }
+
+    fn key<'a>(returning: &'a [u64], open: &'a [u64]) -> SetKey<'a> {
+        SetKey { known: Window { start: 1, words: returning }, unknown: Window { start: 0, words: open } }
     }
 
     #[test]
     fn memo_cache_finds_what_it_stored() {
         let mut cache = MemoCache::new();
         for i in 0..5000u64 {
-            let bits = [u64::MAX, i, i % 7];
-            assert_eq!(cache.insert(i, SetKey::of(&bits), 3), Insert::Added);
+            cache.grow();
+            assert_eq!(cache.insert(i, key(&[i, i % 7], &[i % 3]), 3), Insert::Added);
         }
         for i in 0..5000u64 {
-            let bits = [u64::MAX, i, i % 7];
-            assert_eq!(cache.insert(i, SetKey::of(&bits), 3), Insert::Present);
-            assert_eq!(cache.insert(i, SetKey::of(&bits), 4), Insert::Added);
+            cache.grow();
+            assert_eq!(cache.insert(i, key(&[i, i % 7], &[i % 3]), 3), Insert::Present);
+            assert_eq!(cache.insert(i, key(&[i, i % 7], &[i % 3 + 1]), 3), Insert::Added);
+            cache.grow();
+            assert_eq!(cache.insert(i, key(&[i, i % 7], &[i % 3]), 4), Insert::Added);
         }
-        assert_eq!(cache.entries(), 10_000);
+        assert_eq!(cache.entries(), 15_000);
+    }
+
+    #[test]
+    fn growth_is_announced_before_it_happens() {
+        let mut cache = MemoCache::new();
+        let mut grew = 0;
+        for i in 0..10_000u64 {
+            let words: Vec<u64> = (0..i % 5).collect();
+            let (before, growth) = (cache.bytes(), cache.growth_bytes(words.len()));
+            cache.grow();
+            cache.insert(i, key(&words, &[]), 0);
+            let after = cache.bytes();
+            assert!(after <= before + growth, "{after} > {before} + {growth}");
+            if growth == 0 {
+                assert_eq!(after, before, "unannounced growth at {i}");
+            } else {
+                grew += 1;
+            }
+        }
+        assert!(grew > 5, "the test saw the table grow {grew} times");
     }
 
     #[test]
     fn transitions_remember_answers() {
         let mut t = Transitions::new();
         for state in 0..3000 {
+            t.grow();
             t.insert(state, state % 5, state + 1);
         }
         assert_eq!(t.get(17, 2), Some(18));
         assert_eq!(t.get(17, 3), None);
+        t.grow();
         t.insert(17, 3, REJECTED);
         assert_eq!(t.get(17, 3), Some(REJECTED));
     }
@@ -365,7 +804,12 @@ mod tests {
     #[test]
     fn interner_gives_equal_states_one_id() {
         let mut interner = Interner::new();
-        let ids: Vec<StateId> = (0..100).map(|i| interner.intern(i % 10, 0)).collect();
+        let ids: Vec<StateId> = (0..100)
+            .map(|i| {
+                interner.grow();
+                interner.intern(i % 10, 0)
+            })
+            .collect();
         assert_eq!(interner.len(), 10);
         assert_eq!(ids[3], ids[13]);
         assert_eq!(*interner.get(ids[7]), 7);

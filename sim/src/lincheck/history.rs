@@ -81,11 +81,12 @@ impl fmt::Display for OpId {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct History<I, O> {
     ops: Vec<Operation<I, O>>,
+    clients_in_order: bool,
 }
 
 impl<I, O> Default for History<I, O> {
     fn default() -> Self {
-        History { ops: Vec::new() }
+        History { ops: Vec::new(), clients_in_order: false }
     }
 }
 
@@ -124,6 +125,20 @@ impl<I, O> History<I, O> {
         }
         self.ops.push(op);
         OpId(self.ops.len() - 1)
+    }
+
+    /// Declares that each client's operations take effect, if at all, in the order the
+    /// client invoked them, as with exactly-once sessions that drop a request older than one
+    /// already applied (the simulator's clients). An operation with an unknown outcome then
+    /// takes effect before any later operation of its client does, or never; the checker
+    /// uses this to cut the orders it tries.
+    pub fn set_clients_in_order(&mut self, in_order: bool) {
+        self.clients_in_order = in_order;
+    }
+
+    /// Whether [`History::set_clients_in_order`] declared client order.
+    pub fn clients_in_order(&self) -> bool {
+        self.clients_in_order
     }
 
     /// The operations, indexed by [`OpId`].

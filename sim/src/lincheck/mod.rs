@@ -33,9 +33,19 @@
 //! - The search is exponential in the worst case. Porcupine's 50-client key-value histories
 //!   checked unsplit (all keys as one object) do not finish in 60 s or 1 GiB; split per key
 //!   they take well under 0.1 s. The simulator should keep keys independent and split.
-//! - The memory bound is per partition (a partition's tables are freed before the next),
-//!   and counts the heap a state owns as [`Model::heap_bytes`] estimates it: the kv
-//!   estimate counts shared values once per state, so it errs high.
+//! - The memory bound counts the tables as allocated, and a table's growth before it
+//!   happens (old and new buffers together), so the search's tables never pass it. It is
+//!   per partition in [`check`] (a partition's tables are freed before the next) and over
+//!   all threads in [`check_parallel`]. It counts the heap a state owns as
+//!   [`Model::heap_bytes`] estimates it: the kv estimate counts shared values once per
+//!   state, so it errs high. The history itself and the search's per-operation arrays are
+//!   not counted.
+//! - A node reached by placing its parent's only candidate (an operation every other
+//!   unplaced one must follow) is not memoized, so a sequential history leaves the memo
+//!   cache empty; the state and transition tables still grow with the distinct states
+//!   (about 50 bytes an operation on a sequential register history that writes a new value
+//!   every other operation): a 500 MB Jepsen log checks in about 270 MB of tables, within
+//!   the default 1 GiB. The parsed history itself is not counted.
 //! - Wall-clock reads live only in `budget.rs`, for the CLI (see [`Deadline`]).
 //!
 //! # The JSON history format
@@ -49,6 +59,8 @@
 //! - `client`: a number naming the client; `call` and `return`: times as integers (any
 //!   unit); two operations are ordered when one's `return` is strictly less than the
 //!   other's `call`.
+//! - `client_order` (optional, default `false`): each client's operations take effect,
+//!   if at all, in the order it invoked them ([`History::set_clients_in_order`]).
 //! - `return` and `output` are both `null` for an operation with an unknown outcome, or
 //!   both set. A `return` with a `null` output is an unknown outcome with a deadline: if the
 //!   operation took effect at all, it did so by `return` ([`Outcome::UnknownBy`]).
@@ -70,20 +82,24 @@ mod history;
 pub mod html;
 mod json;
 mod model;
+mod parallel;
 pub mod parse;
 mod search;
 
 use std::fmt;
 
-pub use budget::{Budget, Deadline, Stopwatch, DEFAULT_MAX_BYTES, DEFAULT_MAX_CACHE_ENTRIES};
+pub use budget::{
+    Budget, Deadline, Stopwatch, DEFAULT_FIRST_SLICE, DEFAULT_MAX_BYTES, DEFAULT_MAX_CACHE_ENTRIES,
+};
 pub use explain::{ExplainedOp, Explanation, StuckOp, StuckReason};
 pub use history::{History, OpId, Operation, Outcome};
 pub use json::JsonInput;
 pub use model::{
     Kv, KvInput, KvOutput, KvState, Model, Partition, Register, RegisterInput, RegisterOutput, Step,
 };
+pub use parallel::check_parallel;
 
-use search::{Found, Meter};
+use search::{Found, MemoryPool, Meter};
 
 /// The checker's answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,6 +130,8 @@ pub enum UnknownCause {
     Deadline,
     /// [`Budget::max_cache_entries`] or [`Budget::max_bytes`].
     CacheFull,
+    /// Another partition failed first (the CLI's parallel check stops the others).
+    Cancelled,
 }
 
 impl fmt::Display for UnknownReason {
@@ -122,6 +140,7 @@ impl fmt::Display for UnknownReason {
             UnknownCause::StepBudget => "step budget spent",
             UnknownCause::Deadline => "deadline passed",
             UnknownCause::CacheFull => "memo cache full",
+            UnknownCause::Cancelled => "cancelled",
         };
         write!(f, "{cause} while checking {}", self.partition)
     }
@@ -140,6 +159,16 @@ pub struct Stats {
     pub peak_bytes: usize,
     /// The most distinct model states one partition reached.
     pub peak_states: usize,
+    /// The longest memo-cache key stored, in 64-bit words. Keys hold only the ragged
+    /// window of the linearized set, so this stays small however long the history.
+    pub peak_key_words: usize,
+    /// Words scanned, over all partitions, to keep the keys' windows up to date: at most
+    /// about one per 64 operations per pass over the history, not one per word per step.
+    pub scanned_words: u64,
+    /// Nodes not entered because a node that had failed dominated them (the same known
+    /// operations linearized and the same state, with a subset of the unknown-outcome
+    /// ones), over all partitions.
+    pub dominated: u64,
 }
 
 /// Per-partition costs, folded into [`Stats`].
@@ -147,6 +176,9 @@ pub(crate) struct PartitionStats {
     cache_entries: usize,
     bytes: usize,
     states: usize,
+    key_words: usize,
+    scanned_words: u64,
+    dominated: u64,
 }
 
 impl Stats {
@@ -155,6 +187,9 @@ impl Stats {
         self.peak_cache_entries = self.peak_cache_entries.max(part.cache_entries);
         self.peak_bytes = self.peak_bytes.max(part.bytes);
         self.peak_states = self.peak_states.max(part.states);
+        self.peak_key_words = self.peak_key_words.max(part.key_words);
+        self.scanned_words += part.scanned_words;
+        self.dominated += part.dominated;
     }
 }
 
@@ -170,35 +205,65 @@ pub struct CheckResult {
 /// Checks `history` against `model` within `budget`.
 ///
 /// Partitions are searched smallest first, so a failure is reported in the smallest
-/// failing partition; the first failure ends the check.
+/// failing partition; the first failure ends the check. Deterministic and single-threaded:
+/// this is the check the simulator runs.
 pub fn check<M: Model>(model: &M, history: &History<M::Input, M::Output>, budget: &Budget) -> CheckResult {
-    let mut partitions = model.partition(history);
-    partitions.sort_by(|a, b| (a.ops.len(), &a.label).cmp(&(b.ops.len(), &b.label)));
+    let partitions = sorted_partitions(model, history);
     let mut meter = Meter::new(budget);
     let mut stats = Stats::default();
     let mut unknown = None;
     for part in &partitions {
-        let ops: Vec<_> = part.ops.iter().map(|id| &history.operations()[id.0]).collect();
-        let (found, part_stats) = search::search(model, &ops, &mut meter, budget);
+        // One partition's tables are freed before the next starts: a pool each.
+        let pool = MemoryPool::new(budget.max_bytes);
+        let (outcome, part_stats) = check_partition(model, history, part, &mut meter, budget, &pool);
         stats.absorb(part_stats);
         stats.steps = meter.steps;
-        match found {
-            Found::Linearizable => {}
-            Found::NotLinearizable(longest) => {
-                let explanation = Explanation::new(model, &part.label, &part.ops, &ops, longest);
-                let verdict = Verdict::NotLinearizable(Box::new(explanation));
-                return CheckResult { verdict, stats };
-            }
-            Found::Unknown(cause) => {
-                unknown.get_or_insert(UnknownReason { cause, partition: part.label.clone() });
+        match outcome {
+            Ok(()) => {}
+            Err(Verdict::Unknown(reason)) => {
+                let cause = reason.cause;
+                unknown.get_or_insert(reason);
                 // A spent step budget or deadline stays spent; a full cache was this
                 // partition's alone, and another partition may still fail outright.
                 if cause != UnknownCause::CacheFull {
                     break;
                 }
             }
+            Err(verdict) => return CheckResult { verdict, stats },
         }
     }
     let verdict = unknown.map_or(Verdict::Linearizable, Verdict::Unknown);
     CheckResult { verdict, stats }
+}
+
+/// The model's partitions, smallest first (ties by label, for determinism).
+fn sorted_partitions<M: Model>(model: &M, history: &History<M::Input, M::Output>) -> Vec<Partition> {
+    let mut partitions = model.partition(history);
+    partitions.sort_by(|a, b| (a.ops.len(), &a.label).cmp(&(b.ops.len(), &b.label)));
+    partitions
+}
+
+/// Searches one partition: `Ok` if linearizable, else the verdict it gives the history.
+fn check_partition<M: Model>(
+    model: &M,
+    history: &History<M::Input, M::Output>,
+    part: &Partition,
+    meter: &mut Meter<'_>,
+    budget: &Budget,
+    pool: &MemoryPool,
+) -> (Result<(), Verdict>, PartitionStats) {
+    let ops: Vec<_> = part.ops.iter().map(|id| &history.operations()[id.0]).collect();
+    let (found, stats) = search::search(model, &ops, history.clients_in_order(), meter, budget, pool);
+    let outcome = match found {
+        Found::Linearizable => Ok(()),
+        Found::NotLinearizable(longest) => {
+            let explanation = Explanation::new(model, &part.label, &part.ops, &ops, longest);
+            Err(Verdict::NotLinearizable(Box::new(explanation)))
+        }
+        Found::Restart => unreachable!("the search restarts by itself"),
+        Found::Unknown(cause) => {
+            Err(Verdict::Unknown(UnknownReason { cause, partition: part.label.clone() }))
+        }
+    };
+    (outcome, stats)
 }

@@ -3,8 +3,15 @@
 //!
 //! In the two line-based formats an operation's call and return times are the line
 //! numbers of its invocation and completion, so an explanation points into the file.
+//!
+//! Files are read as a stream ([`from_file`]): what a reader holds beyond the history it
+//! builds is one line (at most [`MAX_LINE_BYTES`]) or, for JSON, one operation. Nesting is
+//! bounded too ([`MAX_EDN_DEPTH`]; JSON: serde_json's limit of 128), so a hostile file
+//! gets an error rather than a stack overflow.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 
 use super::history::{History, OpId};
 use super::json::JsonInput;
@@ -34,25 +41,144 @@ pub enum ParseError {
         /// What is wrong.
         message: String,
     },
+    /// The history as a whole is malformed (e.g. a client's operations overlap).
+    #[error("{file}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file is empty or holds only white space: nothing to check, which is more
+    /// likely a mistake (a truncated download, the wrong path) than a history.
+    #[error("{file}: the file is empty")]
+    Empty {
+        /// The file.
+        file: String,
+    },
 }
 
 impl ParseError {
     pub(crate) fn syntax(file: &str, line: usize, message: &str) -> ParseError {
         ParseError::Syntax { file: file.to_string(), line, message: message.to_string() }
     }
+
+    fn io(file: &str, source: std::io::Error) -> ParseError {
+        ParseError::Io { file: file.to_string(), source }
+    }
 }
+
+/// The longest line the line-based readers accept, in bytes: a Jepsen or EDN event is a
+/// few hundred bytes, and a bound keeps a file with no line breaks from filling memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// How deeply EDN values may nest: `[from to]` needs 2.
+pub const MAX_EDN_DEPTH: usize = 16;
 
 /// Reads a file, naming it in the error.
 pub fn read_file(path: &str) -> Result<String, ParseError> {
     std::fs::read_to_string(path).map_err(|source| ParseError::Io { file: path.to_string(), source })
 }
 
+/// A file being read, which notes whether it held anything but white space.
+pub struct Source {
+    inner: BufReader<File>,
+    content: bool,
+}
+
+impl Source {
+    fn note(&mut self, bytes: usize) {
+        if !self.content {
+            self.content = self.inner.buffer()[..bytes].iter().any(|b| !b.is_ascii_whitespace());
+        }
+    }
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.content |= buf[..n].iter().any(|b| !b.is_ascii_whitespace());
+        Ok(n)
+    }
+}
+
+impl BufRead for Source {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.note(amount);
+        self.inner.consume(amount);
+    }
+}
+
+/// Reads the history in file `path` with `parse`, as a stream. An empty or blank file
+/// is an error ([`ParseError::Empty`]), whatever `parse` makes of it.
+pub fn from_file<T>(
+    path: &str,
+    parse: impl FnOnce(&mut Source, &str) -> Result<T, ParseError>,
+) -> Result<T, ParseError> {
+    let file = File::open(path).map_err(|e| ParseError::io(path, e))?;
+    let mut source = Source { inner: BufReader::with_capacity(1 << 16, file), content: false };
+    let parsed = parse(&mut source, path);
+    if !source.content && !matches!(parsed, Err(ParseError::Io { .. })) {
+        // Make sure: the parser may have stopped before the end.
+        let mut rest = Vec::new();
+        (&mut source)
+            .take(MAX_LINE_BYTES as u64)
+            .read_to_end(&mut rest)
+            .map_err(|e| ParseError::io(path, e))?;
+        if !source.content {
+            return Err(ParseError::Empty { file: path.to_string() });
+        }
+    }
+    parsed
+}
+
+/// Calls `each` with every line that is not blank, and its 1-based number.
+fn each_line(
+    mut reader: impl BufRead,
+    file: &str,
+    mut each: impl FnMut(&str, usize) -> Result<(), String>,
+) -> Result<(), ParseError> {
+    let mut buf = Vec::new();
+    let mut number = 0;
+    loop {
+        buf.clear();
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        let n = (&mut reader).take(limit).read_until(b'\n', &mut buf).map_err(|e| ParseError::io(file, e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        if n > MAX_LINE_BYTES && buf.last() != Some(&b'\n') {
+            let message = format!("line longer than {MAX_LINE_BYTES} bytes");
+            return Err(ParseError::syntax(file, number, &message));
+        }
+        let line = std::str::from_utf8(&buf).map_err(|_| ParseError::syntax(file, number, "not UTF-8"))?;
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.trim().is_empty() {
+            continue;
+        }
+        each(line, number).map_err(|message| ParseError::syntax(file, number, &message))?;
+    }
+}
+
 /// Reads a history in the JSON history format (see the `lincheck` module docs).
-pub fn json<I: JsonInput, O: Serialize + DeserializeOwned>(
+pub fn json<I: JsonInput<Output = O>, O: Serialize + DeserializeOwned>(
     text: &str,
     file: &str,
 ) -> Result<History<I, O>, ParseError> {
     History::from_json(text, file)
+}
+
+/// Like [`json`], from a reader.
+pub fn json_from<I: JsonInput<Output = O>, O: Serialize + DeserializeOwned>(
+    reader: impl BufRead,
+    file: &str,
+) -> Result<History<I, O>, ParseError> {
+    History::from_json_reader(reader, file)
 }
 
 /// How a line-based log says an operation ended.
@@ -88,6 +214,17 @@ impl<I, O> Pairing<I, O> {
         Pairing { history: History::new(), open: BTreeMap::new() }
     }
 
+    /// The input of `process`'s open operation, which `f` completes.
+    fn open_input(&self, process: u64, f: &str) -> Result<&I, String> {
+        match self.open.get(&process) {
+            Some((_, open_f, _)) if open_f != f => {
+                Err(format!("process {process} invoked {open_f} but completes {f}"))
+            }
+            Some((id, _, _)) => Ok(&self.history.operations()[id.0].input),
+            None => Err(format!("process {process} completes an operation it never invoked")),
+        }
+    }
+
     fn invoke(&mut self, process: u64, f: &str, line: usize, input: I) -> Result<(), String> {
         if let Some((_, _, open_line)) = self.open.get(&process) {
             return Err(format!(
@@ -121,15 +258,20 @@ impl<I, O> Pairing<I, O> {
 
 /// Reads a Jepsen etcd log (the register model): lines
 /// `INFO  jepsen.util - <process> :<type> :<f> <value>`, separated by tabs or spaces.
+///
+/// A completion repeats its invocation's value (`:ok :cas [1 2]`), which must match, or
+/// says `:timed-out` (`:fail` and `:info` only); a read's `:ok` value is what it read.
 pub fn jepsen(text: &str, file: &str) -> Result<History<RegisterInput, RegisterOutput>, ParseError> {
+    jepsen_from(text.as_bytes(), file)
+}
+
+/// Like [`jepsen`], from a reader.
+pub fn jepsen_from(
+    reader: impl BufRead,
+    file: &str,
+) -> Result<History<RegisterInput, RegisterOutput>, ParseError> {
     let mut pairing = Pairing::new();
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        jepsen_line(&mut pairing, line, index + 1)
-            .map_err(|message| ParseError::syntax(file, index + 1, &message))?;
-    }
+    each_line(reader, file, |line, number| jepsen_line(&mut pairing, line, number))?;
     Ok(pairing.finish())
 }
 
@@ -154,8 +296,25 @@ fn jepsen_line(
     if kind == EventType::Invoke {
         return pairing.invoke(process, f, number, register_input(f, &value)?);
     }
+    check_register_echo(kind, f, &value, pairing.open_input(process, f)?)?;
     let output = register_output(kind, f, &value)?;
     pairing.complete(process, f, number, output)
+}
+
+/// Checks a completion's value against its invocation (see [`jepsen`]).
+fn check_register_echo(kind: EventType, f: &str, value: &str, input: &RegisterInput) -> Result<(), String> {
+    if kind != EventType::Ok && value == ":timed-out" {
+        return Ok(());
+    }
+    if f == ":read" {
+        // An `:ok` read's value is its output, parsed with it; another says nothing.
+        return parse_nil_or_int(value).map(drop);
+    }
+    let echoed = register_input(f, value)?;
+    if echoed != *input {
+        return Err(format!("the completion's value {value:?} is not the invocation's"));
+    }
+    Ok(())
 }
 
 fn register_input(f: &str, value: &str) -> Result<RegisterInput, String> {
@@ -210,15 +369,16 @@ fn parse_pair(value: &str) -> Result<(i64, i64), String> {
 /// Reads EDN key-value lines (the kv model), one map a line:
 /// `{:process P, :type :invoke|:ok|:fail|:info, :f :get|:put|:append|:cas, :key K, :value V}`.
 /// A cas's value is `[from to]`; a get's invocation value is `nil`.
+/// A completion names its invocation's key, and repeats its value or has `nil` (a get's
+/// `:ok` value is what it read).
 pub fn edn_kv(text: &str, file: &str) -> Result<History<KvInput, KvOutput>, ParseError> {
+    edn_kv_from(text.as_bytes(), file)
+}
+
+/// Like [`edn_kv`], from a reader.
+pub fn edn_kv_from(reader: impl BufRead, file: &str) -> Result<History<KvInput, KvOutput>, ParseError> {
     let mut pairing = Pairing::new();
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        edn_line(&mut pairing, line, index + 1)
-            .map_err(|message| ParseError::syntax(file, index + 1, &message))?;
-    }
+    each_line(reader, file, |line, number| edn_line(&mut pairing, line, number))?;
     Ok(pairing.finish())
 }
 
@@ -236,6 +396,7 @@ fn edn_line(pairing: &mut Pairing<KvInput, KvOutput>, line: &str, number: usize)
     if kind == EventType::Invoke {
         return pairing.invoke(process, f, number, kv_input(f, key, value)?);
     }
+    check_kv_echo(f, key, value, pairing.open_input(process, f)?)?;
     let output = kv_output(kind, f, value)?;
     pairing.complete(process, f, number, output)
 }
@@ -251,6 +412,20 @@ fn kv_input(f: &str, key: String, value: &edn::Value) -> Result<KvInput, String>
         }
         _ => Err(format!("unknown function :{f}")),
     }
+}
+
+/// Checks a completion's key and value against its invocation (see [`edn_kv`]).
+fn check_kv_echo(f: &str, key: String, value: &edn::Value, input: &KvInput) -> Result<(), String> {
+    if key != input.key() {
+        return Err(format!("the completion's key {key:?} is not the invocation's {:?}", input.key()));
+    }
+    if f == "get" || *value == edn::Value::Nil {
+        return Ok(());
+    }
+    if kv_input(f, key, value)? != *input {
+        return Err(format!("the completion's value {value} is not the invocation's"));
+    }
+    Ok(())
 }
 
 /// The output of a completion, `None` for an unknown outcome.
@@ -342,9 +517,9 @@ mod edn {
                 chars.next();
                 break;
             }
-            let key = value(&mut chars)?.keyword()?.to_string();
+            let key = value(&mut chars, 1)?.keyword()?.to_string();
             skip_space(&mut chars);
-            let val = value(&mut chars)?;
+            let val = value(&mut chars, 1)?;
             if map.insert(key.clone(), val).is_some() {
                 return Err(format!("duplicate key :{key}"));
             }
@@ -360,7 +535,11 @@ mod edn {
         while chars.next_if(|c| c.is_whitespace() || *c == ',').is_some() {}
     }
 
-    fn value(chars: &mut Peekable<Chars<'_>>) -> Result<Value, String> {
+    /// A value at nesting `depth` (the map's values are at 1).
+    fn value(chars: &mut Peekable<Chars<'_>>, depth: usize) -> Result<Value, String> {
+        if depth > super::MAX_EDN_DEPTH {
+            return Err(format!("values nested more than {} deep", super::MAX_EDN_DEPTH));
+        }
         match chars.peek() {
             None => Err("unexpected end of line".into()),
             Some('"') => string(chars).map(Value::Str),
@@ -368,7 +547,7 @@ mod edn {
                 chars.next();
                 Ok(Value::Keyword(symbol(chars)))
             }
-            Some('[') => vector(chars),
+            Some('[') => vector(chars, depth),
             Some(_) => atom(&symbol(chars)),
         }
     }
@@ -390,7 +569,7 @@ mod edn {
             .map_err(|_| format!("unexpected {:?}", if word.is_empty() { "?" } else { word }))
     }
 
-    fn vector(chars: &mut Peekable<Chars<'_>>) -> Result<Value, String> {
+    fn vector(chars: &mut Peekable<Chars<'_>>, depth: usize) -> Result<Value, String> {
         chars.next();
         let mut items = Vec::new();
         loop {
@@ -398,7 +577,7 @@ mod edn {
             if chars.next_if_eq(&']').is_some() {
                 return Ok(Value::Vector(items));
             }
-            items.push(value(chars)?);
+            items.push(value(chars, depth + 1)?);
         }
     }
 

@@ -19,15 +19,38 @@
 //! there (it never took effect), which is a choice like any other, remembered in the cache
 //! and undone on backtracking.
 //!
+//! Client order ([`History::set_clients_in_order`](super::History::set_clients_in_order)):
+//! an unknown-outcome operation takes effect before the next operation of its client, or
+//! never. So placing an operation first drops ("fences") the unplaced unknown-outcome
+//! operations its client invoked before it, in the same step.
+//!
+//! The order of candidates: a node's walk first tries the known operation whose return
+//! comes first (it must be linearized before that return), then the other known ones, then
+//! the unknown-outcome ones, each in call order; the search alternates this order with plain
+//! call order, restarting from the root after slices of steps that double each time
+//! ([`Budget::first_slice`]). The order decides how soon a linearization is found, not
+//! whether one is.
+//!
+//! Dominance ([`FailedSets`]): a node whose search failed makes every node with the same
+//! known operations linearized, the same state, and a superset of its unknown-outcome
+//! operations placed or dropped fail too (an unknown outcome still unplaced can always be
+//! dropped later). Failed nodes are facts about the history, so restarts keep them.
+//!
 //! Two prunings, both sound for any model:
 //! - An unknown-outcome operation that would not change the state here is not tried: a
 //!   linearization starting with it stays one without it.
 //! - A known read-only operation ([`Model::is_read_only`]) that fits now is committed to:
 //!   any linearization that places it later can place it here instead, so if the search
-//!   fails after placing it here, the node fails, and no other candidate is tried.
+//!   fails after placing it here, the node fails, and no other candidate is tried. (Unless
+//!   placing it would fence an operation: placing it later leaves that one more room.)
 
 use super::budget::{Budget, Deadline};
-use super::cache::{mix, Insert, Interner, MemoCache, SetKey, StateId, Transitions, REJECTED};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::cache::{
+    mix, FailedSets, Insert, Interner, LinSet, MemoCache, SetKey, StateId, Transitions, REJECTED,
+};
 use super::history::{Operation, Outcome};
 use super::model::{Model, Step};
 use super::{PartitionStats, UnknownCause};
@@ -48,18 +71,48 @@ pub(crate) enum Found {
     /// The longest partial linearization reached, as indices into the partition's ops.
     NotLinearizable(Vec<usize>),
     Unknown(UnknownCause),
+    /// The slice of steps for this order is spent (internal to [`search`]).
+    Restart,
+}
+
+/// The orders in which the search tries a node's candidates; it alternates between them
+/// (see [`search`]). Neither changes whether a linearization is found, only how soon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    /// As [`Pass`] describes: the urgent known operation, the other known ones, then the
+    /// unknown-outcome ones. Good when unknown outcomes mostly never took effect.
+    KnownFirst,
+    /// All candidates in call order (Wing & Gong's). Good when unknown outcomes took
+    /// effect early, and were observed.
+    CallOrder,
+}
+
+impl Order {
+    fn other(self) -> Order {
+        match self {
+            Order::KnownFirst => Order::CallOrder,
+            Order::CallOrder => Order::KnownFirst,
+        }
+    }
 }
 
 /// Counts steps against the budget, across all partitions of one check.
-pub(crate) struct Meter {
+pub(crate) struct Meter<'a> {
     max_steps: Option<u64>,
     deadline: Option<Deadline>,
+    /// Asked every [`DEADLINE_STRIDE`] steps whether another thread made this search moot.
+    cancelled: Option<&'a (dyn Fn() -> bool + Sync)>,
     pub(crate) steps: u64,
 }
 
-impl Meter {
+impl<'a> Meter<'a> {
     pub(crate) fn new(budget: &Budget) -> Self {
-        Meter { max_steps: budget.max_steps, deadline: budget.deadline, steps: 0 }
+        Meter { max_steps: budget.max_steps, deadline: budget.deadline, cancelled: None, steps: 0 }
+    }
+
+    /// A meter that also stops when `cancelled` says so (the CLI's parallel check).
+    pub(crate) fn cancellable(budget: &Budget, cancelled: &'a (dyn Fn() -> bool + Sync)) -> Self {
+        Meter { cancelled: Some(cancelled), ..Meter::new(budget) }
     }
 
     /// Counts one step; says why to stop if the budget is spent.
@@ -68,14 +121,45 @@ impl Meter {
         if self.max_steps.is_some_and(|max| self.steps > max) {
             return Some(UnknownCause::StepBudget);
         }
-        if self.steps & (DEADLINE_STRIDE - 1) == 0 && self.deadline.is_some_and(|d| d.passed()) {
-            return Some(UnknownCause::Deadline);
+        if self.steps & (DEADLINE_STRIDE - 1) == 0 {
+            if self.deadline.is_some_and(|d| d.passed()) {
+                return Some(UnknownCause::Deadline);
+            }
+            if self.cancelled.is_some_and(|cancelled| cancelled()) {
+                return Some(UnknownCause::Cancelled);
+            }
         }
         None
     }
 }
 
+/// The memory the searches running at once may hold between them, in bytes, and what
+/// they hold now. Each search claims bytes before its tables grow and gives them all back
+/// when it ends. A check run on one thread uses one pool per partition, so the bound is
+/// per partition; the CLI's parallel check shares one pool between its threads.
+pub(crate) struct MemoryPool {
+    limit: usize,
+    claimed: AtomicUsize,
+}
+
+impl MemoryPool {
+    pub(crate) fn new(limit: usize) -> Self {
+        MemoryPool { limit, claimed: AtomicUsize::new(0) }
+    }
+
+    /// Claims `bytes` more; false (the claim stays, to be given back) if that passes the limit.
+    fn claim(&self, bytes: usize) -> bool {
+        let before = self.claimed.fetch_add(bytes, Ordering::Relaxed);
+        before.saturating_add(bytes) <= self.limit
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.claimed.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
 /// One linearized operation on the search stack.
+#[derive(Clone, Copy)]
 struct Frame {
     op: u32,
     state_before: StateId,
@@ -84,6 +168,35 @@ struct Frame {
     forced: bool,
     /// Dropped (it never took effect) rather than linearized.
     dropped: bool,
+    /// Dropped by the fence of the frame above it: undone with that frame.
+    fenced: bool,
+    /// The pass of the walk that tried it.
+    pass: Pass,
+}
+
+impl Frame {
+    fn same_choice(&self, other: &Frame) -> bool {
+        self.op == other.op && self.dropped == other.dropped
+    }
+}
+
+/// The order in which a node's candidates are tried: the known operation whose return
+/// comes first, then the other known operations in call order, then the unknown-outcome
+/// ones in call order, then (if the first return is an unknown outcome's deadline) dropping
+/// that one. The order changes which linearization is found first, never whether one is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    Urgent,
+    Known,
+    Unknown,
+}
+
+/// Where the walk over a node's candidates is.
+#[derive(Clone, Copy, Debug)]
+enum Cursor {
+    Urgent,
+    Known(u32),
+    Unknown(u32),
 }
 
 /// What trying one candidate did.
@@ -101,6 +214,10 @@ struct Search<'a, M: Model> {
     entries: Vec<u32>,
     next: Vec<u32>,
     prev: Vec<u32>,
+    /// The same list with only the return entries linked (the head's `rnext` is the first
+    /// return entry still in the list).
+    rnext: Vec<u32>,
+    rprev: Vec<u32>,
     call_pos: Vec<u32>,
     ret_pos: Vec<u32>,
     read_only: Vec<bool>,
@@ -108,36 +225,134 @@ struct Search<'a, M: Model> {
     known: Vec<bool>,
     /// Frames on the stack that dropped an operation rather than placing it.
     dropped_on_stack: usize,
-    /// The linearized set, as a bitset, and its Zobrist hash.
-    bits: Vec<u64>,
+    /// Per operation `i`, `fences[fence_at[i]..fence_at[i + 1]]`: the unknown-outcome
+    /// operations that placing `i` drops if still unplaced (client order).
+    fence_at: Vec<u32>,
+    fences: Vec<u32>,
+    /// The linearized set, in two halves: the operations with a known outcome, and those
+    /// with an unknown one (see [`SetKey`]); and each half's Zobrist hash.
+    known_set: LinSet,
+    unknown_set: LinSet,
+    /// Per operation: its bit in `known_set` or in `unknown_set`, numbered in call order.
+    bit: Vec<u32>,
     zobrist: Vec<u64>,
-    set_hash: u64,
+    known_hash: u64,
+    unknown_hash: u64,
+    /// The nodes whose search failed, for [`FailedSets::dominated`].
+    failed: FailedSets,
     states: Interner<M::State>,
     transitions: Transitions,
     cache: MemoCache,
     state: StateId,
     stack: Vec<Frame>,
     remaining_known: usize,
-    longest: Vec<usize>,
+    /// The stack when it held the most placed operations, `longest_placed` of them; its
+    /// first `agree` frames are the stack's first frames, so updating it copies only the
+    /// rest (copying it whole at every new maximum made long histories quadratic).
+    longest: Vec<Frame>,
+    longest_placed: usize,
+    agree: usize,
+    /// Bytes this search has claimed from the pool.
+    claimed: usize,
     peak_entries: usize,
     peak_bytes: usize,
+    peak_key_words: usize,
+    /// Nodes not entered because a failed one dominated them.
+    dominated: u64,
+    /// The pool the search's memory is claimed from, and its own bound.
+    pool: &'a MemoryPool,
+    max_bytes: usize,
+    /// A new state did not fit in the memory bound: the search must stop.
+    out_of_room: bool,
+    /// Steps that tried an operation that was not its node's only choice: what a slice
+    /// between restarts counts (a restart redoes the forced steps for nothing).
+    choices: u64,
 }
 
 /// Checks one partition's operations against `model`.
 pub(crate) fn search<M: Model>(
     model: &M,
     ops: &[&Operation<M::Input, M::Output>],
-    meter: &mut Meter,
+    clients_in_order: bool,
+    meter: &mut Meter<'_>,
     budget: &Budget,
+    pool: &MemoryPool,
 ) -> (Found, PartitionStats) {
-    let mut search = Search::new(model, ops);
-    let found = search.run(meter, budget);
+    let mut search = Search::new(model, ops, pool, budget.max_bytes);
+    if clients_in_order {
+        (search.fence_at, search.fences) = client_fences(ops);
+    }
+    // Restarts alternate the order with growing slices of steps, so that a history easy in
+    // either order is decided soon. A restart keeps what it learned that holds whatever the
+    // path: the failed nodes (for dominance), states and transitions.
+    let (mut order, mut slice) = (Order::KnownFirst, budget.first_slice.max(1));
+    let found = loop {
+        let until = search.choices.saturating_add(slice);
+        match search.run(meter, budget, order, until) {
+            Found::Restart => {
+                search.restart();
+                order = order.other();
+                slice = slice.saturating_mul(2);
+            }
+            found => break found,
+        }
+    };
+    pool.give_back(search.claimed);
     let stats = PartitionStats {
         cache_entries: search.peak_entries,
         bytes: search.peak_bytes,
         states: search.states.len(),
+        key_words: search.peak_key_words,
+        scanned_words: search.known_set.scanned() + search.unknown_set.scanned(),
+        dominated: search.dominated,
     };
     (found, stats)
+}
+
+/// For each operation, the unknown-outcome operations its client invoked since its last
+/// operation with a known outcome: those must take effect before it, or never. As a
+/// table: operation `i`'s are `fences[at[i]..at[i + 1]]`.
+fn client_fences<I, O>(ops: &[&Operation<I, O>]) -> (Vec<u32>, Vec<u32>) {
+    let mut by_client: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        by_client.entry(op.client).or_default().push(i as u32);
+    }
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); ops.len()];
+    for (_, mut mine) in by_client {
+        mine.sort_by_key(|&i| (ops[i as usize].call, i));
+        let mut pending = Vec::new();
+        for i in mine {
+            lists[i as usize].clone_from(&pending);
+            if ops[i as usize].outcome.output().is_some() {
+                pending.clear();
+            } else {
+                pending.push(i);
+            }
+        }
+    }
+    let mut at = Vec::with_capacity(ops.len() + 1);
+    let mut fences = Vec::new();
+    at.push(0);
+    for list in lists {
+        fences.extend(list);
+        at.push(fences.len() as u32);
+    }
+    (at, fences)
+}
+
+/// Numbers each operation's bit: those with a known outcome in one set, the others in a
+/// second, each in call order. Returns the numbers and the two sets' sizes.
+fn number_bits<I, O>(ops: &[&Operation<I, O>]) -> (Vec<u32>, usize, usize) {
+    let mut order: Vec<(u64, u32)> = ops.iter().enumerate().map(|(i, op)| (op.call, i as u32)).collect();
+    order.sort_unstable();
+    let mut bit = vec![0; ops.len()];
+    let (mut known, mut unknown) = (0u32, 0u32);
+    for (_, i) in order {
+        let counter = if ops[i as usize].outcome.output().is_some() { &mut known } else { &mut unknown };
+        bit[i as usize] = *counter;
+        *counter += 1;
+    }
+    (bit, known as usize, unknown as usize)
 }
 
 /// The order of entries: by time, and at equal times calls before returns, so operations
@@ -155,7 +370,12 @@ fn time_ordered_entries<I, O>(ops: &[&Operation<I, O>]) -> Vec<u32> {
 }
 
 impl<'a, M: Model> Search<'a, M> {
-    fn new(model: &'a M, ops: &'a [&'a Operation<M::Input, M::Output>]) -> Self {
+    fn new(
+        model: &'a M,
+        ops: &'a [&'a Operation<M::Input, M::Output>],
+        pool: &'a MemoryPool,
+        max_bytes: usize,
+    ) -> Self {
         assert!(ops.len() < RETURN as usize, "partition too large");
         let mut entries = vec![HEAD];
         entries.extend(time_ordered_entries(ops));
@@ -170,6 +390,16 @@ impl<'a, M: Model> Search<'a, M> {
         let init_bytes = model.heap_bytes(&init);
         let state = states.intern(init, init_bytes);
         let remaining_known = ops.iter().filter(|op| op.outcome.output().is_some()).count();
+        let (bit, known, unknown) = number_bits(ops);
+        let (mut rnext, mut rprev) = (vec![HEAD; len as usize], vec![HEAD; len as usize]);
+        let mut last = HEAD;
+        for pos in (1..len).filter(|&p| entries[p as usize] & RETURN != 0) {
+            rnext[last as usize] = pos;
+            rprev[pos as usize] = last;
+            last = pos;
+        }
+        rnext[last as usize] = HEAD;
+        rprev[HEAD as usize] = last;
         Search {
             model,
             ops,
@@ -177,14 +407,22 @@ impl<'a, M: Model> Search<'a, M> {
             // The list is circular through the head, so unlinking never meets an end.
             next: (1..=len).map(|p| p % len).collect(),
             prev: (0..len).map(|p| (p + len - 1) % len).collect(),
+            rnext,
+            rprev,
             call_pos,
             ret_pos,
             read_only: ops.iter().map(|op| is_known_read_only(model, op)).collect(),
             known: ops.iter().map(|op| op.outcome.output().is_some()).collect(),
             dropped_on_stack: 0,
-            bits: vec![0; ops.len().div_ceil(64)],
+            fence_at: vec![0; ops.len() + 1],
+            fences: Vec::new(),
+            known_set: LinSet::new(known),
+            unknown_set: LinSet::new(unknown),
+            bit,
             zobrist: (0..ops.len() as u64).map(|i| mix(i ^ 0x9e37_79b9_7f4a_7c15)).collect(),
-            set_hash: 0,
+            known_hash: 0,
+            unknown_hash: 0,
+            failed: FailedSets::new(),
             states,
             transitions: Transitions::new(),
             cache: MemoCache::new(),
@@ -192,41 +430,124 @@ impl<'a, M: Model> Search<'a, M> {
             stack: Vec::new(),
             remaining_known,
             longest: Vec::new(),
+            longest_placed: 0,
+            agree: 0,
+            claimed: 0,
             peak_entries: 0,
             peak_bytes: 0,
+            peak_key_words: 0,
+            dominated: 0,
+            pool,
+            max_bytes,
+            out_of_room: false,
+            choices: 0,
         }
     }
 
-    fn run(&mut self, meter: &mut Meter, budget: &Budget) -> Found {
-        let mut cur = self.next[HEAD as usize];
+    /// Searches in `order` until an answer, or until it has made `until` choices.
+    fn run(&mut self, meter: &mut Meter<'_>, budget: &Budget, order: Order, until: u64) -> Found {
+        let mut at = self.first(order);
         loop {
             if self.remaining_known == 0 {
                 return Found::Linearizable;
             }
-            // While an operation with a known outcome is unlinearized its return entry is
-            // in the list, so the walk meets a return before it wraps round to the head.
-            let entry = self.entries[cur as usize];
-            let outcome = if entry & RETURN != 0 {
-                self.at_return(entry & !RETURN)
-            } else if let Some(cause) = meter.tick() {
+            if let Some(cause) = self.make_room(budget) {
                 return Found::Unknown(cause);
-            } else {
-                self.try_linearize(entry)
-            };
-            cur = match outcome {
-                Try::Entered => {
-                    if let Some(cause) = self.cache_overflow(budget) {
-                        return Found::Unknown(cause);
+            }
+            // While an operation with a known outcome is unlinearized its return entry is
+            // in the list, so a walk meets a return before it wraps round to the head.
+            let (op, pass) = match at {
+                Cursor::Urgent => match self.urgent() {
+                    Some(op) => (op, Pass::Urgent),
+                    None => {
+                        at = Cursor::Known(self.next[HEAD as usize]);
+                        continue;
                     }
-                    self.next[HEAD as usize]
+                },
+                Cursor::Known(pos) => {
+                    let entry = self.entries[pos as usize];
+                    if entry & RETURN != 0 {
+                        at = Cursor::Unknown(self.next[HEAD as usize]);
+                        continue;
+                    }
+                    if !self.known[entry as usize] || Some(entry) == self.urgent() {
+                        at = Cursor::Known(self.next[pos as usize]);
+                        continue;
+                    }
+                    (entry, Pass::Known)
                 }
-                Try::Rejected => self.next[cur as usize],
+                Cursor::Unknown(pos) => {
+                    let entry = self.entries[pos as usize];
+                    if entry & RETURN == 0 && self.known[entry as usize] && order == Order::KnownFirst {
+                        at = Cursor::Unknown(self.next[pos as usize]);
+                        continue;
+                    }
+                    (entry, Pass::Unknown)
+                }
+            };
+            let outcome = if op & RETURN != 0 {
+                self.at_return(op & !RETURN)
+            } else {
+                if let Some(cause) = meter.tick() {
+                    return Found::Unknown(cause);
+                }
+                if self.choices > until {
+                    return Found::Restart;
+                }
+                self.try_linearize(op, pass)
+            };
+            if self.out_of_room {
+                return Found::Unknown(UnknownCause::CacheFull);
+            }
+            at = match outcome {
+                Try::Entered => self.first(order),
+                Try::Rejected => self.after(op & !RETURN, pass),
                 Try::NodeFails => match self.backtrack() {
-                    Some(next) => next,
-                    None => return Found::NotLinearizable(std::mem::take(&mut self.longest)),
+                    Some(resume) => resume,
+                    None => return Found::NotLinearizable(self.longest_placed_ops()),
                 },
             };
         }
+    }
+
+    /// The operation whose return entry comes first, if its outcome is known: it must be
+    /// linearized before that return, so it is the first candidate tried.
+    fn urgent(&self) -> Option<u32> {
+        let op = self.entries[self.rnext[HEAD as usize] as usize] & !RETURN;
+        self.known[op as usize].then_some(op)
+    }
+
+    /// Where the walk goes on after trying `op` in `pass`.
+    fn after(&self, op: u32, pass: Pass) -> Cursor {
+        match pass {
+            Pass::Urgent => Cursor::Known(self.next[HEAD as usize]),
+            Pass::Known => Cursor::Known(self.next[self.call_pos[op as usize] as usize]),
+            Pass::Unknown => Cursor::Unknown(self.next[self.call_pos[op as usize] as usize]),
+        }
+    }
+
+    /// Where a node's walk starts.
+    fn first(&self, order: Order) -> Cursor {
+        match order {
+            Order::KnownFirst => Cursor::Urgent,
+            Order::CallOrder => Cursor::Unknown(self.next[HEAD as usize]),
+        }
+    }
+
+    /// Goes back to the root, forgetting the nodes entered (which were not all failures:
+    /// some were on the search path).
+    fn restart(&mut self) {
+        while self.pop().is_some() {}
+        self.cache = MemoCache::new();
+    }
+
+    /// The operations placed (not dropped) in the longest partial linearization.
+    fn longest_placed_ops(&self) -> Vec<usize> {
+        self.longest.iter().filter(|f| !f.dropped).map(|f| f.op as usize).collect()
+    }
+
+    fn key(&self) -> SetKey<'_> {
+        SetKey { known: self.known_set.window(), unknown: self.unknown_set.window() }
     }
 
     /// The walk met the return entry of an unlinearized operation: with a known outcome, the
@@ -235,29 +556,131 @@ impl<'a, M: Model> Search<'a, M> {
         if !matches!(self.ops[op as usize].outcome, Outcome::UnknownBy { .. }) {
             return Try::NodeFails;
         }
-        self.toggle(op);
-        if self.cache.insert(self.set_hash, SetKey::of(&self.bits), self.state) == Insert::Present {
-            self.toggle(op);
+        self.mark(op);
+        if self.insert_key(self.state) == Insert::Present {
+            self.unmark(op);
             return Try::NodeFails;
         }
         // Forced: undoing the drop means the operation should have been placed earlier,
         // which the branches before this one explore.
-        self.stack.push(Frame { op, state_before: self.state, forced: true, dropped: true });
+        let frame = Frame {
+            op,
+            state_before: self.state,
+            forced: true,
+            dropped: true,
+            fenced: false,
+            pass: Pass::Unknown,
+        };
+        self.push(frame);
         self.dropped_on_stack += 1;
         self.lift(op);
         Try::Entered
     }
 
-    fn cache_overflow(&mut self, budget: &Budget) -> Option<UnknownCause> {
+    /// Whether `op` is in the linearized set (placed or dropped).
+    fn in_set(&self, op: u32) -> bool {
+        let bit = self.bit[op as usize];
+        if self.known[op as usize] {
+            self.known_set.contains(bit)
+        } else {
+            self.unknown_set.contains(bit)
+        }
+    }
+
+    /// Whether placing `op` would drop an operation (client order).
+    fn would_fence(&self, op: u32) -> bool {
+        let (from, to) = (self.fence_at[op as usize] as usize, self.fence_at[op as usize + 1] as usize);
+        self.fences[from..to].iter().any(|&a| !self.in_set(a))
+    }
+
+    /// Drops the unplaced operations that placing `op` fences, as frames to be undone with
+    /// `op`'s own.
+    fn fence(&mut self, op: u32) {
+        let (from, to) = (self.fence_at[op as usize] as usize, self.fence_at[op as usize + 1] as usize);
+        for k in from..to {
+            let a = self.fences[k];
+            if !self.in_set(a) {
+                self.mark(a);
+                let frame = Frame {
+                    op: a,
+                    state_before: self.state,
+                    forced: true,
+                    dropped: true,
+                    fenced: true,
+                    pass: Pass::Unknown,
+                };
+                self.push(frame);
+                self.dropped_on_stack += 1;
+                self.lift(a);
+            }
+        }
+    }
+
+    /// Pops and undoes the top frame.
+    fn pop(&mut self) -> Option<Frame> {
+        let frame = self.stack.pop()?;
+        self.agree = self.agree.min(self.stack.len());
+        self.dropped_on_stack -= usize::from(frame.dropped);
+        self.unlift(frame.op);
+        self.unmark(frame.op);
+        self.state = frame.state_before;
+        Some(frame)
+    }
+
+    /// Undoes the fence frames on top of the stack.
+    fn unfence(&mut self) {
+        while self.stack.last().is_some_and(|f| f.fenced) {
+            self.pop();
+        }
+    }
+
+    /// Makes room in the tables for what the next step may add, if the bounds allow it.
+    ///
+    /// The growth is counted before it happens, old and new buffers together (a table
+    /// that doubles holds both while it copies), so the tables never pass the bound.
+    fn make_room(&mut self, budget: &Budget) -> Option<UnknownCause> {
         self.peak_entries = self.cache.entries();
-        let bytes = self.cache.bytes() + self.states.bytes() + self.transitions.bytes();
-        self.peak_bytes = self.peak_bytes.max(bytes);
-        (self.peak_entries > budget.max_cache_entries || self.peak_bytes > budget.max_bytes)
-            .then_some(UnknownCause::CacheFull)
+        if self.peak_entries >= budget.max_cache_entries {
+            return Some(UnknownCause::CacheFull);
+        }
+        // A step adds at most one key, one bit longer than the current one on each side.
+        let key_words = self.key().words() + 2;
+        let held = self.cache.bytes() + self.states.bytes() + self.transitions.bytes() + self.failed.bytes();
+        self.peak_bytes = self.peak_bytes.max(held);
+        let growth = self.cache.growth_bytes(key_words)
+            + self.states.growth_bytes()
+            + self.transitions.growth_bytes()
+            + self.failed.growth_bytes(key_words);
+        let wanted = held + growth;
+        if wanted > self.claimed {
+            let more = wanted - self.claimed;
+            self.claimed = wanted;
+            if wanted > budget.max_bytes || !self.pool.claim(more) {
+                return Some(UnknownCause::CacheFull);
+            }
+        }
+        self.cache.grow();
+        self.states.grow();
+        self.transitions.grow();
+        self.failed.grow(key_words);
+        None
+    }
+
+    /// Enters the node (the linearized set, `state`): `Present` if the search need not,
+    /// because it entered this node before, or because a node it failed in dominates it
+    /// (see [`FailedSets`]).
+    fn insert_key(&mut self, state: StateId) -> Insert {
+        let key = SetKey { known: self.known_set.window(), unknown: self.unknown_set.window() };
+        self.peak_key_words = self.peak_key_words.max(key.words());
+        if self.failed.dominated(self.known_hash, key, state) {
+            self.dominated += 1;
+            return Insert::Present;
+        }
+        self.cache.insert(self.known_hash ^ self.unknown_hash, key, state)
     }
 
     /// Tries to linearize `op` next.
-    fn try_linearize(&mut self, op: u32) -> Try {
+    fn try_linearize(&mut self, op: u32, pass: Pass) -> Try {
         let operation = self.ops[op as usize];
         let output = operation.outcome.output();
         let next = if self.read_only[op as usize] { self.read_only_step(op) } else { self.transition(op) };
@@ -265,20 +688,47 @@ impl<'a, M: Model> Search<'a, M> {
         if next == REJECTED || (output.is_none() && next == self.state) {
             return Try::Rejected;
         }
-        let forced = self.read_only[op as usize];
-        self.toggle(op);
-        if self.cache.insert(self.set_hash, SetKey::of(&self.bits), next) == Insert::Present {
-            self.toggle(op);
+        let forced = self.read_only[op as usize] && !self.would_fence(op);
+        let only_choice = self.only_choice(op);
+        self.choices += u64::from(!only_choice);
+        self.fence(op);
+        self.mark(op);
+        if !only_choice && self.insert_key(next) == Insert::Present {
+            self.unmark(op);
+            self.unfence();
             return if forced { Try::NodeFails } else { Try::Rejected };
         }
-        self.stack.push(Frame { op, state_before: self.state, forced, dropped: false });
+        self.push(Frame { op, state_before: self.state, forced, dropped: false, fenced: false, pass });
         self.state = next;
         self.lift(op);
-        let placed = self.stack.len() - self.dropped_on_stack;
-        if placed > self.longest.len() {
-            self.longest = self.stack.iter().filter(|f| !f.dropped).map(|f| f.op as usize).collect();
-        }
         Try::Entered
+    }
+
+    /// Whether `op` is the node's only candidate, every other operation having to follow
+    /// it: its call and return are the first two entries in the list. The node it leads to
+    /// is then not memoized: the search reaches it only through this node (another order
+    /// would place an operation before `op` that must follow it), so the memo cache could
+    /// save at most a re-run of the forced steps up to the next choice, and on a
+    /// sequential history it would otherwise grow by an entry an operation.
+    fn only_choice(&self, op: u32) -> bool {
+        let call = self.call_pos[op as usize];
+        self.next[HEAD as usize] == call && self.next[call as usize] == self.ret_pos[op as usize]
+    }
+
+    /// Pushes a frame, keeping the longest partial linearization up to date.
+    fn push(&mut self, frame: Frame) {
+        let depth = self.stack.len();
+        if self.agree == depth && self.longest.get(depth).is_some_and(|f| f.same_choice(&frame)) {
+            self.agree += 1;
+        }
+        self.stack.push(frame);
+        let placed = self.stack.len() - self.dropped_on_stack - usize::from(self.stack[depth].dropped);
+        if placed > self.longest_placed {
+            self.longest.truncate(self.agree);
+            self.longest.extend_from_slice(&self.stack[self.agree..]);
+            self.agree = self.stack.len();
+            self.longest_placed = placed;
+        }
     }
 
     fn step(&self, op: u32) -> Step<M::State> {
@@ -309,33 +759,70 @@ impl<'a, M: Model> Search<'a, M> {
         let next = match self.step(op) {
             Step::Rejected => REJECTED,
             Step::Unchanged => self.state,
-            Step::Changed(next) => {
-                let bytes = self.model.heap_bytes(&next);
-                self.states.intern(next, bytes)
-            }
+            Step::Changed(next) => match self.states.find(&next) {
+                Some(id) => id,
+                None => {
+                    // A new state's own heap is claimed before it is stored: the tables'
+                    // growth was claimed in advance, but its size is known only now.
+                    let bytes = self.model.heap_bytes(&next);
+                    if !self.claim(bytes) {
+                        self.out_of_room = true;
+                        return REJECTED;
+                    }
+                    self.states.intern(next, bytes)
+                }
+            },
         };
         self.transitions.insert(self.state, op, next);
         next
     }
 
+    /// Claims `bytes` more from the pool, within the search's bound.
+    fn claim(&mut self, bytes: usize) -> bool {
+        self.claimed += bytes;
+        self.claimed <= self.max_bytes && self.pool.claim(bytes)
+    }
+
     /// Undoes linearizations until one leaves another candidate to try; returns the entry
     /// to continue from, or `None` when the stack empties: no linearization exists.
-    fn backtrack(&mut self) -> Option<u32> {
+    fn backtrack(&mut self) -> Option<Cursor> {
         loop {
-            let frame = self.stack.pop()?;
-            self.dropped_on_stack -= usize::from(frame.dropped);
-            self.unlift(frame.op);
-            self.toggle(frame.op);
-            self.state = frame.state_before;
+            if self.stack.is_empty() {
+                return None;
+            }
+            // The node on top failed: remember it, so that it can dominate others.
+            let key = SetKey { known: self.known_set.window(), unknown: self.unknown_set.window() };
+            self.failed.record(self.known_hash, key, self.state);
+            let frame = self.pop()?;
+            self.unfence();
             if !frame.forced {
-                return Some(self.next[self.call_pos[frame.op as usize] as usize]);
+                return Some(self.after(frame.op, frame.pass));
             }
         }
     }
 
-    fn toggle(&mut self, op: u32) {
-        self.bits[op as usize / 64] ^= 1 << (op % 64);
-        self.set_hash ^= self.zobrist[op as usize];
+    /// Adds `op` to the linearized set.
+    fn mark(&mut self, op: u32) {
+        let bit = self.bit[op as usize];
+        if self.known[op as usize] {
+            self.known_set.insert(bit);
+            self.known_hash ^= self.zobrist[op as usize];
+        } else {
+            self.unknown_set.insert(bit);
+            self.unknown_hash ^= self.zobrist[op as usize];
+        }
+    }
+
+    /// Takes `op`, the latest operation marked, out of the linearized set.
+    fn unmark(&mut self, op: u32) {
+        let bit = self.bit[op as usize];
+        if self.known[op as usize] {
+            self.known_set.remove(bit);
+            self.known_hash ^= self.zobrist[op as usize];
+        } else {
+            self.unknown_set.remove(bit);
+            self.unknown_hash ^= self.zobrist[op as usize];
+        }
     }
 
     /// Removes `op`'s entries from the list.
@@ -344,6 +831,9 @@ impl<'a, M: Model> Search<'a, M> {
         let ret = self.ret_pos[op as usize];
         if ret != NONE {
             self.unlink(ret);
+            let (p, n) = (self.rprev[ret as usize], self.rnext[ret as usize]);
+            self.rnext[p as usize] = n;
+            self.rprev[n as usize] = p;
             if self.known[op as usize] {
                 self.remaining_known -= 1;
             }
@@ -354,6 +844,9 @@ impl<'a, M: Model> Search<'a, M> {
     fn unlift(&mut self, op: u32) {
         let ret = self.ret_pos[op as usize];
         if ret != NONE {
+            let (p, n) = (self.rprev[ret as usize], self.rnext[ret as usize]);
+            self.rnext[p as usize] = ret;
+            self.rprev[n as usize] = ret;
             self.relink(ret);
             if self.known[op as usize] {
                 self.remaining_known += 1;
