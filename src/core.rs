@@ -15,6 +15,7 @@ use crate::progress::{Progress, ProgressState};
 use crate::quorum::{majority_index, vote_result, VoteResult};
 use crate::types::{LogIndex, NodeId, NodeState, Term};
 use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -209,6 +210,12 @@ impl Core {
         core.handed_out.commit = core.log.committed();
         core.reset_election_timer();
         Ok(core)
+    }
+
+    /// Like [`Core::new`], with the election jitter drawn from a [`ChaCha8Rng`] seeded with
+    /// `seed`. Give each node its own seed; the same seed and inputs give the same run.
+    pub fn with_seed(config: RaftConfig, durable: DurableState, seed: u64, now: u64) -> RaftResult<Self> {
+        Self::new(config, durable, ChaCha8Rng::seed_from_u64(seed), now)
     }
 
     /// After the seed's API rebuilt the core from disk: entries up to `index` were already

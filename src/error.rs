@@ -1,7 +1,11 @@
 //! Errors returned by the engine. Anything a peer, a disk or a user can cause is an error value,
 //! never a panic (STYLE.md 5).
+//!
+//! Only errors the engine produces are here; the variants of the seed's `RaftError` that belong
+//! to features still to come (membership changes, fencing tokens, the network transport)
+//! arrive with those features.
 
-use crate::types::{LogIndex, NodeId, Term};
+use crate::types::{LogIndex, NodeId};
 
 /// The result type of every fallible operation.
 pub type RaftResult<T> = Result<T, RaftError>;
@@ -15,50 +19,17 @@ pub enum RaftError {
         /// The leader this node believes in, for redirection.
         leader_id: Option<NodeId>,
     },
-    /// The node is in a state where the operation makes no sense.
-    #[error("invalid state: {0}")]
-    InvalidState(String),
     /// A log does not have the shape the operation needs.
     #[error("log inconsistency: {0}")]
     LogInconsistency(String),
     /// The persistence backend failed; nothing that depended on the write was sent.
     #[error("storage error: {0}")]
     StorageError(String),
-    /// A message or token from an older term.
-    #[error("stale term {seen} (current term {current})")]
-    StaleTerm {
-        /// The term carried by the rejected input.
-        seen: Term,
-        /// This node's current term.
-        current: Term,
-    },
-    /// This node already voted for another candidate in the term.
-    #[error("vote already granted in term {term} to {voted_for}")]
-    VoteAlreadyGranted {
-        /// The term of the vote.
-        term: Term,
-        /// Who got it.
-        voted_for: NodeId,
-    },
     /// The configuration is not usable.
     #[error("configuration error: {0}")]
     ConfigError(String),
-    /// A transport or wire-format failure.
-    #[error("network error: {0}")]
-    NetworkError(String),
-    /// An operation did not complete in time.
-    #[error("timed out: {0}")]
-    Timeout(String),
-    /// A membership change is already under way.
-    #[error("a membership change is already in progress")]
-    MembershipChangeInProgress,
-    /// The node is already a member.
-    #[error("node {0} is already a member")]
-    NodeAlreadyMember(NodeId),
-    /// The node is not a member.
-    #[error("node {0} is not a member")]
-    NodeNotMember(NodeId),
-    /// The user's state machine failed to apply an entry.
+    /// The user's state machine failed to apply an entry (a [`crate::StateMachine`] returns
+    /// it; the node records it, see [`crate::RaftNode::last_apply_error`]).
     #[error("state machine error at index {index}: {message}")]
     StateMachineError {
         /// The entry that failed.
@@ -66,9 +37,6 @@ pub enum RaftError {
         /// What the state machine said.
         message: String,
     },
-    /// The node is still replaying its log into the state machine.
-    #[error("recovering")]
-    Recovering,
     /// Anything else.
     #[error("{0}")]
     Other(String),

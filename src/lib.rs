@@ -32,6 +32,105 @@
 //! (§5.4.2), fast backtracking with conflict hints, flow control (probe and replicate states
 //! with a bounded inflight window) and batching bounded in entries and bytes. Any cluster size
 //! from one voter up works.
+//!
+//! # Example: three nodes through [`RaftNode`]
+//! The facade is driven in RPC style: the caller carries every request and response between
+//! the nodes, as its own transport would.
+//!
+//! ```
+//! use quorate::{Command, LogIndex, NodeId, RaftConfig, RaftNode};
+//!
+//! let nodes: Vec<RaftNode> =
+//!     (1..=3).map(|id| RaftNode::new(RaftConfig::new(id, [1, 2, 3])).unwrap()).collect();
+//! let node = |id: u64| &nodes[id as usize - 1];
+//!
+//! // Node 1 campaigns; nodes 2 and 3 vote for it.
+//! for (to, request) in [2, 3].into_iter().zip(node(1).start_election()) {
+//!     let response = node(to).handle_request_vote(request);
+//!     node(1).handle_vote_response(NodeId(to), response);
+//! }
+//! assert!(node(1).is_leader());
+//!
+//! // A proposal commits once a majority holds it (index 1 is the new leader's no-op).
+//! let index = node(1).propose(Command::new(b"x = 1".to_vec())).unwrap();
+//! assert_eq!(index, LogIndex(2));
+//! while node(1).commit_index() < index {
+//!     for (to, request) in node(1).replicate_to_followers() {
+//!         let response = node(to.0).handle_append_entries(request);
+//!         node(1).handle_replication_response(to, response).unwrap();
+//!     }
+//! }
+//! // A heartbeat round tells the followers the new commit index.
+//! for (to, request) in node(1).create_heartbeats() {
+//!     let response = node(to.0).handle_append_entries(request);
+//!     node(1).handle_replication_response(to, response).unwrap();
+//! }
+//! assert_eq!(node(2).commit_index(), index);
+//! assert_eq!(node(3).commit_index(), index);
+//! ```
+//!
+//! # Example: the same through [`Core`] and the driver's contract
+//! A driver of its own takes each [`Ready`] and follows the four steps above. Here a disk is a
+//! vector and the network a queue; no time needs to pass, because node 1 is told to campaign.
+//!
+//! ```
+//! use quorate::{Command, Core, DurableState, EntryKind, Input, LogEntry, Message, NodeState, RaftConfig};
+//! use std::collections::VecDeque;
+//!
+//! struct Node {
+//!     core: Core,
+//!     disk: Vec<LogEntry>,
+//!     applied: Vec<Vec<u8>>,
+//! }
+//!
+//! /// Handles every ready of `node`: persist, send, apply, acknowledge.
+//! fn drive(node: &mut Node, network: &mut VecDeque<Message>) {
+//!     while node.core.has_ready() {
+//!         let ready = node.core.ready();
+//!         network.extend(ready.messages.iter().cloned()); // these may go before the write
+//!         if let Some(first) = ready.entries.first() {
+//!             // 1. Persist (a real driver also writes `ready.hard_state`, then syncs).
+//!             node.disk.truncate(first.index.0 as usize - 1);
+//!             node.disk.extend(ready.entries.iter().cloned());
+//!         }
+//!         network.extend(ready.persisted_messages.iter().cloned()); // 2. once durable
+//!         for entry in &ready.committed_entries {
+//!             if entry.kind == EntryKind::Normal {
+//!                 node.applied.push(entry.command.data.clone()); // 3. apply
+//!             }
+//!         }
+//!         node.core.advance(&ready); // 4. acknowledge
+//!     }
+//! }
+//!
+//! let mut nodes: Vec<Node> = (1..=3)
+//!     .map(|id| Node {
+//!         core: Core::with_seed(RaftConfig::new(id, [1, 2, 3]), DurableState::default(), id, 0).unwrap(),
+//!         disk: Vec::new(),
+//!         applied: Vec::new(),
+//!     })
+//!     .collect();
+//! let mut network = VecDeque::new();
+//! nodes[0].core.step(Input::Campaign).unwrap();
+//! let mut proposed = false;
+//! loop {
+//!     for node in nodes.iter_mut() {
+//!         drive(node, &mut network);
+//!     }
+//!     if !proposed && nodes[0].core.state() == NodeState::Leader {
+//!         nodes[0].core.step(Input::Propose(Command::new(b"x = 1".to_vec()))).unwrap();
+//!         proposed = true;
+//!         continue;
+//!     }
+//!     let Some(msg) = network.pop_front() else { break };
+//!     let to = msg.to.0 as usize - 1;
+//!     nodes[to].core.step(Input::Message(msg)).unwrap();
+//! }
+//! for node in &nodes {
+//!     assert_eq!(node.applied, vec![b"x = 1".to_vec()]);
+//!     assert_eq!(node.disk.len(), 2, "the leader's no-op and the command");
+//! }
+//! ```
 
 #![warn(missing_docs)]
 
@@ -64,3 +163,8 @@ pub use crate::node::RaftNode;
 pub use crate::state_machine::StateMachine;
 pub use crate::storage::{MemPersistence, RaftPersistence};
 pub use crate::types::{LogIndex, NodeId, NodeState, Term};
+/// The RNG [`Core::new`] draws its election jitter from, and the trait that seeds it
+/// (`ChaCha8Rng::seed_from_u64`), re-exported so that a driver needs no crates of its own at
+/// matching versions. [`Core::with_seed`] takes a plain `u64` instead.
+pub use rand_chacha::ChaCha8Rng;
+pub use rand_core::SeedableRng;

@@ -105,7 +105,7 @@ pub enum AppendRejection {
 
 /// The core's view of the log: every entry since the start (snapshots arrive in a later
 /// version), plus the commit, stability and apply cursors. Entries are stored compactly
-/// ([`crate::log_store`]); reading one hands out a copy.
+/// (the private `log_store` module); reading one hands out a copy.
 #[derive(Clone, Debug)]
 pub struct RaftLog {
     entries: EntryStore,
