@@ -35,6 +35,22 @@ const REGRESSIONS: &[(u64, Scenario, &str)] = &[
          pending entry, quorate::requests; clients back off exponentially with jitter)",
     ),
     (1586, Scenario::Swarm, "liveness: as 415, five nodes, batch = 1, inflight = 1, crashes every 473 ms"),
+    (
+        4146,
+        Scenario::Swarm,
+        "a message storm (20 million events in 4 s): with 46% duplication and reordering, the \
+         rejections of one window of pipelined AppendEntries kept arriving after the probe that \
+         answered them; each threw the follower back to probing and each probe's ack resent a \
+         whole window (fixed: a rejection sent when the follower's log was shorter than its \
+         acknowledged match is stale)",
+    ),
+    (
+        5150,
+        Scenario::Swarm,
+        "liveness: a client with two chains of retries (a timeout's and a redirect's) followed \
+         each chain's redirect and rotated twice, so it alternated between two followers for \
+         20 s (fixed: a client follows only the redirect that answers its latest try)",
+    ),
     (2577, Scenario::Swarm, "liveness: as 415, two nodes, batch = 1, inflight = 1"),
 ];
 
