@@ -1,5 +1,5 @@
 #!/usr/bin/env sh
-# Runs the core benchmark (benches/cluster.rs): a 3-node cluster driven in-process with
+# Runs the core benchmark (benches/cluster.rs; benches/ is a workspace of its own): a 3-node cluster driven in-process with
 # in-memory persistence. Prints latency in network hops and memory per log entry first, then
 # criterion's throughput figure (thrpt, in committed entries per second).
 #
@@ -8,4 +8,4 @@
 set -eu
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
-exec cargo bench -p quorate --bench cluster -- "$@"
+exec cargo bench --manifest-path benches/Cargo.toml --bench cluster -- "$@"

@@ -11,8 +11,10 @@
 # Seeds are read from fuzz/corpus/TARGET/ (committed); what the fuzzer learns goes to
 # fuzz/target/corpus/TARGET/ (not committed); crashes go to fuzz/artifacts/TARGET/, which
 # `cargo test -p quorate-fuzz-targets` replays. Keep a crash, once fixed, under
-# fuzz/regressions/TARGET/. To refresh the committed seeds from what a run learned:
-#   fuzz/target/<sanitizer>/x86_64-unknown-linux-gnu/release/TARGET -merge=1 \
+# fuzz/regressions/TARGET/. The fuzz builds go to fuzz/target/<sanitizer>/, or to
+# $CARGO_TARGET_DIR/fuzz-<sanitizer>/ when CARGO_TARGET_DIR is set (a directory of their own:
+# they are built with other flags). To refresh the committed seeds from what a run learned:
+#   <that directory>/x86_64-unknown-linux-gnu/release/TARGET -merge=1 \
 #     fuzz/corpus/TARGET fuzz/target/corpus/TARGET
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +45,11 @@ case "$target" in
 esac
 
 mkdir -p "fuzz/target/corpus/$target"
-export CARGO_TARGET_DIR="$PWD/fuzz/target/$sanitizer"
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+  export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz-$sanitizer"
+else
+  export CARGO_TARGET_DIR="$PWD/fuzz/target/$sanitizer"
+fi
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
 echo "fuzzing $target for ${seconds}s (sanitizer: $sanitizer)"
 exec cargo "${toolchain[@]}" fuzz run --fuzz-dir fuzz -s "$sanitizer" "$target" \

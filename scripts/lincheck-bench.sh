@@ -11,10 +11,12 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 data="${QUORATE_TESTDATA:-$root/testdata/porcupine}"
 runs="${1:-3}"
-bin="$root/target/release/quorate-sim"
 
 [ -f "$data/README.md" ] || { echo "test data not found at $data" >&2; exit 2; }
-(cd "$root" && CARGO_BUILD_JOBS=1 cargo build --release -p quorate-sim --quiet)
+# shellcheck source=scripts/common.sh
+source "$root/scripts/common.sh"
+# The executable wherever cargo puts it (CARGO_TARGET_DIR is honoured).
+bin=$(cd "$root" && CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" build_sim --quiet) || exit 2
 
 # run NAME ARGS...: time the CLI; the exit status (1 = a not-linearizable file) is expected.
 run() {

@@ -83,18 +83,72 @@ pub struct SweepSummary {
     pub failures: Vec<SeedFailure>,
     /// Seeds whose two runs hashed differently (with `check_determinism`).
     pub nondeterministic: Vec<u64>,
+    /// Seeds with a history the linearizability checker left undecided, in seed order.
+    pub undecided: Vec<UndecidedSeed>,
+    /// The sweep was interrupted (Ctrl-C) before every seed ran: the summary covers the seeds
+    /// that finished.
+    pub interrupted: bool,
+}
+
+/// A seed with histories the linearizability checker could not decide within its budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UndecidedSeed {
+    /// The seed.
+    pub seed: u64,
+    /// Its scenario.
+    pub scenario: Scenario,
+    /// How many of its histories were left undecided.
+    pub histories: u64,
+}
+
+/// How many undecided seeds the summary names before "and N more".
+pub const UNDECIDED_SHOWN: usize = 20;
+
+impl SweepSummary {
+    /// The summary line naming the seeds the linearizability checker left undecided, the first
+    /// [`UNDECIDED_SHOWN`] of them then "and N more"; `None` if there are none.
+    pub fn undecided_line(&self) -> Option<String> {
+        if self.undecided.is_empty() {
+            return None;
+        }
+        let named: Vec<String> = self
+            .undecided
+            .iter()
+            .take(UNDECIDED_SHOWN)
+            .map(|u| format!("{} ({})", u.seed, u.scenario))
+            .collect();
+        let mut line = format!("undecided seeds:  {}", named.join(", "));
+        if self.undecided.len() > UNDECIDED_SHOWN {
+            line.push_str(&format!(" and {} more", self.undecided.len() - UNDECIDED_SHOWN));
+        }
+        Some(line)
+    }
 }
 
 /// Runs the sweep; `on_done` is called after each seed (for a progress bar).
 pub fn sweep(options: &SweepOptions, on_done: &(dyn Fn(&RunReport) + Sync)) -> SweepSummary {
+    sweep_until(options, &AtomicBool::new(false), on_done)
+}
+
+/// Runs the sweep like [`sweep`] until `interrupt` is set (by a Ctrl-C handler, say): from
+/// then on no new seed starts, the runs under way finish, and the summary, covering the seeds
+/// that ran, is marked [`SweepSummary::interrupted`] if any seed was left out.
+pub fn sweep_until(
+    options: &SweepOptions,
+    interrupt: &AtomicBool,
+    on_done: &(dyn Fn(&RunReport) + Sync),
+) -> SweepSummary {
     let next = AtomicU64::new(options.seeds.start);
     let stop = AtomicBool::new(false);
     let summary = Mutex::new(SweepSummary::default());
     std::thread::scope(|scope| {
         for _ in 0..options.threads.max(1) {
             scope.spawn(|| loop {
+                if stop.load(Ordering::SeqCst) || interrupt.load(Ordering::SeqCst) {
+                    return;
+                }
                 let seed = next.fetch_add(1, Ordering::SeqCst);
-                if seed >= options.seeds.end || stop.load(Ordering::SeqCst) {
+                if seed >= options.seeds.end {
                     return;
                 }
                 let scenario = options.scenario.unwrap_or_else(|| scenario_for(seed));
@@ -114,6 +168,9 @@ pub fn sweep(options: &SweepOptions, on_done: &(dyn Fn(&RunReport) + Sync)) -> S
     let mut summary = summary.into_inner().unwrap_or_else(|e| e.into_inner());
     summary.failures.sort_by_key(|f| f.seed);
     summary.nondeterministic.sort_unstable();
+    summary.undecided.sort_by_key(|u| u.seed);
+    summary.interrupted =
+        interrupt.load(Ordering::SeqCst) && summary.runs < options.seeds.end - options.seeds.start;
     summary
 }
 
@@ -129,5 +186,70 @@ fn record(summary: &mut SweepSummary, report: &RunReport, nondeterministic: bool
     }
     if nondeterministic {
         summary.nondeterministic.push(report.seed);
+    }
+    if report.stats.lincheck_unknown > 0 {
+        summary.undecided.push(UndecidedSeed {
+            seed: report.seed,
+            scenario: report.scenario,
+            histories: report.stats.lincheck_unknown,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn undecided(seeds: impl IntoIterator<Item = u64>) -> SweepSummary {
+        SweepSummary {
+            undecided: seeds
+                .into_iter()
+                .map(|seed| UndecidedSeed { seed, scenario: scenario_for(seed), histories: 1 })
+                .collect(),
+            ..SweepSummary::default()
+        }
+    }
+
+    #[test]
+    fn a_seed_with_an_undecided_history_is_recorded() {
+        let mut report = run_seed(&RunConfig::new(1, Scenario::Basic));
+        report.stats.lincheck_unknown = 2;
+        let mut summary = SweepSummary::default();
+        record(&mut summary, &report, false);
+        report.stats.lincheck_unknown = 0;
+        record(&mut summary, &report, false);
+        assert_eq!(
+            summary.undecided,
+            vec![UndecidedSeed { seed: 1, scenario: Scenario::Basic, histories: 2 }]
+        );
+    }
+
+    #[test]
+    fn no_undecided_seeds_no_line() {
+        assert_eq!(SweepSummary::default().undecided_line(), None);
+    }
+
+    #[test]
+    fn undecided_seeds_are_named_with_their_scenario() {
+        let summary = undecided([3, 7]);
+        assert_eq!(
+            summary.undecided_line().as_deref(),
+            Some(format!("undecided seeds:  3 ({}), 7 ({})", scenario_for(3), scenario_for(7)).as_str())
+        );
+    }
+
+    #[test]
+    fn undecided_seeds_beyond_the_bound_are_counted() {
+        let summary = undecided(0..UNDECIDED_SHOWN as u64 + 5);
+        let line = summary.undecided_line().unwrap();
+        assert!(
+            line.ends_with(&format!(
+                "{} ({}) and 5 more",
+                UNDECIDED_SHOWN - 1,
+                scenario_for(UNDECIDED_SHOWN as u64 - 1)
+            )),
+            "{line}"
+        );
+        assert_eq!(line.matches(" (").count(), UNDECIDED_SHOWN, "{line}");
     }
 }
