@@ -40,6 +40,12 @@ impl NodeClock {
         u64::try_from(global).unwrap_or(u64::MAX).max(now)
     }
 
+    /// When, at or after global time `now`, the clock runs again: after a backward jump the
+    /// node's clock stands still (it never runs backwards) until real time catches up.
+    pub fn running_at(&self, now: u64) -> u64 {
+        self.global_at(self.last, now)
+    }
+
     /// The clock jumps by `delta_ms` (forward or backward; the core ignores going back).
     pub fn jump(&mut self, delta_ms: i64) {
         self.offset_ms += i128::from(delta_ms);

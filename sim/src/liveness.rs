@@ -13,7 +13,9 @@
 //!   leaves a correct engine unflagged while an engine that keeps resetting its timers or
 //!   splits votes systematically is caught. A "leader" here is a stable one: a majority of
 //!   the nodes are in its term and follow it, so a stale leader cut off in a minority does
-//!   not count.
+//!   not count. The rounds are counted from the moment every node's clock runs: a clock that
+//!   jumped back stands still until real time catches up (a node's clock never runs
+//!   backwards), and a node whose clock stands still cannot time out.
 //! - **At most `nodes × (T / gap + 1)` elections, and as many new terms, in a healed period
 //!   of `T`**, where `gap` is the minimum election timeout on the fastest clock
 //!   (`min / (1 + drift)` of real time). A node starts a real election only when its
@@ -34,6 +36,8 @@ pub const MAX_ROUNDS: u64 = 20;
 pub struct LivenessPhase {
     /// When the network healed (global milliseconds).
     pub healed_at: u64,
+    /// When every node's clock runs again after the heal (global milliseconds).
+    pub clocks_running_at: u64,
     /// The highest term any node had at the heal.
     pub term_at_heal: Term,
     /// Elections (real ones, not pre-votes) started since the heal.
@@ -50,13 +54,15 @@ pub struct LivenessPhase {
 }
 
 impl LivenessPhase {
-    /// The phase starts at `now` with the cluster's highest term `term`.
-    pub fn start(now: u64, term: Term, params: &Params) -> Self {
+    /// The phase starts at `now` with the cluster's highest term `term`; every node's clock
+    /// runs from `clocks_running_at` on.
+    pub fn start(now: u64, clocks_running_at: u64, term: Term, params: &Params) -> Self {
         let slowest = (1.0 - params.max_drift).max(0.01);
         let round_ms = (params.election_ms.1 as f64 / slowest).ceil() as u64;
         let gap_ms = ((params.election_ms.0 as f64 / (1.0 + params.max_drift)).floor() as u64).max(1);
         LivenessPhase {
             healed_at: now,
+            clocks_running_at: clocks_running_at.max(now),
             term_at_heal: term,
             elections: 0,
             leader_at: None,
@@ -73,13 +79,15 @@ impl LivenessPhase {
 
     /// Checks the bounds at `now` (the end of the phase), with the cluster's highest term.
     pub fn check(&self, now: u64, term: Term) -> Result<(), String> {
-        let leader_by = self.healed_at + MAX_ROUNDS * self.round_ms;
+        let leader_by = self.clocks_running_at + MAX_ROUNDS * self.round_ms;
         match self.leader_at {
             Some(at) if at <= leader_by => {}
             Some(at) => {
                 return Err(format!(
-                    "liveness: a stable leader only {} ms after the heal, beyond {MAX_ROUNDS} election rounds of {} ms",
+                    "liveness: a stable leader only {} ms after the heal ({} ms after every clock ran again), \
+                     beyond {MAX_ROUNDS} election rounds of {} ms",
                     at - self.healed_at,
+                    at.saturating_sub(self.clocks_running_at),
                     self.round_ms
                 ))
             }
@@ -110,10 +118,5 @@ impl LivenessPhase {
             ));
         }
         Ok(())
-    }
-
-    /// Election rounds the phase took until `now`.
-    pub fn rounds(&self, now: u64) -> u64 {
-        (now - self.healed_at).div_ceil(self.round_ms)
     }
 }

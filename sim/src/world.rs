@@ -1251,7 +1251,9 @@ impl Sim {
             }
             self.resume(id);
         }
-        self.liveness = Some(LivenessPhase::start(self.now, self.max_term(), &self.params));
+        let now = self.now;
+        let clocks_running = self.nodes.values().map(|n| n.clock.running_at(now)).max().unwrap_or(now);
+        self.liveness = Some(LivenessPhase::start(now, clocks_running, self.max_term(), &self.params));
     }
 
     /// Some liveness phases keep part of the network cut: a minority isolated, or one node
