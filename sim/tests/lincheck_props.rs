@@ -12,7 +12,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use quorate_sim::lincheck::{
-    check, Budget, History, Kv, KvInput, KvOutput, Operation, Outcome, Register, RegisterInput,
+    check, Budget, History, Kv, KvInput, KvOutput, Model, Operation, Outcome, Register, RegisterInput,
     RegisterOutput, Verdict,
 };
 
@@ -256,6 +256,49 @@ fn kv_fits(
     }
 }
 
+/// Like [`kv_history`], but each put, append and cas writes a text of its own (as the
+/// simulator's clients do), on one key, and a cas expects nothing, one of the first texts,
+/// or one that is never written: so that unknown outcomes nobody observed are common, and
+/// [`Kv::droppable`] leaves them out.
+fn kv_token_history(gens: &[Gen]) -> History<KvInput, KvOutput> {
+    const FROMS: [&str; 4] = ["", "t0;", "t1;", "zz"];
+    let inputs: Vec<KvInput> = gens
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let (key, value) = ("k".to_string(), format!("t{i};"));
+            match g.kind {
+                0 => KvInput::Get { key },
+                1 => KvInput::Put { key, value },
+                2 => KvInput::Append { key, value },
+                _ => KvInput::Cas { key, from: FROMS[usize::from(g.a + g.b) % 4].to_string(), to: value },
+            }
+        })
+        .collect();
+    let mut outputs = vec![None; gens.len()];
+    let mut map = BTreeMap::new();
+    for i in effect_order(gens, &intervals(gens)) {
+        let (next, output) = naive_kv(&map, &inputs[i]);
+        map = next;
+        outputs[i] = Some(output);
+    }
+    for (g, output) in gens.iter().zip(outputs.iter_mut()) {
+        let out = output.take().unwrap_or(KvOutput::Ok { ok: false });
+        *output = Some(match (g.corrupt, out) {
+            (false, out) => out,
+            (true, KvOutput::Value { value }) => KvOutput::Value { value: value.replacen(';', "", 1) },
+            (true, KvOutput::Ok { ok }) => KvOutput::Ok { ok: !ok },
+        });
+    }
+    build(gens, inputs, outputs)
+}
+
+/// How many of the history's operations [`Kv::droppable`] leaves out.
+fn kv_dropped(history: &History<KvInput, KvOutput>) -> usize {
+    let ops: Vec<&Operation<KvInput, KvOutput>> = history.operations().iter().collect();
+    Kv::default().droppable(&ops).iter().filter(|d| **d).count()
+}
+
 // ---- the brute force ----
 
 /// A naive spec: the state after an operation with this output, if it can have it.
@@ -422,6 +465,27 @@ proptest! {
         prop_assert_eq!(is_linearizable(&verdict), expected, "restarts, in_order={} {:#?}", in_order, ops);
     }
 
+    /// Unknown outcomes that nobody observed, which the search leaves out
+    /// ([`Kv::droppable`]): the verdict is the brute force's, which tries them everywhere.
+    #[test]
+    fn kv_checker_agrees_with_brute_force_when_unobserved_operations_are_dropped(
+        gens in vec(gen_with(2), 0..=8),
+        in_order in any::<bool>(),
+    ) {
+        let mut history = kv_token_history(&gens);
+        history.set_clients_in_order(in_order);
+        let ops = history.operations();
+        let mut placed = vec![false; ops.len()];
+        let mut effect = vec![false; ops.len()];
+        let expected = brute_force_order(ops, &mut placed, &mut effect, BTreeMap::new(), &kv_fits, in_order);
+        for split in [true, false] {
+            let verdict = check(&Kv { split }, &history, &Budget::steps(1_000_000)).verdict;
+            prop_assert_eq!(
+                is_linearizable(&verdict), expected, "split={} in_order={} {:#?}", split, in_order, ops
+            );
+        }
+    }
+
     #[test]
     fn json_round_trips(gens in vec(gen(), 0..=8)) {
         let kv = kv_history(&gens);
@@ -475,4 +539,30 @@ fn generated_histories_exercise_dominance() {
     }
     // About 2% of the checks (a few dozen of each proptest's 1000 cases).
     assert!(histories > 20, "dominance pruned {pruned} nodes in {histories} histories");
+}
+
+/// The token histories must both drop operations and keep some unknown outcomes, in both
+/// verdicts, or the agreement above does not cover [`Kv::droppable`].
+#[test]
+fn token_histories_exercise_dropping() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = vec(gen_with(2), 1..=8);
+    let (mut dropped_yes, mut dropped_no, mut kept_unknown) = (0, 0, 0);
+    for _ in 0..400 {
+        let gens = strategy.new_tree(&mut runner).unwrap().current();
+        let history = kv_token_history(&gens);
+        let dropped = kv_dropped(&history);
+        let unknown = history.operations().iter().filter(|op| op.outcome.output().is_none()).count();
+        kept_unknown += usize::from(unknown > dropped);
+        if dropped > 0 {
+            match check(&Kv::default(), &history, &Budget::default()).verdict {
+                Verdict::Linearizable => dropped_yes += 1,
+                _ => dropped_no += 1,
+            }
+        }
+    }
+    assert!(
+        dropped_yes > 40 && dropped_no > 20 && kept_unknown > 40,
+        "dropped in {dropped_yes} linearizable and {dropped_no} not, kept unknowns in {kept_unknown}"
+    );
 }

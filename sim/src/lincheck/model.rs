@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::cache::FxHasher;
-use super::history::{History, OpId};
+use super::history::{History, OpId, Operation};
 
 /// A sequential specification of an object, against which histories are checked.
 ///
@@ -49,6 +49,15 @@ pub trait Model {
     /// safe.
     fn is_read_only(&self, _input: &Self::Input, _output: Option<&Self::Output>) -> bool {
         false
+    }
+
+    /// Which operations of `ops` (one partition's) the search may leave out because no
+    /// linearization needs them: for each, `true` only if its outcome is unknown and any
+    /// linearization that places it can be turned into one that does not (drops it), so
+    /// that the history is linearizable if and only if it is with every such operation
+    /// dropped. The default, all `false`, is always safe.
+    fn droppable(&self, ops: &[&Operation<Self::Input, Self::Output>]) -> Vec<bool> {
+        vec![false; ops.len()]
     }
 
     /// Splits a history into independent parts that are checked separately
@@ -413,6 +422,22 @@ impl Model for Kv {
         }
     }
 
+    /// An unknown-outcome get changes nothing, so it is droppable. An unknown-outcome put,
+    /// append or cas that writes a non-empty text `t` is droppable if nothing could have
+    /// observed `t`. Once it took effect, the key's value contains `t` until a put
+    /// overwrites it (appends keep it, and a cas that succeeds would need a `from`
+    /// containing `t`). So if no known get on the key returned a value containing `t` and
+    /// no cas on the key expects a value containing `t`, the only operations between it and
+    /// that put are appends, puts or appends that failed, and cas that failed; removing it
+    /// changes the value in between, which only a failed cas could notice. A failed cas
+    /// cannot if its `from` is not a value the key can hold (a put's, a cas's or nothing,
+    /// then appends), or if it returned before the operation was invoked; a `from` of
+    /// `""` cannot be matched if no operation on the key writes `""` and a put, append or
+    /// cas of a non-empty text returned successfully before the failed cas was invoked.
+    fn droppable(&self, ops: &[&Operation<KvInput, KvOutput>]) -> Vec<bool> {
+        kv_droppable(ops)
+    }
+
     fn partition(&self, history: &History<KvInput, KvOutput>) -> Vec<Partition> {
         if !self.split {
             return vec![Partition {
@@ -449,4 +474,122 @@ impl Model for Kv {
         let parts: Vec<String> = state.entries.iter().map(|(k, v)| format!("{k:?}={:?}", v.text)).collect();
         parts.join(", ")
     }
+}
+
+/// [`Kv::droppable`]'s analysis: each key's operations are examined on their own.
+fn kv_droppable(ops: &[&Operation<KvInput, KvOutput>]) -> Vec<bool> {
+    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        by_key.entry(op.input.key()).or_default().push(i);
+    }
+    let mut droppable = vec![false; ops.len()];
+    for mine in by_key.values() {
+        kv_key_droppable(ops, mine, &mut droppable);
+    }
+    droppable
+}
+
+/// [`kv_droppable`] for the operations `mine` of one key.
+fn kv_key_droppable(ops: &[&Operation<KvInput, KvOutput>], mine: &[usize], droppable: &mut [bool]) {
+    use KvOutput::{Ok, Value};
+    // Texts an observer may have seen: known gets' values and every cas's `from`.
+    let mut seen: Vec<&str> = Vec::new();
+    // Starts of a value (a put's or cas's text) and what appends add.
+    let (mut bases, mut tails): (Vec<&str>, Vec<&str>) = (vec![""], Vec::new());
+    let mut writes_empty = false;
+    // The earliest return of a known successful write of a non-empty text.
+    let mut first_nonempty_write = u64::MAX;
+    for &i in mine {
+        let op = ops[i];
+        let known_ok = matches!(op.outcome.output(), Some(Ok { ok: true }));
+        let written = match &op.input {
+            KvInput::Get { .. } => {
+                if let Some(Value { value }) = op.outcome.output() {
+                    seen.push(value);
+                }
+                None
+            }
+            KvInput::Put { value, .. } => {
+                bases.push(value);
+                writes_empty |= value.is_empty();
+                Some(value)
+            }
+            KvInput::Append { value, .. } => {
+                tails.push(value);
+                Some(value)
+            }
+            KvInput::Cas { from, to, .. } => {
+                seen.push(from);
+                bases.push(to);
+                writes_empty |= to.is_empty();
+                Some(to)
+            }
+        };
+        if let (true, Some(text), Some(at)) = (known_ok, written, op.outcome.return_time()) {
+            if !text.is_empty() {
+                first_nonempty_write = first_nonempty_write.min(at);
+            }
+        }
+    }
+    // Known failed cas whose `from` the key might hold, by return time: the operations
+    // invoked after such a cas returned need not fear it.
+    let mut risky_returns: Vec<u64> = Vec::new();
+    let mut possible: BTreeMap<&str, bool> = BTreeMap::new();
+    for &i in mine {
+        let op = ops[i];
+        let (KvInput::Cas { from, .. }, Some(Ok { ok: false }), Some(at)) =
+            (&op.input, op.outcome.output(), op.outcome.return_time())
+        else {
+            continue;
+        };
+        let risky = if from.is_empty() {
+            writes_empty || first_nonempty_write >= op.call
+        } else {
+            *possible.entry(from).or_insert_with(|| can_be_value(from, &bases, &tails))
+        };
+        if risky {
+            risky_returns.push(at);
+        }
+    }
+    let last_risky_return = risky_returns.iter().copied().max();
+    for &i in mine {
+        let op = ops[i];
+        if op.outcome.output().is_some() {
+            continue;
+        }
+        let text = match &op.input {
+            KvInput::Get { .. } => {
+                droppable[i] = true;
+                continue;
+            }
+            KvInput::Put { value, .. } | KvInput::Append { value, .. } => value,
+            KvInput::Cas { to, .. } => to,
+        };
+        let observed = text.is_empty() || seen.iter().any(|s| s.contains(text.as_str()));
+        let feared = last_risky_return.is_some_and(|at| at >= op.call);
+        droppable[i] = !observed && !feared;
+    }
+}
+
+/// Whether `text` can be a value: one of `bases` followed by some of `tails` (each any
+/// number of times, which only says yes more often).
+fn can_be_value(text: &str, bases: &[&str], tails: &[&str]) -> bool {
+    let len = text.len();
+    let mut reach = vec![false; len + 1];
+    for base in bases {
+        if text.starts_with(base) {
+            reach[base.len()] = true;
+        }
+    }
+    for at in 0..len {
+        if !reach[at] {
+            continue;
+        }
+        for tail in tails {
+            if !tail.is_empty() && text[at..].starts_with(tail) {
+                reach[at + tail.len()] = true;
+            }
+        }
+    }
+    reach[len]
 }

@@ -36,6 +36,9 @@
 //! operations placed or dropped fail too (an unknown outcome still unplaced can always be
 //! dropped later). Failed nodes are facts about the history, so restarts keep them.
 //!
+//! Operations the model declares droppable ([`Model::droppable`]: unknown outcomes no
+//! linearization needs) are left out before the search starts.
+//!
 //! Two prunings, both sound for any model:
 //! - An unknown-outcome operation that would not change the state here is not tried: a
 //!   linearization starting with it stays one without it.
@@ -278,6 +281,12 @@ pub(crate) fn search<M: Model>(
     budget: &Budget,
     pool: &MemoryPool,
 ) -> (Found, PartitionStats) {
+    // The operations the model says no linearization needs are left out (they never take
+    // effect); `kept[i]` is the index in `ops` of the search's operation `i`.
+    let droppable = model.droppable(ops);
+    let kept: Vec<usize> = (0..ops.len()).filter(|&i| !droppable[i]).collect();
+    let kept_ops: Vec<&Operation<M::Input, M::Output>> = kept.iter().map(|&i| ops[i]).collect();
+    let ops = &kept_ops[..];
     let mut search = Search::new(model, ops, pool, budget.max_bytes);
     if clients_in_order {
         (search.fence_at, search.fences) = client_fences(ops);
@@ -293,6 +302,9 @@ pub(crate) fn search<M: Model>(
                 search.restart();
                 order = order.other();
                 slice = slice.saturating_mul(2);
+            }
+            Found::NotLinearizable(longest) => {
+                break Found::NotLinearizable(longest.into_iter().map(|i| kept[i]).collect())
             }
             found => break found,
         }
