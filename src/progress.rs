@@ -71,7 +71,13 @@ impl Progress {
 
     /// An acknowledgement proved `index`. Returns true when it raised the match index.
     pub fn on_ack(&mut self, index: LogIndex) -> bool {
-        self.probe_sent = false;
+        // A paused probe resumes only on an answer at or past the probe's position. Stale or
+        // duplicated acknowledgements of older messages must not each release another probe:
+        // on a network that duplicates, every probe would then beget more than one, without
+        // bound (a swarm seed found a storm of 20 million events).
+        if index >= self.next_index.prev() {
+            self.probe_sent = false;
+        }
         while self.inflight.front().is_some_and(|&i| i <= index) {
             self.inflight.pop_front();
         }
@@ -122,5 +128,37 @@ impl Progress {
         self.state = ProgressState::Probe;
         self.inflight.clear();
         self.probe_sent = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_acknowledgements_do_not_release_a_paused_probe() {
+        let mut pr = Progress::new(LogIndex(10));
+        pr.match_index = LogIndex(5);
+        pr.next_index = LogIndex(8);
+        pr.on_sent(LogIndex(8), true);
+        assert!(!pr.can_send(4), "a probe is outstanding");
+        assert!(!pr.on_ack(LogIndex(5)), "an old acknowledgement proves nothing new");
+        assert!(!pr.can_send(4), "and does not release another probe");
+        // An answer at the probe's position (a heartbeat's) resumes probing.
+        assert!(pr.on_ack(LogIndex(7)));
+        assert_eq!(pr.state, ProgressState::Replicate);
+        assert!(pr.can_send(4));
+    }
+
+    #[test]
+    fn a_rejection_older_than_the_match_is_stale() {
+        let mut pr = Progress::new(LogIndex(10));
+        pr.on_ack(LogIndex(9));
+        assert_eq!(pr.state, ProgressState::Replicate);
+        // Sent when the follower's log ended at 8, below the 9 it acknowledged since.
+        assert!(!pr.on_reject(LogIndex(12), LogIndex(8), LogIndex(9)));
+        assert_eq!(pr.state, ProgressState::Replicate);
+        assert!(pr.on_reject(LogIndex(12), LogIndex(10), LogIndex(11)));
+        assert_eq!(pr.state, ProgressState::Probe);
     }
 }

@@ -45,6 +45,14 @@ const REGRESSIONS: &[(u64, Scenario, &str)] = &[
          acknowledged match is stale)",
     ),
     (
+        2998,
+        Scenario::Swarm,
+        "a message storm between a leader and one follower in the probe state: every stale or \
+         duplicated acknowledgement released another probe, and with 30% duplication each probe \
+         begot more than one (fixed: only an answer at the probe's position resumes probing)",
+    ),
+    (7949, Scenario::Swarm, "a message storm, as 2998"),
+    (
         5150,
         Scenario::Swarm,
         "liveness: a client with two chains of retries (a timeout's and a redirect's) followed \
