@@ -980,6 +980,8 @@ impl Sim {
                 });
                 let nodes = self.params.nodes;
                 let c = &mut self.clients[client as usize];
+                // The answered try is over: its timeout must not fire a second chain of retries.
+                c.attempts += 1;
                 let suspect = c.suspect.map(|(node, _)| node);
                 let pass_over = match (leader, c.suspect) {
                     (Some(l), Some((s, passes))) if l == s => {
