@@ -999,9 +999,12 @@ impl Sim {
                 let leaderless = c.leaderless;
                 if leader.is_none() {
                     c.leaderless += 1;
+                } else {
+                    c.leaderless = 0;
                 }
                 let base = if leader.is_some() { 1 } else { CLIENT_REDIRECT_MS };
-                let backoff = self.backoff(base, CLIENT_REDIRECT_CAP_MS, leaderless);
+                let exponent = if leader.is_some() { 0 } else { leaderless };
+                let backoff = self.backoff(base, CLIENT_REDIRECT_CAP_MS, exponent);
                 self.schedule(backoff, Event::ClientTimeout { client, seq, attempt: u32::MAX });
             }
             _ => {}
