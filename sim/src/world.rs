@@ -396,9 +396,8 @@ impl Sim {
     // ----- The loop ----------------------------------------------------------------------
 
     fn run(&mut self) {
-        let end = self.params.safety_ms + self.params.liveness_ms;
         while let Some((time, event)) = self.queue.pop() {
-            if time > end || self.failure.is_some() {
+            if time > self.end() || self.failure.is_some() {
                 break;
             }
             self.now = time;
@@ -424,14 +423,28 @@ impl Sim {
         if self.failure.is_none() {
             let pending = self.clients.iter().filter(|c| c.current.is_some()).count();
             let leader = self.leader();
+            let stalled = self.end() - self.params.safety_ms - self.params.liveness_ms;
             self.fail(
                 FailureKind::Liveness,
                 format!(
-                    "liveness: after {} ms of healed network, leader={leader:?}, {pending} client requests pending",
+                    "liveness: after {} ms of healed network with every clock running ({stalled} ms more \
+                     while a clock stood still), leader={leader:?}, {pending} client requests pending",
                     self.params.liveness_ms
                 ),
             );
         }
+    }
+
+    /// When the run ends: `liveness_ms` after the liveness phase starts, or after every
+    /// node's clock runs again if one stands still then (after a backward jump a node's
+    /// clock waits for real time to catch up, and a node without a running clock cannot
+    /// time out, so the cluster may need it to make progress).
+    fn end(&self) -> u64 {
+        let healed = match &self.liveness {
+            Some(phase) => phase.clocks_running_at,
+            None => self.params.safety_ms,
+        };
+        healed + self.params.liveness_ms
     }
 
     fn live(&self) -> bool {
