@@ -12,8 +12,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use quorate_sim::lincheck::{
-    check, Budget, History, Kv, KvInput, KvOutput, Model, Operation, Outcome, Register, RegisterInput,
-    RegisterOutput, Verdict,
+    check, Budget, History, Kv, KvInput, KvOutput, KvState, Model, Operation, Outcome, Register,
+    RegisterInput, RegisterOutput, Step, Verdict,
 };
 
 /// One generated operation: who, what, when, and how its outcome is reported.
@@ -531,6 +531,7 @@ fn generated_histories_exercise_dominance() {
             for stats in [
                 check(&Register, &register, &Budget::default()).stats,
                 check(&Kv::default(), &kv, &Budget::default()).stats,
+                check(&KvWithoutDoom, &kv, &Budget::default()).stats,
             ] {
                 pruned += stats.dominated;
                 histories += u64::from(stats.dominated > 0);
@@ -539,6 +540,56 @@ fn generated_histories_exercise_dominance() {
     }
     // About 2% of the checks (a few dozen of each proptest's 1000 cases).
     assert!(histories > 20, "dominance pruned {pruned} nodes in {histories} histories");
+}
+
+/// The kv model without [`Model::doom_test`], whose early failures leave dominance less
+/// to prune in histories this small.
+struct KvWithoutDoom;
+
+impl Model for KvWithoutDoom {
+    type State = KvState;
+    type Input = KvInput;
+    type Output = KvOutput;
+
+    fn init(&self) -> KvState {
+        Kv::default().init()
+    }
+
+    fn step(&self, state: &KvState, input: &KvInput, output: Option<&KvOutput>) -> Step<KvState> {
+        Kv::default().step(state, input, output)
+    }
+
+    fn is_read_only(&self, input: &KvInput, output: Option<&KvOutput>) -> bool {
+        Kv::default().is_read_only(input, output)
+    }
+
+    fn droppable(&self, ops: &[&Operation<KvInput, KvOutput>]) -> Vec<bool> {
+        Kv::default().droppable(ops)
+    }
+
+    fn describe(&self, input: &KvInput, output: Option<&KvOutput>) -> String {
+        Kv::default().describe(input, output)
+    }
+}
+
+/// The doom test must fail nodes early in the generated histories, in both verdicts, or
+/// the agreement with the brute force above does not cover it.
+#[test]
+fn generated_histories_exercise_the_doom_test() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = vec(gen_with(2), 1..=8);
+    let (mut doomed, mut by_verdict) = (0, [0u32; 2]);
+    for _ in 0..2000 {
+        let gens = strategy.new_tree(&mut runner).unwrap().current();
+        for history in [kv_history(&gens), kv_token_history(&gens)] {
+            let result = check(&Kv::default(), &history, &Budget::default());
+            doomed += result.stats.doomed;
+            if result.stats.doomed > 0 {
+                by_verdict[usize::from(result.verdict == Verdict::Linearizable)] += 1;
+            }
+        }
+    }
+    assert!(by_verdict.iter().all(|&n| n > 20), "doomed {doomed} nodes; histories by verdict {by_verdict:?}");
 }
 
 /// The token histories must both drop operations and keep some unknown outcomes, in both

@@ -226,7 +226,7 @@ fn report(args: &LincheckArgs, file: &str, result: &CheckResult) {
         let s = &result.stats;
         eprintln!(
             "{file}: steps={} partitions={} peak_cache_entries={} peak_bytes={} peak_states={} \
-             peak_key_words={} scanned_words={} dominated={}",
+             peak_key_words={} scanned_words={} dominated={} doomed={}",
             s.steps,
             s.partitions,
             s.peak_cache_entries,
@@ -234,7 +234,8 @@ fn report(args: &LincheckArgs, file: &str, result: &CheckResult) {
             s.peak_states,
             s.peak_key_words,
             s.scanned_words,
-            s.dominated
+            s.dominated,
+            s.doomed
         );
     }
 }

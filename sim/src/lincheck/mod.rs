@@ -86,6 +86,7 @@ mod parallel;
 pub mod parse;
 mod search;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 pub use budget::{
@@ -95,7 +96,7 @@ pub use explain::{ExplainedOp, Explanation, StuckOp, StuckReason};
 pub use history::{History, OpId, Operation, Outcome};
 pub use json::JsonInput;
 pub use model::{
-    Kv, KvInput, KvOutput, KvState, Model, Partition, Register, RegisterInput, RegisterOutput, Step,
+    DoomTest, Kv, KvInput, KvOutput, KvState, Model, Partition, Register, RegisterInput, RegisterOutput, Step,
 };
 pub use parallel::check_parallel;
 
@@ -169,6 +170,9 @@ pub struct Stats {
     /// operations linearized and the same state, with a subset of the unknown-outcome
     /// ones), over all partitions.
     pub dominated: u64,
+    /// Nodes not entered because their state doomed an operation still to be linearized
+    /// ([`Model::doom_test`]), over all partitions.
+    pub doomed: u64,
 }
 
 /// Per-partition costs, folded into [`Stats`].
@@ -179,6 +183,7 @@ pub(crate) struct PartitionStats {
     key_words: usize,
     scanned_words: u64,
     dominated: u64,
+    doomed: u64,
 }
 
 impl Stats {
@@ -190,6 +195,7 @@ impl Stats {
         self.peak_key_words = self.peak_key_words.max(part.key_words);
         self.scanned_words += part.scanned_words;
         self.dominated += part.dominated;
+        self.doomed += part.doomed;
     }
 }
 
@@ -238,9 +244,67 @@ pub fn check<M: Model>(model: &M, history: &History<M::Input, M::Output>, budget
 
 /// The model's partitions, smallest first (ties by label, for determinism).
 fn sorted_partitions<M: Model>(model: &M, history: &History<M::Input, M::Output>) -> Vec<Partition> {
-    let mut partitions = model.partition(history);
+    let mut partitions = join_fenced(model.partition(history), history);
     partitions.sort_by(|a, b| (a.ops.len(), &a.label).cmp(&(b.ops.len(), &b.label)));
     partitions
+}
+
+/// With client order, an unknown-outcome operation takes effect before its client's next
+/// operation or never: a constraint between partitions when that operation is in another
+/// one (P-compositionality covers linearizability, not this). Such partitions are checked
+/// together, so that the verdict is the same split or not.
+fn join_fenced<I, O>(partitions: Vec<Partition>, history: &History<I, O>) -> Vec<Partition> {
+    if !history.clients_in_order() || partitions.len() < 2 {
+        return partitions;
+    }
+    let ops = history.operations();
+    let mut part_of = vec![usize::MAX; ops.len()];
+    for (p, part) in partitions.iter().enumerate() {
+        for id in &part.ops {
+            part_of[id.0] = p;
+        }
+    }
+    // Union-find over partitions.
+    let mut parent: Vec<usize> = (0..partitions.len()).collect();
+    fn root(parent: &mut [usize], mut p: usize) -> usize {
+        while parent[p] != p {
+            parent[p] = parent[parent[p]];
+            p = parent[p];
+        }
+        p
+    }
+    let mut by_client: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        by_client.entry(op.client).or_default().push(i);
+    }
+    for mine in by_client.values_mut() {
+        mine.sort_by_key(|&i| (ops[i].call, i));
+        for pair in mine.windows(2) {
+            let (before, after) = (pair[0], pair[1]);
+            if ops[before].outcome.output().is_none()
+                && part_of[before] != usize::MAX
+                && part_of[after] != usize::MAX
+            {
+                let (a, b) = (root(&mut parent, part_of[before]), root(&mut parent, part_of[after]));
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    let mut joined: BTreeMap<usize, Partition> = BTreeMap::new();
+    for (p, part) in partitions.into_iter().enumerate() {
+        let r = root(&mut parent, p);
+        match joined.get_mut(&r) {
+            None => {
+                joined.insert(r, part);
+            }
+            Some(into) => {
+                into.label = format!("{} + {}", into.label, part.label);
+                into.ops.extend(part.ops);
+                into.ops.sort_unstable();
+            }
+        }
+    }
+    joined.into_values().collect()
 }
 
 /// Searches one partition: `Ok` if linearizable, else the verdict it gives the history.

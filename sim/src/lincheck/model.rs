@@ -60,6 +60,21 @@ pub trait Model {
         vec![false; ops.len()]
     }
 
+    /// A test the search may run on the states it reaches: given a state, the index in
+    /// `ops` (one partition's operations, those the search keeps) of an operation with a
+    /// known outcome, and which operations are already linearized or dropped (by index),
+    /// `true` only if that operation cannot take effect with its outcome in any state
+    /// that the other operations lead to from this one, in any order. A node whose state
+    /// dooms an operation still to be linearized fails at once, where the search would
+    /// otherwise learn so only at that operation's return, after trying every order of
+    /// the operations in between. The default, no test, is always safe.
+    fn doom_test<'a>(
+        &'a self,
+        _ops: &[&'a Operation<Self::Input, Self::Output>],
+    ) -> Option<DoomTest<'a, Self::State>> {
+        None
+    }
+
     /// Splits a history into independent parts that are checked separately
     /// (P-compositionality: a history is linearizable if and only if each part is). The
     /// default keeps the whole history together.
@@ -75,6 +90,10 @@ pub trait Model {
         format!("{state:?}")
     }
 }
+
+/// [`Model::doom_test`]'s test: `(state, op, done)` where `done(i)` says whether operation
+/// `i` is linearized or dropped.
+pub type DoomTest<'a, S> = Box<dyn Fn(&S, usize, &dyn Fn(usize) -> bool) -> bool + 'a>;
 
 /// The result of [`Model::step`]. `Unchanged` saves building a copy of the state for a
 /// read, which is most of what a search does.
@@ -432,10 +451,29 @@ impl Model for Kv {
     /// changes the value in between, which only a failed cas could notice. A failed cas
     /// cannot if its `from` is not a value the key can hold (a put's, a cas's or nothing,
     /// then appends), or if it returned before the operation was invoked; a `from` of
-    /// `""` cannot be matched if no operation on the key writes `""` and a put, append or
-    /// cas of a non-empty text returned successfully before the failed cas was invoked.
+    /// `""` need not be matched if no operation on the key writes `""` and a put, append
+    /// or cas of a non-empty text returned successfully before the failed cas returned:
+    /// the key is never empty after that return, so the failed cas (which changes nothing)
+    /// can take effect between the two returns, whatever the operation did.
     fn droppable(&self, ops: &[&Operation<KvInput, KvOutput>]) -> Vec<bool> {
         kv_droppable(ops)
+    }
+
+    /// An operation that needs the key to hold `x` (a get that returned `x`, a cas from `x`
+    /// that succeeded) is doomed in a state where the key holds `s` if `x` is not `s`
+    /// followed by appends and every operation that could write `x` from scratch (a put
+    /// or cas of a text that appends can make `x`, or of `""` if `x` is made of appends
+    /// only) is already linearized or dropped. A put's text is gone for good once
+    /// overwritten, for example, and the key is never empty again once written unless
+    /// something writes `""`.
+    fn doom_test<'a>(&'a self, ops: &[&'a Operation<KvInput, KvOutput>]) -> Option<DoomTest<'a, KvState>> {
+        let needs = kv_needs(ops);
+        if needs.needs.iter().all(Option::is_none) {
+            return None;
+        }
+        Some(Box::new(move |state: &KvState, op: usize, done: &dyn Fn(usize) -> bool| {
+            needs.dooms(state, op, done)
+        }))
     }
 
     fn partition(&self, history: &History<KvInput, KvOutput>) -> Vec<Partition> {
@@ -543,7 +581,7 @@ fn kv_key_droppable(ops: &[&Operation<KvInput, KvOutput>], mine: &[usize], dropp
             continue;
         };
         let risky = if from.is_empty() {
-            writes_empty || first_nonempty_write >= op.call
+            writes_empty || first_nonempty_write >= at
         } else {
             *possible.entry(from).or_insert_with(|| can_be_value(from, &bases, &tails))
         };
@@ -569,6 +607,72 @@ fn kv_key_droppable(ops: &[&Operation<KvInput, KvOutput>], mine: &[usize], dropp
         let feared = last_risky_return.is_some_and(|at| at >= op.call);
         droppable[i] = !observed && !feared;
     }
+}
+
+/// What the operations with a known outcome need their key to hold, for
+/// [`Kv::doom_test`].
+struct KvNeeds<'a> {
+    /// Per operation: what it needs, if anything.
+    needs: Vec<Option<KvNeed<'a>>>,
+    /// Per key: what appends to it add.
+    tails: BTreeMap<&'a str, Vec<&'a str>>,
+}
+
+/// The value an operation needs its key to hold, and the operations that could write a
+/// start of it from scratch.
+struct KvNeed<'a> {
+    key: &'a str,
+    value: &'a str,
+    writers: Vec<usize>,
+}
+
+impl KvNeeds<'_> {
+    fn dooms(&self, state: &KvState, op: usize, done: &dyn Fn(usize) -> bool) -> bool {
+        let Some(need) = &self.needs[op] else { return false };
+        if !need.writers.iter().all(|&w| done(w)) {
+            return false;
+        }
+        let tails = self.tails.get(need.key).map_or(&[][..], Vec::as_slice);
+        !can_be_value(need.value, &[state.get(need.key)], tails)
+    }
+}
+
+/// For each operation with a known outcome that needs its key to hold a value, that value
+/// and the operations that could write a start of it from scratch.
+fn kv_needs<'a>(ops: &[&'a Operation<KvInput, KvOutput>]) -> KvNeeds<'a> {
+    use KvOutput::{Ok, Value};
+    let mut tails: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    // Per key: the operations that write a text from scratch, and the text.
+    let mut bases: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        let key = op.input.key();
+        match &op.input {
+            KvInput::Get { .. } => {}
+            KvInput::Put { value, .. } => bases.entry(key).or_default().push((i, value)),
+            KvInput::Cas { to, .. } => bases.entry(key).or_default().push((i, to)),
+            KvInput::Append { value, .. } => tails.entry(key).or_default().push(value),
+        }
+    }
+    let needs = ops
+        .iter()
+        .map(|op| {
+            let (key, value) = match (&op.input, op.outcome.output()) {
+                (KvInput::Get { key }, Some(Value { value })) => (key.as_str(), value.as_str()),
+                (KvInput::Cas { key, from, .. }, Some(Ok { ok: true })) => (key.as_str(), from.as_str()),
+                _ => return None,
+            };
+            let my_tails = tails.get(key).map_or(&[][..], Vec::as_slice);
+            let writers = bases
+                .get(key)
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .filter(|(_, text)| value.starts_with(text) && can_be_value(value, &[text], my_tails))
+                .map(|&(w, _)| w)
+                .collect();
+            Some(KvNeed { key, value, writers })
+        })
+        .collect();
+    KvNeeds { needs, tails }
 }
 
 /// Whether `text` can be a value: one of `bases` followed by some of `tails` (each any

@@ -39,6 +39,12 @@
 //! Operations the model declares droppable ([`Model::droppable`]: unknown outcomes no
 //! linearization needs) are left out before the search starts.
 //!
+//! Doomed states ([`Model::doom_test`]): after a step that changes the state, the known
+//! operations at the front of the list are asked whether the new state dooms them (no
+//! operation left can lead to a state where they fit, for example a read of a put's text
+//! once that put was overwritten). If so, the step is not taken: every node below it would
+//! fail, but the search would learn so only at the doomed operation's return.
+//!
 //! Two prunings, both sound for any model:
 //! - An unknown-outcome operation that would not change the state here is not tried: a
 //!   linearization starting with it stays one without it.
@@ -55,7 +61,7 @@ use super::cache::{
     mix, FailedSets, Insert, Interner, LinSet, MemoCache, SetKey, StateId, Transitions, REJECTED,
 };
 use super::history::{Operation, Outcome};
-use super::model::{Model, Step};
+use super::model::{DoomTest, Model, Step};
 use super::{PartitionStats, UnknownCause};
 
 /// Marks a return entry in `Search::entries` (the rest is the operation's index).
@@ -67,6 +73,10 @@ const NONE: u32 = u32::MAX;
 /// How many steps between two reads of the wall clock (reading it costs more than a step);
 /// a power of two, so the test is a mask.
 const DEADLINE_STRIDE: u64 = 4096;
+
+/// How many entries of the list, from its front, the doom test looks at after each step
+/// that changes the state ([`Search::dooms`]).
+const DOOM_WINDOW: usize = 64;
 
 /// What the search of one partition concluded.
 pub(crate) enum Found {
@@ -243,6 +253,10 @@ struct Search<'a, M: Model> {
     unknown_hash: u64,
     /// The nodes whose search failed, for [`FailedSets::dominated`].
     failed: FailedSets,
+    /// The model's test of states that doom an operation ([`Model::doom_test`]).
+    doom: Option<DoomTest<'a, M::State>>,
+    /// Nodes not entered because their state doomed an operation.
+    doomed: u64,
     states: Interner<M::State>,
     transitions: Transitions,
     cache: MemoCache,
@@ -317,6 +331,7 @@ pub(crate) fn search<M: Model>(
         key_words: search.peak_key_words,
         scanned_words: search.known_set.scanned() + search.unknown_set.scanned(),
         dominated: search.dominated,
+        doomed: search.doomed,
     };
     (found, stats)
 }
@@ -435,6 +450,8 @@ impl<'a, M: Model> Search<'a, M> {
             known_hash: 0,
             unknown_hash: 0,
             failed: FailedSets::new(),
+            doom: model.doom_test(ops),
+            doomed: 0,
             states,
             transitions: Transitions::new(),
             cache: MemoCache::new(),
@@ -700,6 +717,10 @@ impl<'a, M: Model> Search<'a, M> {
         if next == REJECTED || (output.is_none() && next == self.state) {
             return Try::Rejected;
         }
+        if next != self.state && self.dooms(next, op) {
+            self.doomed += 1;
+            return Try::Rejected;
+        }
         let forced = self.read_only[op as usize] && !self.would_fence(op);
         let only_choice = self.only_choice(op);
         self.choices += u64::from(!only_choice);
@@ -714,6 +735,33 @@ impl<'a, M: Model> Search<'a, M> {
         self.state = next;
         self.lift(op);
         Try::Entered
+    }
+
+    /// Whether state `next`, after placing `op`, dooms an operation with a known outcome
+    /// that is still to be linearized ([`Model::doom_test`]): then so would every state
+    /// that follows it, and the node would fail. The operations tested are the first
+    /// [`DOOM_WINDOW`] entries of the list: those whose fate the next steps decide
+    /// (testing them all would cost a pass over the history a step).
+    fn dooms(&self, next: StateId, op: u32) -> bool {
+        let Some(doom) = &self.doom else { return false };
+        let state = self.states.get(next);
+        let done = |i: usize| i == op as usize || self.in_set(i as u32);
+        let mut pos = self.next[HEAD as usize];
+        for _ in 0..DOOM_WINDOW {
+            if pos == HEAD {
+                break;
+            }
+            let entry = self.entries[pos as usize];
+            if entry & RETURN == 0
+                && entry != op
+                && self.known[entry as usize]
+                && doom(state, entry as usize, &done)
+            {
+                return true;
+            }
+            pos = self.next[pos as usize];
+        }
+        false
     }
 
     /// Whether `op` is the node's only candidate, every other operation having to follow
