@@ -38,7 +38,10 @@ pub struct RaftConfig {
     /// Most AppendEntries messages in flight to one follower in the replicate state.
     pub max_inflight: usize,
     /// Run a pre-vote round before a real election (thesis §9.6), so that a node rejoining
-    /// after a partition does not raise the cluster's term.
+    /// after a partition does not raise the cluster's term. Keep it on: without it, a node
+    /// that can send but not receive (a one-way partition) campaigns in term after term,
+    /// the others grant it and restart their election timers, and they elect a leader
+    /// among themselves only when a timeout happens to fall between two of its campaigns.
     pub pre_vote: bool,
     /// A leader that has not heard from a quorum within an election timeout steps down, and a
     /// follower that hears from a leader ignores pre-votes for that long (thesis §6.2).

@@ -1291,9 +1291,15 @@ impl Sim {
             shuffled.swap(i, j);
         }
         // A node that cannot hear the others, left in place, is only survivable with
-        // CheckQuorum: without it, a deaf leader keeps its followers (they hear it) and never
-        // learns that nothing commits, and Raft has no other way to depose it.
-        let shapes = if self.params.check_quorum { 2 } else { 1 };
+        // CheckQuorum and PreVote. Without CheckQuorum, a deaf leader keeps its followers
+        // (they hear it) and never learns that nothing commits, and Raft has no other way to
+        // depose it. Without PreVote, a deaf node campaigns in term after term; voters grant
+        // it (its log may be the most up to date) and restart their election timers, as
+        // Figure 2 says, so the rest elect a leader only when a timeout falls between two
+        // of its campaigns: about 2% a round when its clock runs 27% fast and theirs 27%
+        // slow (a sim_schedule input kept in fuzz/regressions ran 10 s without a leader).
+        // That is Raft's known limit under a one-way partition, which PreVote lifts.
+        let shapes = if self.params.check_quorum && self.params.pre_vote { 2 } else { 1 };
         let shape = [2, 0, 1][range(&mut self.fault_rng, 0, shapes) as usize];
         let minority = range(&mut self.fault_rng, 1, (n - 1) / 2) as usize;
         let (cut, rest) = shuffled.split_at(if shape == 0 { minority } else { 1 });

@@ -719,6 +719,12 @@ impl<'a, M: Model> Search<'a, M> {
         }
         if next != self.state && self.dooms(next, op) {
             self.doomed += 1;
+            // The step fits: an explanation of a failure shows it, and what it dooms.
+            let frame =
+                Frame { op, state_before: self.state, forced: false, dropped: false, fenced: false, pass };
+            self.push(frame);
+            self.stack.pop();
+            self.agree = self.agree.min(self.stack.len());
             return Try::Rejected;
         }
         let forced = self.read_only[op as usize] && !self.would_fence(op);
