@@ -8,12 +8,16 @@
 
 use std::collections::BTreeMap;
 
+mod kv_variants;
+
+use kv_variants::KvWith;
+
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use quorate_sim::lincheck::{
-    check, Budget, History, Kv, KvInput, KvOutput, KvState, Model, Operation, Outcome, Register,
-    RegisterInput, RegisterOutput, Step, Verdict,
+    check, Budget, History, Kv, KvInput, KvOutput, Model, Operation, Outcome, Register, RegisterInput,
+    RegisterOutput, Verdict,
 };
 
 /// One generated operation: who, what, when, and how its outcome is reported.
@@ -309,6 +313,13 @@ type Fits<S, I, O> = dyn Fn(&S, &I, Option<&O>) -> Option<S>;
 /// with an unknown outcome may instead be dropped, at any point (it never took effect);
 /// done when every operation with a known outcome is placed. With `in_order`, an operation
 /// may not come after a later-invoked operation of its own client (client order).
+/// The brute force's verdict on `history`, in client order if the history says so.
+fn expected<I, O, S: Clone>(history: &History<I, O>, init: S, fits: &Fits<S, I, O>) -> bool {
+    let ops = history.operations();
+    let (mut placed, mut effect) = (vec![false; ops.len()], vec![false; ops.len()]);
+    brute_force_order(ops, &mut placed, &mut effect, init, fits, history.clients_in_order())
+}
+
 fn brute_force<I, O, S: Clone>(
     ops: &[Operation<I, O>],
     placed: &mut Vec<bool>,
@@ -404,9 +415,7 @@ proptest! {
         let mut history = kv_history(&gens);
         history.set_clients_in_order(true);
         let ops = history.operations();
-        let mut placed = vec![false; ops.len()];
-        let mut effect = vec![false; ops.len()];
-        let expected = brute_force_order(ops, &mut placed, &mut effect, BTreeMap::new(), &kv_fits, true);
+        let expected = expected(&history, BTreeMap::new(), &kv_fits);
         for split in [true, false] {
             let verdict = check(&Kv { split }, &history, &Budget::steps(1_000_000)).verdict;
             prop_assert_eq!(is_linearizable(&verdict), expected, "split={} {:#?}", split, ops);
@@ -418,9 +427,7 @@ proptest! {
         let mut history = register_history(&gens);
         history.set_clients_in_order(true);
         let ops = history.operations();
-        let mut placed = vec![false; ops.len()];
-        let mut effect = vec![false; ops.len()];
-        let expected = brute_force_order(ops, &mut placed, &mut effect, None, &register_fits, true);
+        let expected = expected(&history, None, &register_fits);
         let verdict = check(&Register, &history, &Budget::steps(1_000_000)).verdict;
         prop_assert_eq!(is_linearizable(&verdict), expected, "{:#?}", ops);
     }
@@ -435,9 +442,7 @@ proptest! {
         let mut history = kv_history(&gens);
         history.set_clients_in_order(in_order);
         let ops = history.operations();
-        let mut placed = vec![false; ops.len()];
-        let mut effect = vec![false; ops.len()];
-        let expected = brute_force_order(ops, &mut placed, &mut effect, BTreeMap::new(), &kv_fits, in_order);
+        let expected = expected(&history, BTreeMap::new(), &kv_fits);
         let verdict = check(&Kv::default(), &history, &Budget::steps(1_000_000)).verdict;
         prop_assert_eq!(is_linearizable(&verdict), expected, "in_order={} {:#?}", in_order, ops);
         // Restarting every few steps, alternating the order of candidates and keeping the
@@ -455,9 +460,7 @@ proptest! {
         let mut history = register_history(&gens);
         history.set_clients_in_order(in_order);
         let ops = history.operations();
-        let mut placed = vec![false; ops.len()];
-        let mut effect = vec![false; ops.len()];
-        let expected = brute_force_order(ops, &mut placed, &mut effect, None, &register_fits, in_order);
+        let expected = expected(&history, None, &register_fits);
         let verdict = check(&Register, &history, &Budget::steps(1_000_000)).verdict;
         prop_assert_eq!(is_linearizable(&verdict), expected, "in_order={} {:#?}", in_order, ops);
         let restarts = Budget { first_slice: 1, ..Budget::steps(1_000_000) };
@@ -475,9 +478,7 @@ proptest! {
         let mut history = kv_token_history(&gens);
         history.set_clients_in_order(in_order);
         let ops = history.operations();
-        let mut placed = vec![false; ops.len()];
-        let mut effect = vec![false; ops.len()];
-        let expected = brute_force_order(ops, &mut placed, &mut effect, BTreeMap::new(), &kv_fits, in_order);
+        let expected = expected(&history, BTreeMap::new(), &kv_fits);
         for split in [true, false] {
             let verdict = check(&Kv { split }, &history, &Budget::steps(1_000_000)).verdict;
             prop_assert_eq!(
@@ -531,7 +532,7 @@ fn generated_histories_exercise_dominance() {
             for stats in [
                 check(&Register, &register, &Budget::default()).stats,
                 check(&Kv::default(), &kv, &Budget::default()).stats,
-                check(&KvWithoutDoom, &kv, &Budget::default()).stats,
+                check(&KvWith { droppable: true, doom: false }, &kv, &Budget::default()).stats,
             ] {
                 pruned += stats.dominated;
                 histories += u64::from(stats.dominated > 0);
@@ -540,36 +541,6 @@ fn generated_histories_exercise_dominance() {
     }
     // About 2% of the checks (a few dozen of each proptest's 1000 cases).
     assert!(histories > 20, "dominance pruned {pruned} nodes in {histories} histories");
-}
-
-/// The kv model without [`Model::doom_test`], whose early failures leave dominance less
-/// to prune in histories this small.
-struct KvWithoutDoom;
-
-impl Model for KvWithoutDoom {
-    type State = KvState;
-    type Input = KvInput;
-    type Output = KvOutput;
-
-    fn init(&self) -> KvState {
-        Kv::default().init()
-    }
-
-    fn step(&self, state: &KvState, input: &KvInput, output: Option<&KvOutput>) -> Step<KvState> {
-        Kv::default().step(state, input, output)
-    }
-
-    fn is_read_only(&self, input: &KvInput, output: Option<&KvOutput>) -> bool {
-        Kv::default().is_read_only(input, output)
-    }
-
-    fn droppable(&self, ops: &[&Operation<KvInput, KvOutput>]) -> Vec<bool> {
-        Kv::default().droppable(ops)
-    }
-
-    fn describe(&self, input: &KvInput, output: Option<&KvOutput>) -> String {
-        Kv::default().describe(input, output)
-    }
 }
 
 /// The doom test must fail nodes early in the generated histories, in both verdicts, or

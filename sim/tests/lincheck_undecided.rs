@@ -4,42 +4,15 @@
 
 use std::path::PathBuf;
 
-use quorate_sim::lincheck::{
-    check, Budget, History, Kv, KvInput, KvOutput, KvState, Model, Operation, Partition, Step, Verdict,
-};
+use quorate_sim::lincheck::{check, Budget, History, Kv, KvInput, KvOutput, Model, Operation, Verdict};
 
-/// The kv model without [`Model::droppable`], to show what client order alone gains.
-struct KvKeepingAll;
+mod kv_variants;
 
-impl Model for KvKeepingAll {
-    type State = KvState;
-    type Input = KvInput;
-    type Output = KvOutput;
+use kv_variants::KvWith;
 
-    fn init(&self) -> KvState {
-        Kv::default().init()
-    }
-
-    fn step(&self, state: &KvState, input: &KvInput, output: Option<&KvOutput>) -> Step<KvState> {
-        Kv::default().step(state, input, output)
-    }
-
-    fn heap_bytes(&self, state: &KvState) -> usize {
-        Kv::default().heap_bytes(state)
-    }
-
-    fn is_read_only(&self, input: &KvInput, output: Option<&KvOutput>) -> bool {
-        Kv::default().is_read_only(input, output)
-    }
-
-    fn partition(&self, history: &History<KvInput, KvOutput>) -> Vec<Partition> {
-        Kv::default().partition(history)
-    }
-
-    fn describe(&self, input: &KvInput, output: Option<&KvOutput>) -> String {
-        Kv::default().describe(input, output)
-    }
-}
+/// The kv model keeping every operation and without its doom test, to show what client
+/// order alone gains.
+const KV_KEEPING_ALL: KvWith = KvWith { droppable: false, doom: false };
 
 /// How many operations [`Kv`] leaves out of a history.
 fn dropped(history: &History<KvInput, KvOutput>) -> usize {
@@ -68,7 +41,7 @@ fn formerly_undecided_histories_are_decided_within_the_budget() {
         // Without client order (and without dropping unobserved operations, which decides
         // it too), the same search runs out of budget.
         history.set_clients_in_order(false);
-        let result = check(&KvKeepingAll, &history, &Budget::steps(STEPS / 10));
+        let result = check(&KV_KEEPING_ALL, &history, &Budget::steps(STEPS / 10));
         assert!(
             matches!(result.verdict, Verdict::Unknown(_)),
             "{name} without client order: {:?}",
@@ -109,7 +82,7 @@ fn swarm_histories_with_unobserved_abandoned_operations_are_decided() {
     // Keeping every operation, the search runs out of a quarter of the budget (of all of
     // it too, but that takes long in a debug build), where it now needs 73,000 steps.
     let history = load("swarm3-419.json");
-    let result = check(&KvKeepingAll, &history, &Budget::steps(STEPS / 4));
+    let result = check(&KV_KEEPING_ALL, &history, &Budget::steps(STEPS / 4));
     assert!(matches!(result.verdict, Verdict::Unknown(_)), "keeping all: {:?}", result.verdict);
 }
 
@@ -135,7 +108,7 @@ fn swarm_histories_with_doomed_states_are_decided() {
     // Without the doom test (and without dropping), the search runs out of a tenth of the
     // budget on the longest two.
     for name in ["swarm4-191.json", "swarm4-7968.json"] {
-        let result = check(&KvKeepingAll, &load(name), &Budget::steps(STEPS / 10));
+        let result = check(&KV_KEEPING_ALL, &load(name), &Budget::steps(STEPS / 10));
         assert!(matches!(result.verdict, Verdict::Unknown(_)), "{name} keeping all: {:?}", result.verdict);
     }
 }

@@ -179,16 +179,8 @@ impl<S: Hash + Eq> Interner<S> {
         if !self.needs_growth() {
             return;
         }
-        let mut slots = vec![EMPTY; self.slots.len() * 2];
-        let mask = slots.len() - 1;
-        for (id, hash) in self.hashes.iter().enumerate() {
-            let mut slot = (*hash as usize) & mask;
-            while slots[slot] != EMPTY {
-                slot = (slot + 1) & mask;
-            }
-            slots[slot] = id as u32;
-        }
-        self.slots = slots;
+        let ids = self.hashes.iter().enumerate().map(|(id, hash)| (*hash, id as u32));
+        self.slots = rehashed(self.slots.len() * 2, EMPTY, ids, |id| *id == EMPTY);
     }
 }
 
@@ -430,16 +422,8 @@ impl MemoCache {
         if !self.needs_growth() {
             return;
         }
-        let mut slots = vec![FREE; self.slots.len() * 2];
-        let mask = slots.len() - 1;
-        for slot in self.slots.iter().filter(|s| s.len != EMPTY) {
-            let mut index = (slot.hash as usize) & mask;
-            while slots[index].len != EMPTY {
-                index = (index + 1) & mask;
-            }
-            slots[index] = *slot;
-        }
-        self.slots = slots;
+        let used = self.slots.iter().filter(|s| s.len != EMPTY).map(|s| (s.hash, *s));
+        self.slots = rehashed(self.slots.len() * 2, FREE, used, |s| s.len == EMPTY);
     }
 }
 
@@ -613,17 +597,29 @@ impl FailedSets {
         if !self.needs_growth() {
             return;
         }
-        let mut slots = vec![FREE_FAILED; self.slots.len() * 2];
-        let mask = slots.len() - 1;
-        for slot in self.slots.iter().filter(|s| s.len != EMPTY) {
-            let mut index = (slot.hash as usize) & mask;
-            while slots[index].len != EMPTY {
-                index = (index + 1) & mask;
-            }
-            slots[index] = *slot;
-        }
-        self.slots = slots;
+        let used = self.slots.iter().filter(|s| s.len != EMPTY).map(|s| (s.hash, *s));
+        self.slots = rehashed(self.slots.len() * 2, FREE_FAILED, used, |s| s.len == EMPTY);
     }
+}
+
+/// A table of `len` slots (a power of two) holding `items`, each placed by linear probing
+/// from its hash: how the open-addressed tables here grow.
+fn rehashed<T: Copy>(
+    len: usize,
+    free: T,
+    items: impl Iterator<Item = (u64, T)>,
+    is_free: impl Fn(&T) -> bool,
+) -> Vec<T> {
+    let mut slots = vec![free; len];
+    let mask = len - 1;
+    for (hash, item) in items {
+        let mut index = (hash as usize) & mask;
+        while !is_free(&slots[index]) {
+            index = (index + 1) & mask;
+        }
+        slots[index] = item;
+    }
+    slots
 }
 
 /// The capacity a growing buffer of `capacity` moves to, to take `more` items: double,
