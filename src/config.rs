@@ -137,9 +137,4 @@ impl RaftConfig {
         let offset = ((u128::from(rng.next_u64()) * u128::from(span)) >> 64) as u64;
         self.election_timeout_min_ms + offset
     }
-
-    /// Votes needed for a majority of the voters.
-    pub fn quorum(&self) -> usize {
-        self.voters.len() / 2 + 1
-    }
 }

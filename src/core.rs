@@ -12,12 +12,12 @@ use crate::message::{
     AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
 };
 use crate::progress::{Progress, ProgressState};
-use crate::quorum::{majority_index, vote_result, VoteResult};
+use crate::quorum::{QuorumConfig, VoteResult};
+use crate::tracker::ProgressTracker;
 use crate::types::{LogIndex, NodeId, NodeState, Term};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// The highest term a message may carry. Terms grow by one an election, so no real cluster
 /// gets near it; a peer claiming more is faulty or hostile, and adopting its term would leave
@@ -138,14 +138,13 @@ pub struct CoreStats {
 pub struct Core {
     id: NodeId,
     config: RaftConfig,
-    voters: Vec<NodeId>,
+    /// The quorum configuration, and a leader's progress and a candidate's votes against it.
+    tracker: ProgressTracker,
     term: Term,
     vote: Option<NodeId>,
     log: RaftLog,
     role: Role,
     leader: Option<NodeId>,
-    votes: BTreeMap<NodeId, bool>,
-    progress: BTreeMap<NodeId, Progress>,
     rng: ChaCha8Rng,
     now: u64,
     election_deadline: u64,
@@ -172,8 +171,7 @@ impl Core {
         config.validate()?;
         let log = RaftLog::recovered(durable.entries, durable.hard_state.commit)
             .map_err(|e| RaftError::StorageError(format!("recovered log is inconsistent: {e}")))?;
-        let mut voters = config.voters.clone();
-        voters.sort();
+        let tracker = ProgressTracker::new(QuorumConfig::new(config.voters.iter().copied()));
         let mut hs = durable.hard_state;
         if log.last_term() > hs.term {
             // A torn write kept entries of a newer term but lost the hard state written after
@@ -185,14 +183,12 @@ impl Core {
         let mut core = Core {
             id: config.node_id,
             config,
-            voters,
+            tracker,
             term: hs.term,
             vote: hs.vote,
             log,
             role: Role::Follower,
             leader: None,
-            votes: BTreeMap::new(),
-            progress: BTreeMap::new(),
             rng,
             now,
             election_deadline: now,
@@ -271,9 +267,15 @@ impl Core {
         &self.log
     }
 
-    /// The sorted voter set.
+    /// Every voter, sorted.
     pub fn voters(&self) -> &[NodeId] {
-        &self.voters
+        self.tracker.config().voters()
+    }
+
+    /// The quorum configuration: the voters (in two halves while a joint configuration is in
+    /// force) and the learners.
+    pub fn quorum_config(&self) -> &QuorumConfig {
+        self.tracker.config()
     }
 
     /// The configuration.
@@ -288,7 +290,7 @@ impl Core {
 
     /// The leader's progress for `peer`.
     pub fn progress(&self, peer: NodeId) -> Option<&Progress> {
-        self.progress.get(&peer)
+        self.tracker.progress(peer)
     }
 
     /// The time the core last saw.
@@ -386,14 +388,7 @@ impl Core {
     /// CheckQuorum (thesis §6.2): has a quorum (self included) been heard from since the last
     /// round? Resets the activity flags for the next round.
     fn quorum_active(&mut self) -> bool {
-        let mut active = 1;
-        for (&peer, pr) in self.progress.iter_mut() {
-            if peer != self.id && pr.recent_active && self.voters.contains(&peer) {
-                active += 1;
-            }
-            pr.recent_active = false;
-        }
-        active >= self.config.quorum()
+        self.tracker.quorum_active(self.id)
     }
 
     fn on_election_timeout(&mut self) {
@@ -435,8 +430,8 @@ impl Core {
         }
         self.role = Role::Follower;
         self.leader = leader;
-        self.progress.clear();
-        self.votes.clear();
+        self.tracker.stop_replication();
+        self.tracker.reset_votes();
         if restart_timer {
             self.reset_election_timer();
         }
@@ -445,7 +440,7 @@ impl Core {
     fn pre_campaign(&mut self) {
         self.role = Role::PreCandidate;
         self.leader = None;
-        self.votes.clear();
+        self.tracker.reset_votes();
         self.reset_election_timer();
         tracing::debug!(node = %self.id, term = %self.term, "pre-candidate");
         self.request_votes(true);
@@ -460,7 +455,7 @@ impl Core {
         self.vote = Some(self.id);
         self.role = Role::Candidate;
         self.leader = None;
-        self.votes.clear();
+        self.tracker.reset_votes();
         self.stats.elections += 1;
         self.reset_election_timer();
         tracing::debug!(node = %self.id, term = %self.term, "candidate");
@@ -470,13 +465,13 @@ impl Core {
     /// Only a voter campaigns, and only below [`MAX_TERM`]: peers drop messages above it, and
     /// a term that high can only come from a corrupt disk. It is a dead end, never a panic.
     fn can_campaign(&self) -> bool {
-        self.voters.contains(&self.id) && self.term < MAX_TERM
+        self.tracker.config().is_voter(self.id) && self.term < MAX_TERM
     }
 
     /// Counts its own vote and sends a (pre-)vote request to every other voter.
     fn request_votes(&mut self, pre_vote: bool) {
-        self.votes.insert(self.id, true);
-        if self.tally() == VoteResult::Won {
+        self.tracker.record_vote(self.id, true);
+        if self.tracker.tally() == VoteResult::Won {
             self.on_election_won();
             return;
         }
@@ -487,16 +482,10 @@ impl Core {
             last_log_term: self.log.last_term(),
             pre_vote,
         };
-        let peers: Vec<NodeId> = self.voters.iter().copied().filter(|&v| v != self.id).collect();
+        let peers: Vec<NodeId> = self.voters().iter().copied().filter(|&v| v != self.id).collect();
         for peer in peers {
             self.send(peer, Payload::RequestVote(request.clone()));
         }
-    }
-
-    fn tally(&self) -> VoteResult {
-        let granted = self.voters.iter().filter(|v| self.votes.get(v) == Some(&true)).count();
-        let rejected = self.voters.iter().filter(|v| self.votes.get(v) == Some(&false)).count();
-        vote_result(self.voters.len(), granted, rejected)
     }
 
     fn on_election_won(&mut self) {
@@ -514,9 +503,10 @@ impl Core {
         self.leader = Some(self.id);
         self.stats.leaderships += 1;
         let last = self.log.last_index();
-        self.progress = self.voters.iter().map(|&v| (v, Progress::new(last))).collect();
-        if let Some(me) = self.progress.get_mut(&self.id) {
-            me.match_index = self.log.stable();
+        self.tracker.start_replication(last);
+        let stable = self.log.stable();
+        if let Some(me) = self.tracker.progress_mut(self.id) {
+            me.match_index = stable;
             me.state = ProgressState::Replicate;
         }
         self.heartbeat_deadline = self.now + self.config.heartbeat_interval_ms;
@@ -647,15 +637,15 @@ impl Core {
             Role::Candidate => false,
             _ => return,
         };
-        if resp.pre_vote != expected_phase || !self.voters.contains(&from) {
+        if resp.pre_vote != expected_phase || !self.tracker.config().is_voter(from) {
             return;
         }
         // A granted pre-vote must be for the term we would campaign in.
         if resp.pre_vote && resp.vote_granted && resp.term != self.term.next() {
             return;
         }
-        self.votes.entry(from).or_insert(resp.vote_granted);
-        match self.tally() {
+        self.tracker.record_vote(from, resp.vote_granted);
+        match self.tracker.tally() {
             VoteResult::Won => self.on_election_won(),
             VoteResult::Lost => self.become_follower(self.term, None),
             VoteResult::Pending => {}
@@ -731,7 +721,7 @@ impl Core {
         if self.role != Role::Leader {
             return;
         }
-        let Some(pr) = self.progress.get_mut(&from) else { return };
+        let Some(pr) = self.tracker.progress_mut(from) else { return };
         pr.recent_active = true;
         if resp.success {
             // An acknowledgement proves at most what this leader sent (defect 1 of the seed).
@@ -750,7 +740,7 @@ impl Core {
                 return;
             }
             let hint = self.next_index_hint(&resp);
-            let Some(pr) = self.progress.get_mut(&from) else { return };
+            let Some(pr) = self.tracker.progress_mut(from) else { return };
             if !pr.on_reject(resp.match_index, resp.last_log_index, hint) {
                 return;
             }
@@ -777,7 +767,7 @@ impl Core {
 
     /// A single-voter cluster commits on its own durability; nothing else to wait for.
     fn maybe_commit_single(&mut self) {
-        if self.voters.len() == 1 {
+        if self.voters().len() == 1 {
             self.maybe_commit();
         }
     }
@@ -785,18 +775,13 @@ impl Core {
     /// Advances the commit index to what a majority holds, counting only an entry of the
     /// current term (§5.4.2: earlier-term entries commit indirectly).
     fn maybe_commit(&mut self) {
-        let mut matched: Vec<LogIndex> = self
-            .voters
-            .iter()
-            .map(|v| {
-                if *v == self.id {
-                    self.log.stable()
-                } else {
-                    self.progress.get(v).map_or(LogIndex(0), |p| p.match_index)
-                }
-            })
-            .collect();
-        let index = majority_index(&mut matched);
+        let own = self.tracker.progress(self.id).map(|p| p.match_index);
+        assert!(
+            own.is_none_or(|m| m == self.log.stable()),
+            "a leader's own match {own:?} is its durable index {}",
+            self.log.stable()
+        );
+        let index = self.tracker.committed_index();
         if index > self.log.committed()
             && self.log.term(index) == Some(self.term)
             && self.log.commit_to(index)
@@ -809,8 +794,9 @@ impl Core {
     fn on_persisted(&mut self, index: LogIndex, term: Term) {
         self.log.persisted_to(index, term);
         if self.role == Role::Leader {
-            if let Some(me) = self.progress.get_mut(&self.id) {
-                me.match_index = me.match_index.max(self.log.stable());
+            let stable = self.log.stable();
+            if let Some(me) = self.tracker.progress_mut(self.id) {
+                me.match_index = me.match_index.max(stable);
             }
             self.maybe_commit();
         }
@@ -823,7 +809,7 @@ impl Core {
     }
 
     fn peers(&self) -> Vec<NodeId> {
-        self.progress.keys().copied().filter(|&p| p != self.id).collect()
+        self.tracker.peers(self.id)
     }
 
     /// Sends what flow control allows to `peer`; an empty message only with `allow_empty`.
@@ -833,14 +819,14 @@ impl Core {
         }
         let mut sent_any = false;
         loop {
-            let Some(pr) = self.progress.get(&peer) else { return };
+            let Some(pr) = self.tracker.progress(peer) else { return };
             let has_entries = pr.next_index <= self.log.last_index();
             if !pr.can_send(self.config.max_inflight) || !(has_entries || (allow_empty && !sent_any)) {
                 break;
             }
             let sent_entries = self.send_append(peer, false);
             sent_any = true;
-            let pr = &self.progress[&peer];
+            let pr = self.tracker.progress(peer).expect("a peer with progress");
             if !sent_entries || pr.state == ProgressState::Probe {
                 break;
             }
@@ -856,7 +842,7 @@ impl Core {
         let Some(request) = self.build_append(peer, heartbeat) else { return false };
         let last = request.last_index();
         let sent_entries = !request.entries.is_empty();
-        if let Some(pr) = self.progress.get_mut(&peer) {
+        if let Some(pr) = self.tracker.progress_mut(peer) {
             pr.on_sent(last, sent_entries);
         }
         self.send(peer, Payload::AppendEntries(request));
@@ -864,7 +850,7 @@ impl Core {
     }
 
     fn build_append(&self, peer: NodeId, heartbeat: bool) -> Option<AppendEntriesRequest> {
-        let pr = self.progress.get(&peer)?;
+        let pr = self.tracker.progress(peer)?;
         let prev = pr.next_index.prev().min(self.log.last_index());
         let prev_term = self.log.term(prev).expect("the leader holds every index up to its last");
         let entries = if heartbeat {
@@ -897,12 +883,12 @@ impl Core {
         if self.role != Role::Leader || peer == self.id {
             return None;
         }
-        let pr = self.progress.get(&peer)?;
+        let pr = self.tracker.progress(peer)?;
         if !heartbeat && pr.next_index > self.log.last_index() {
             return None;
         }
         let request = self.build_append(peer, heartbeat)?;
-        let pr = self.progress.get_mut(&peer)?;
+        let pr = self.tracker.progress_mut(peer)?;
         pr.sent_up_to = pr.sent_up_to.max(request.last_index());
         Some(request)
     }

@@ -149,6 +149,7 @@ pub mod requests;
 pub mod state_machine;
 pub mod storage;
 pub mod testing;
+pub mod tracker;
 pub mod types;
 pub mod wal;
 

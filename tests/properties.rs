@@ -4,8 +4,8 @@
 //!   wrong lengths, trailing or random bytes) are rejected with an error, never a panic;
 //! - `RaftLog::try_append` against the paper's three receiver rules on a plain `Vec`, plus
 //!   "committed entries never change";
-//! - the commit index: `quorum::majority_index`, and a leader's commit after random
-//!   acknowledgements, against "for each index, count the voters that hold it".
+//! - a leader's commit after random acknowledgements, against "for each index, count the
+//!   voters that hold it" (the quorum module alone: tests/quorum_props.rs).
 
 mod common;
 
@@ -13,7 +13,6 @@ use common::*;
 use proptest::prelude::*;
 use quorate::codec::{self, CodecError, FrameKind};
 use quorate::log::{AppendRejection, RaftLog};
-use quorate::quorum::majority_index;
 use quorate::{
     AppendEntriesRequest, AppendEntriesResponse, Command, EntryKind, Input, LogEntry, LogIndex, Message,
     NodeId, NodeState, Payload, RequestVoteRequest, RequestVoteResponse, Term,
@@ -304,20 +303,7 @@ proptest! {
 
 // ----- The commit index against a naive count ---------------------------------------------------
 
-/// The highest index that at least a majority of `matched` has reached, by brute force.
-fn naive_majority(matched: &[u64]) -> u64 {
-    let majority = matched.len() / 2 + 1;
-    let candidates = matched.iter().copied().chain([0]);
-    candidates.filter(|&c| matched.iter().filter(|&&m| m >= c).count() >= majority).max().unwrap()
-}
-
 proptest! {
-    #[test]
-    fn majority_index_matches_a_naive_count(matched in proptest::collection::vec(0u64..20, 1..10)) {
-        let mut values: Vec<LogIndex> = matched.iter().copied().map(LogIndex).collect();
-        prop_assert_eq!(majority_index(&mut values).0, naive_majority(&matched));
-    }
-
     #[test]
     fn a_leaders_commit_after_random_acks_matches_a_naive_count(
         n in 1u64..=7,

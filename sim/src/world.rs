@@ -20,6 +20,7 @@ use quorate::config::RaftConfig;
 use quorate::core::{Core, Input, Ready};
 use quorate::log::{Command, EntryKind};
 use quorate::message::{Message, Payload};
+use quorate::quorum::MajorityConfig;
 use quorate::requests::{PendingRequests, Proposed, RequestId};
 use quorate::types::{LogIndex, NodeId, NodeState, Term};
 use std::cmp::Reverse;
@@ -479,13 +480,13 @@ impl Sim {
             .filter(|(_, c)| c.state() == NodeState::Leader)
             .map(|(id, c)| (id, c.term()))
             .max_by_key(|&(_, term)| term)?;
-        let following = self
+        let following: BTreeSet<NodeId> = self
             .nodes
             .values()
-            .filter_map(|n| n.core.as_ref())
-            .filter(|c| c.term() == term && c.leader() == Some(id))
-            .count();
-        (2 * following > self.nodes.len()).then_some(id)
+            .filter(|n| n.core.as_ref().is_some_and(|c| c.term() == term && c.leader() == Some(id)))
+            .map(|n| n.id)
+            .collect();
+        MajorityConfig::new(self.ids()).has_quorum(|n| following.contains(&n)).then_some(id)
     }
 
     /// Clients keep issuing into the liveness phase until a run has [`MIN_OPS_PER_RUN`]
