@@ -37,6 +37,8 @@ pub enum FrameKind {
     HardState = 3,
     /// A truncation record on disk.
     Truncate = 4,
+    /// A compaction record on disk: the log now starts after a snapshot point.
+    Compact = 5,
 }
 
 impl FrameKind {
@@ -46,6 +48,7 @@ impl FrameKind {
             2 => FrameKind::LogEntry,
             3 => FrameKind::HardState,
             4 => FrameKind::Truncate,
+            5 => FrameKind::Compact,
             _ => return None,
         })
     }

@@ -7,7 +7,7 @@
 
 use crate::config::RaftConfig;
 use crate::error::{RaftError, RaftResult};
-use crate::log::{AppendRejection, Command, EntryKind, LogEntry, RaftLog};
+use crate::log::{AppendRejection, Command, EntryKind, LogEntry, RaftLog, SnapshotPoint};
 use crate::message::{
     AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
 };
@@ -45,7 +45,10 @@ pub struct HardState {
 pub struct DurableState {
     /// The last persisted hard state.
     pub hard_state: HardState,
-    /// The persisted log, contiguous from index 1.
+    /// Where the persisted log starts: the entries up to this point were compacted into a
+    /// snapshot (0 and 0 when the log was never compacted).
+    pub snapshot: SnapshotPoint,
+    /// The persisted log, contiguous from one past the snapshot point.
     pub entries: Vec<LogEntry>,
 }
 
@@ -169,7 +172,7 @@ impl Core {
     /// `rng`. Fails on an invalid configuration or an inconsistent durable log.
     pub fn new(config: RaftConfig, durable: DurableState, rng: ChaCha8Rng, now: u64) -> RaftResult<Self> {
         config.validate()?;
-        let log = RaftLog::recovered(durable.entries, durable.hard_state.commit)
+        let log = RaftLog::recovered(durable.snapshot, durable.entries, durable.hard_state.commit)
             .map_err(|e| RaftError::StorageError(format!("recovered log is inconsistent: {e}")))?;
         let tracker = ProgressTracker::new(QuorumConfig::new(config.voters.iter().copied()));
         let mut hs = durable.hard_state;
@@ -291,6 +294,13 @@ impl Core {
     /// The leader's progress for `peer`.
     pub fn progress(&self, peer: NodeId) -> Option<&Progress> {
         self.tracker.progress(peer)
+    }
+
+    /// Whether the leader's log no longer holds what `peer` needs next: its next index is
+    /// at or before the snapshot point, so only a snapshot can bring it up to date. False
+    /// when this node does not lead or does not track `peer`.
+    pub fn follower_needs_snapshot(&self, peer: NodeId) -> bool {
+        self.tracker.progress(peer).is_some_and(|p| p.next_index <= self.log.snapshot_point().index)
     }
 
     /// The time the core last saw.
@@ -851,8 +861,16 @@ impl Core {
 
     fn build_append(&self, peer: NodeId, heartbeat: bool) -> Option<AppendEntriesRequest> {
         let pr = self.tracker.progress(peer)?;
-        let prev = pr.next_index.prev().min(self.log.last_index());
-        let prev_term = self.log.term(prev).expect("the leader holds every index up to its last");
+        let mut prev = pr.next_index.prev().min(self.log.last_index());
+        if self.log.term(prev).is_none() {
+            // Compacted away: the follower needs a snapshot (see `follower_needs_snapshot`).
+            // A heartbeat still goes, from the snapshot point, so that it keeps its leader.
+            if !heartbeat {
+                return None;
+            }
+            prev = self.log.snapshot_point().index;
+        }
+        let prev_term = self.log.term(prev)?;
         let entries = if heartbeat {
             Vec::new()
         } else {

@@ -156,7 +156,7 @@ pub mod wal;
 pub use crate::config::RaftConfig;
 pub use crate::core::{Core, DurableState, HardState, Input, Ready};
 pub use crate::error::{RaftError, RaftResult};
-pub use crate::log::{Command, EntryKind, LogEntry};
+pub use crate::log::{Command, EntryKind, LogEntry, SnapshotPoint};
 pub use crate::message::{
     AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
 };

@@ -2,7 +2,9 @@
 //!
 //! [`RaftLog`] keeps the invariants of a Raft log in private fields and checks them at its
 //! gateways (STYLE.md 4):
-//! - entries are contiguous: `entries[k].index == first_index + k`;
+//! - the log starts after a snapshot point (index and term; 0 and 0 before any compaction),
+//!   and entries are contiguous from there: the entry at `index` sits at position
+//!   `index - snapshot.index - 1` ([`RaftLog::position`], the one place that says so);
 //! - terms never decrease along the log;
 //! - `applied <= committed <= last_index`, and `committed` never decreases;
 //! - nothing at or below `committed` is ever truncated or overwritten (paper §5.3, §5.4).
@@ -92,6 +94,17 @@ impl LogEntry {
 /// The fixed per-entry cost used when sizing batches (term, index, kind, length prefix).
 pub const ENTRY_HEADER_BYTES: u64 = 24;
 
+/// Where a log starts: the index and term of the last entry a snapshot covers. The log holds
+/// the entries after it; the ones up to it are compacted away. `SnapshotPoint::default()`
+/// (0, 0) is the start of an uncompacted log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SnapshotPoint {
+    /// The last index the snapshot covers.
+    pub index: LogIndex,
+    /// The term of the entry at that index.
+    pub term: Term,
+}
+
 /// Why a leader's entries could not be appended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendRejection {
@@ -103,11 +116,13 @@ pub enum AppendRejection {
     Malformed,
 }
 
-/// The core's view of the log: every entry since the start (snapshots arrive in a later
-/// version), plus the commit, stability and apply cursors. Entries are stored compactly
-/// (the private `log_store` module); reading one hands out a copy.
+/// The core's view of the log: the entries after its snapshot point, plus the commit,
+/// stability and apply cursors. Entries are stored compactly (the private `log_store`
+/// module); reading one hands out a copy.
 #[derive(Clone, Debug)]
 pub struct RaftLog {
+    /// Where the log starts: entries up to it are compacted away.
+    snapshot: SnapshotPoint,
     entries: EntryStore,
     /// Highest index known to be committed.
     committed: LogIndex,
@@ -122,41 +137,67 @@ pub struct RaftLog {
 }
 
 impl RaftLog {
-    /// A log recovered from durable state: `entries` (contiguous from 1) with `committed`.
-    /// Everything given is durable, so nothing is handed out again for persistence.
-    pub fn recovered(entries: Vec<LogEntry>, committed: LogIndex) -> Result<Self, String> {
-        check_contiguous(LogIndex(0), Term(0), &entries)?;
-        let last = entries.last().map_or(LogIndex(0), |e| e.index);
+    /// A log recovered from durable state: the snapshot point, the `entries` after it
+    /// (contiguous from the point), and `committed`. Everything given is durable, so nothing
+    /// is handed out again for persistence; what the snapshot covers counts as committed
+    /// and applied (the state machine is restored from it).
+    pub fn recovered(
+        snapshot: SnapshotPoint,
+        entries: Vec<LogEntry>,
+        committed: LogIndex,
+    ) -> Result<Self, String> {
+        check_contiguous(snapshot.index, snapshot.term, &entries)?;
+        let last = entries.last().map_or(snapshot.index, |e| e.index);
         // A hard state may record a commit index beyond a log tail that a torn write lost only
         // if the disk broke its promise; clamp and let the leader resend.
-        let committed = committed.min(last);
+        let committed = committed.min(last).max(snapshot.index);
         let mut store = EntryStore::default();
         for entry in entries {
             store.push(Stored::from(entry));
         }
         Ok(RaftLog {
+            snapshot,
             entries: store,
             committed,
             stable: last,
             unpersisted_from: last.next(),
-            apply_handed_out: LogIndex(0),
-            applied: LogIndex(0),
+            apply_handed_out: snapshot.index,
+            applied: snapshot.index,
         })
     }
 
     /// An empty log.
     pub fn new() -> Self {
-        Self::recovered(Vec::new(), LogIndex(0)).expect("an empty log is valid")
+        Self::recovered(SnapshotPoint::default(), Vec::new(), LogIndex(0)).expect("an empty log is valid")
     }
 
-    /// Index of the last entry (0 when empty).
+    /// Where the log starts: the entries up to this point are compacted away.
+    pub fn snapshot_point(&self) -> SnapshotPoint {
+        self.snapshot
+    }
+
+    /// The first index the log holds an entry for (one past the snapshot point; past the
+    /// last index when the log holds none).
+    pub fn first_index(&self) -> LogIndex {
+        self.snapshot.index.next()
+    }
+
+    /// The position in the entry store of the entry at `index`, if the log holds it: the one
+    /// place where indices become positions.
+    fn position(&self, index: LogIndex) -> Option<usize> {
+        let pos = index.0.checked_sub(self.first_index().0)?;
+        let pos = usize::try_from(pos).ok()?;
+        (pos < self.entries.len()).then_some(pos)
+    }
+
+    /// Index of the last entry (the snapshot point's when the log holds none).
     pub fn last_index(&self) -> LogIndex {
-        LogIndex(self.entries.len() as u64)
+        self.snapshot.index.plus(self.entries.len() as u64)
     }
 
-    /// Term of the last entry (0 when empty).
+    /// Term of the last entry (the snapshot point's when the log holds none).
     pub fn last_term(&self) -> Term {
-        self.entries.last().map_or(Term(0), |e| e.term)
+        self.entries.last().map_or(self.snapshot.term, |e| e.term)
     }
 
     /// The committed index.
@@ -184,17 +225,18 @@ impl RaftLog {
         self.entries.len() == 0
     }
 
-    /// The term of the entry at `index`: `Some(0)` for index 0, `None` past the end.
+    /// The term of the entry at `index`: the snapshot point's term at its index (`Some(0)`
+    /// for index 0 of an uncompacted log), `None` past the end or before the snapshot point
+    /// (compacted away: unknown).
     pub fn term(&self, index: LogIndex) -> Option<Term> {
-        if index.0 == 0 {
-            return Some(Term(0));
+        if index == self.snapshot.index {
+            return Some(self.snapshot.term);
         }
         self.stored(index).map(|e| e.term)
     }
 
     fn stored(&self, index: LogIndex) -> Option<&Stored> {
-        let pos = index.0.checked_sub(1)?;
-        self.entries.get(usize::try_from(pos).ok()?)
+        self.entries.get(self.position(index)?)
     }
 
     /// A copy of the entry at `index`, if present.
@@ -202,18 +244,20 @@ impl RaftLog {
         self.stored(index).map(|e| e.to_entry(index))
     }
 
-    /// True when the log holds an entry at `index` with `term` (index 0 always matches).
+    /// True when the log holds an entry at `index` with `term` (the snapshot point always
+    /// matches, index 0 included).
     pub fn matches(&self, index: LogIndex, term: Term) -> bool {
         self.term(index) == Some(term)
     }
 
-    /// Entries in `from..=to`, stopping early once `max_bytes` is exceeded (at least one entry
-    /// is returned when the range is not empty) or `max_count` entries are taken.
+    /// Entries in `from..=to` that the log holds (none before [`RaftLog::first_index`]),
+    /// stopping early once `max_bytes` is exceeded (at least one entry is returned when the
+    /// range is not empty) or `max_count` entries are taken.
     pub fn slice(&self, from: LogIndex, to: LogIndex, max_count: usize, max_bytes: u64) -> Vec<LogEntry> {
-        let mut index = from.max(LogIndex(1));
+        let mut index = from.max(self.first_index());
         // Size the output once, so pushes never reallocate and copy: the range, bounded by the
         // log, the count limit and the most entries the byte limit can admit.
-        let span = to.0.saturating_add(1).saturating_sub(index.0).min(self.last_index().0);
+        let span = to.0.saturating_add(1).saturating_sub(index.0).min(self.entries.len() as u64);
         let by_bytes = max_bytes / ENTRY_HEADER_BYTES + 1;
         let capacity = usize::try_from(span.min(by_bytes)).unwrap_or(usize::MAX).min(max_count);
         let mut out = Vec::with_capacity(capacity);
@@ -240,7 +284,10 @@ impl RaftLog {
     pub fn first_index_of_term_at(&self, index: LogIndex) -> LogIndex {
         let Some(term) = self.term(index) else { return index };
         let mut first = index;
-        while first.0 > 1 && self.term(first.prev()) == Some(term) && first.prev() > self.committed {
+        while first > self.first_index()
+            && self.term(first.prev()) == Some(term)
+            && first.prev() > self.committed
+        {
             first = first.prev();
         }
         first
@@ -251,7 +298,7 @@ impl RaftLog {
         // Terms are sorted: binary search for the first entry with a larger term.
         let pos = self.entries.partition_point_by_term(term).checked_sub(1)?;
         let candidate = self.entries.get(pos)?;
-        (candidate.term == term).then_some(LogIndex(pos as u64 + 1))
+        (candidate.term == term).then_some(self.first_index().plus(pos as u64))
     }
 
     /// Appends a leader's own new entry. Panics on an index or term that breaks the invariants:
@@ -325,8 +372,7 @@ impl RaftLog {
     /// Removes every entry at `from` and after. Never below the commit index.
     fn truncate_from(&mut self, from: LogIndex) {
         assert!(from > self.committed, "truncating committed entries");
-        let keep = usize::try_from(from.0 - 1).expect("index fits in memory");
-        if keep < self.entries.len() {
+        if let Some(keep) = self.position(from) {
             self.entries.truncate(keep);
             self.unpersisted_from = self.unpersisted_from.min(from);
             self.stable = self.stable.min(from.prev());
@@ -399,9 +445,28 @@ impl RaftLog {
         self.apply_handed_out = index;
     }
 
-    /// Copies of all entries, for inspection.
+    /// Compacts the log up to `index`, which the state machine has applied (a snapshot of
+    /// it now stands for every entry up to there): the log then starts after `index`, and
+    /// memory is released in whole chunks. Refuses an index beyond what was applied, or
+    /// one the log does not hold, and changes nothing for one at or before the current
+    /// snapshot point.
+    pub fn compact_to(&mut self, index: LogIndex) -> Result<(), String> {
+        if index <= self.snapshot.index {
+            return Ok(());
+        }
+        if index > self.applied {
+            return Err(format!("cannot compact to {index}: only {} is applied", self.applied));
+        }
+        let term = self.term(index).ok_or_else(|| format!("cannot compact to {index}: not in the log"))?;
+        let drop = self.position(index).expect("a held index has a position") + 1;
+        self.entries.drop_front(drop);
+        self.snapshot = SnapshotPoint { index, term };
+        Ok(())
+    }
+
+    /// Copies of all entries the log holds, for inspection.
     pub fn entries(&self) -> Vec<LogEntry> {
-        (1..=self.last_index().0).filter_map(|i| self.entry(LogIndex(i))).collect()
+        self.slice(self.first_index(), self.last_index(), usize::MAX, u64::MAX)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Compact storage of log entries: what the log holds per entry is its term, its kind and
 //! its payload; the index follows from the position and is not stored. Entries sit in
 //! fixed-capacity chunks, so a growing log never holds more than one chunk of spare
-//! capacity (a single `Vec` doubling would hold up to the whole log's size again).
+//! capacity (a single `Vec` doubling would hold up to the whole log's size again), and a
+//! compacted log releases whole chunks from the front ([`EntryStore::drop_front`]).
 
 use crate::log::{Command, EntryKind, LogEntry};
 use crate::types::{LogIndex, Term};
@@ -36,10 +37,13 @@ impl From<LogEntry> for Stored {
     }
 }
 
-/// Entries from position 0, in chunks of [`CHUNK`].
+/// Entries from position 0, in chunks of [`CHUNK`]. The first `front` slots of the first
+/// chunk held entries that were dropped since; their payloads are released, the slots go
+/// with their chunk.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EntryStore {
     chunks: Vec<Vec<Stored>>,
+    front: usize,
     len: usize,
 }
 
@@ -49,7 +53,34 @@ impl EntryStore {
     }
 
     pub(crate) fn get(&self, pos: usize) -> Option<&Stored> {
-        self.chunks.get(pos / CHUNK)?.get(pos % CHUNK)
+        if pos >= self.len {
+            return None;
+        }
+        let slot = pos + self.front;
+        self.chunks.get(slot / CHUNK)?.get(slot % CHUNK)
+    }
+
+    /// Drops the first `n` entries (all of them if fewer): whole chunks are freed, and the
+    /// payloads of the dropped entries in a chunk still partly in use.
+    pub(crate) fn drop_front(&mut self, n: usize) {
+        let n = n.min(self.len);
+        let first = self.front;
+        self.front += n;
+        self.len -= n;
+        let whole = self.front / CHUNK;
+        self.chunks.drain(..whole.min(self.chunks.len()));
+        self.front -= whole * CHUNK;
+        if let Some(chunk) = self.chunks.first_mut() {
+            let from = if whole > 0 { 0 } else { first };
+            let to = self.front.min(chunk.len());
+            for stored in &mut chunk[from..to] {
+                stored.data = Box::default();
+            }
+        }
+        if self.len == 0 {
+            self.chunks.clear();
+            self.front = 0;
+        }
     }
 
     pub(crate) fn last(&self) -> Option<&Stored> {
@@ -72,8 +103,15 @@ impl EntryStore {
         if len >= self.len {
             return;
         }
-        let full_chunks = len / CHUNK;
-        let rest = len % CHUNK;
+        if len == 0 {
+            self.chunks.clear();
+            self.front = 0;
+            self.len = 0;
+            return;
+        }
+        let slots = len + self.front;
+        let full_chunks = slots / CHUNK;
+        let rest = slots % CHUNK;
         self.chunks.truncate(full_chunks + usize::from(rest > 0));
         if rest > 0 {
             self.chunks[full_chunks].truncate(rest);
@@ -124,6 +162,33 @@ mod tests {
             assert_eq!(store.last().unwrap().term, Term(99));
             store.truncate(keep);
         }
+    }
+
+    #[test]
+    fn dropping_the_front_frees_whole_chunks_and_keeps_positions() {
+        let mut store = EntryStore::default();
+        for i in 0..(3 * CHUNK + 5) {
+            store.push(stored(i as u64));
+        }
+        let mut dropped = 0;
+        for n in [10, CHUNK - 10, CHUNK + 3, 1] {
+            store.drop_front(n);
+            dropped += n;
+            assert_eq!(store.len(), 3 * CHUNK + 5 - dropped);
+            assert_eq!(store.get(0).unwrap().term, Term(dropped as u64));
+            assert_eq!(store.last().unwrap().term, Term(3 * CHUNK as u64 + 4));
+            assert!(store.chunks.len() <= 4 - dropped / CHUNK, "whole chunks are freed");
+        }
+        // Truncating and pushing after a drop keep positions right.
+        store.truncate(2);
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.get(1).unwrap().term, Term(dropped as u64 + 1));
+        store.push(stored(7));
+        assert_eq!(store.get(2).unwrap().term, Term(7));
+        store.drop_front(100);
+        assert_eq!(store.len(), 0);
+        store.push(stored(8));
+        assert_eq!(store.get(0).unwrap().term, Term(8));
     }
 
     #[test]

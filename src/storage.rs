@@ -4,7 +4,7 @@
 
 use crate::core::{DurableState, HardState, Ready};
 use crate::error::{RaftError, RaftResult};
-use crate::log::LogEntry;
+use crate::log::{LogEntry, SnapshotPoint};
 use crate::types::LogIndex;
 use std::sync::{Mutex, MutexGuard};
 
@@ -22,15 +22,31 @@ pub trait RaftPersistence: Send + Sync {
     fn append_entries(&self, entries: &[LogEntry]) -> RaftResult<()>;
     /// Removes every entry with index `from` or higher (no-op when there is none).
     fn truncate_log(&self, from: LogIndex) -> RaftResult<()>;
-    /// Reads the whole log, contiguous from index 1.
+    /// Reads the log, contiguous from one past the snapshot point.
     fn load_log(&self) -> RaftResult<Vec<LogEntry>>;
+    /// Reads where the log starts: the point up to which it was compacted (the default,
+    /// index and term 0, for a log never compacted, which the default method returns).
+    fn load_snapshot_point(&self) -> RaftResult<SnapshotPoint> {
+        Ok(SnapshotPoint::default())
+    }
+    /// Drops the entries up to `point`, which a durable snapshot now stands for: the log
+    /// starts after it from then on (if the log does not hold `point` with its term, every
+    /// entry is dropped). The default method refuses: a persistence that cannot compact
+    /// keeps its whole log.
+    fn compact_log(&self, point: SnapshotPoint) -> RaftResult<()> {
+        Err(RaftError::StorageError(format!("this persistence cannot compact its log (to {point:?})")))
+    }
     /// Makes every earlier write durable.
     fn sync(&self) -> RaftResult<()>;
 }
 
 /// Loads everything a node recovers from.
 pub fn load_durable(persistence: &dyn RaftPersistence) -> RaftResult<DurableState> {
-    Ok(DurableState { hard_state: persistence.load_hard_state()?, entries: persistence.load_log()? })
+    Ok(DurableState {
+        hard_state: persistence.load_hard_state()?,
+        snapshot: persistence.load_snapshot_point()?,
+        entries: persistence.load_log()?,
+    })
 }
 
 /// Writes the durable part of `ready` (truncation, entries, hard state) and syncs. Only after
@@ -59,6 +75,7 @@ pub struct MemPersistence {
 #[derive(Debug, Default)]
 struct MemInner {
     hard_state: HardState,
+    snapshot: SnapshotPoint,
     entries: Vec<LogEntry>,
     fail: bool,
 }
@@ -101,7 +118,7 @@ impl RaftPersistence for MemPersistence {
 
     fn append_entries(&self, entries: &[LogEntry]) -> RaftResult<()> {
         let mut inner = self.lock_for_write()?;
-        let expected = inner.entries.last().map_or(LogIndex(0), |e| e.index).next();
+        let expected = inner.entries.last().map_or(inner.snapshot.index, |e| e.index).next();
         if let Some(first) = entries.first() {
             if first.index != expected {
                 return Err(RaftError::StorageError(format!(
@@ -116,13 +133,35 @@ impl RaftPersistence for MemPersistence {
 
     fn truncate_log(&self, from: LogIndex) -> RaftResult<()> {
         let mut inner = self.lock_for_write()?;
-        let keep = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
-        inner.entries.truncate(keep);
+        if from <= inner.snapshot.index {
+            return Err(RaftError::StorageError(format!(
+                "truncation at {from}, at or before the snapshot point {}",
+                inner.snapshot.index
+            )));
+        }
+        inner.entries.retain(|e| e.index < from);
         Ok(())
     }
 
     fn load_log(&self) -> RaftResult<Vec<LogEntry>> {
         Ok(self.lock()?.entries.clone())
+    }
+
+    fn load_snapshot_point(&self) -> RaftResult<SnapshotPoint> {
+        Ok(self.lock()?.snapshot)
+    }
+
+    fn compact_log(&self, point: SnapshotPoint) -> RaftResult<()> {
+        let mut inner = self.lock_for_write()?;
+        let mut durable = DurableState {
+            hard_state: inner.hard_state,
+            snapshot: inner.snapshot,
+            entries: std::mem::take(&mut inner.entries),
+        };
+        let result = crate::wal::compact(&mut durable, point);
+        inner.snapshot = durable.snapshot;
+        inner.entries = durable.entries;
+        result.map_err(RaftError::StorageError)
     }
 
     fn sync(&self) -> RaftResult<()> {

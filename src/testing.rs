@@ -249,8 +249,7 @@ impl Cluster {
 /// Writes a ready to an in-memory disk: truncate, append, hard state.
 pub fn persist(disk: &mut DurableState, ready: &Ready) {
     if let Some(first) = ready.entries.first() {
-        let keep = usize::try_from(first.index.0 - 1).expect("fits");
-        disk.entries.truncate(keep);
+        disk.entries.retain(|e| e.index < first.index);
         disk.entries.extend(ready.entries.iter().cloned());
     }
     if let Some(hs) = ready.hard_state {

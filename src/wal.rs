@@ -1,15 +1,16 @@
 //! An append-only record log (write-ahead log) over bytes, with checksummed frames, used by
 //! the simulator's disks and by file-backed persistence.
 //!
-//! Records are [`crate::codec`] frames of three kinds: a log entry, a hard state, and a
-//! truncation point. [`recover`] replays the records and stops at the first frame that does
+//! Records are [`crate::codec`] frames of four kinds: a log entry, a hard state, a
+//! truncation point, and a compaction point (the log starts after a snapshot point from
+//! then on: recovery yields that point and the entries after it). [`recover`] replays the records and stops at the first frame that does
 //! not check out (a torn or corrupt tail); the caller must cut the bytes back to
 //! [`Recovered::valid_len`] before appending again, or a later synced record would sit
 //! behind garbage and vanish on the next recovery (defect 4 of the seed).
 
 use crate::codec::{self, CodecError, FrameKind};
 use crate::core::{DurableState, HardState};
-use crate::log::LogEntry;
+use crate::log::{LogEntry, SnapshotPoint};
 use crate::types::LogIndex;
 
 /// What recovery found.
@@ -36,6 +37,11 @@ pub fn hard_state_record(state: &HardState) -> Vec<u8> {
 /// Encodes a record that removes every entry at `from` and after.
 pub fn truncate_record(from: LogIndex) -> Vec<u8> {
     codec::encode(FrameKind::Truncate, &from).expect("an index encodes")
+}
+
+/// Encodes a record that compacts the log up to `point`.
+pub fn compact_record(point: &SnapshotPoint) -> Vec<u8> {
+    codec::encode(FrameKind::Compact, point).expect("a snapshot point encodes")
 }
 
 /// Replays `bytes`, returning the state of the longest valid prefix. Never panics.
@@ -65,7 +71,7 @@ fn apply_record(state: &mut DurableState, bytes: &[u8]) -> Result<usize, CodecEr
     match kind {
         k if k == FrameKind::LogEntry as u8 => {
             let (entry, used): (LogEntry, usize) = codec::decode(FrameKind::LogEntry, bytes)?;
-            let expected = state.entries.last().map_or(LogIndex(0), |e| e.index).next();
+            let expected = state.entries.last().map_or(state.snapshot.index, |e| e.index).next();
             if entry.index != expected {
                 return Err(CodecError::Malformed(format!(
                     "entry {} where {} was expected",
@@ -82,10 +88,46 @@ fn apply_record(state: &mut DurableState, bytes: &[u8]) -> Result<usize, CodecEr
         }
         k if k == FrameKind::Truncate as u8 => {
             let (from, used): (LogIndex, usize) = codec::decode(FrameKind::Truncate, bytes)?;
-            let keep = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
-            state.entries.truncate(keep);
+            if from <= state.snapshot.index {
+                return Err(CodecError::Malformed(format!(
+                    "truncation at {from}, at or before the snapshot point {}",
+                    state.snapshot.index
+                )));
+            }
+            state.entries.retain(|e| e.index < from);
+            Ok(used)
+        }
+        k if k == FrameKind::Compact as u8 => {
+            let (point, used): (SnapshotPoint, usize) = codec::decode(FrameKind::Compact, bytes)?;
+            compact(state, point).map_err(CodecError::Malformed)?;
             Ok(used)
         }
         found => Err(CodecError::BadKind { found, expected: FrameKind::LogEntry as u8 }),
     }
+}
+
+/// Compacts `state`'s log up to `point`: a point behind the current one changes nothing, and
+/// the log keeps the entries after it. A point the log does not hold with that term may
+/// still be right (a snapshot installed from a leader replaces a log that diverges or ends
+/// before it): the whole log is then dropped.
+pub fn compact(state: &mut DurableState, point: SnapshotPoint) -> Result<(), String> {
+    if point.index < state.snapshot.index
+        || (point.index == state.snapshot.index && point.term != state.snapshot.term)
+    {
+        if point.index == state.snapshot.index {
+            return Err(format!(
+                "compaction to {point:?} conflicts with the snapshot point {:?}",
+                state.snapshot
+            ));
+        }
+        return Ok(());
+    }
+    let holds = state.entries.iter().any(|e| e.index == point.index && e.term == point.term);
+    if holds {
+        state.entries.retain(|e| e.index > point.index);
+    } else {
+        state.entries.clear();
+    }
+    state.snapshot = point;
+    Ok(())
 }

@@ -12,7 +12,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use quorate::codec::{self, CodecError, FrameKind};
-use quorate::log::{AppendRejection, RaftLog};
+use quorate::log::{AppendRejection, RaftLog, SnapshotPoint};
 use quorate::{
     AppendEntriesRequest, AppendEntriesResponse, Command, EntryKind, Input, LogEntry, LogIndex, Message,
     NodeId, NodeState, Payload, RequestVoteRequest, RequestVoteResponse, Term,
@@ -269,7 +269,7 @@ proptest! {
     ) {
         let mut model = log_of(&initial);
         let mut committed = commit.min(model.len() as u64);
-        let mut log = RaftLog::recovered(model.clone(), LogIndex(commit)).unwrap();
+        let mut log = RaftLog::recovered(SnapshotPoint::default(), model.clone(), LogIndex(commit)).unwrap();
         // The follower's hot path takes the entries by value; it must behave identically.
         let mut owned = log.clone();
         prop_assert_eq!(log.committed(), LogIndex(committed));

@@ -119,7 +119,8 @@ fn a_vote_survives_a_restart() {
     let readies = deliver_readies(&mut f, 2, vote_request(1, 2, 0, 0));
     let hs = readies[0].hard_state.unwrap();
     // Restart from what was persisted: the vote is still cast.
-    let mut restarted = core_from(config(1, 3), quorate::DurableState { hard_state: hs, entries: vec![] });
+    let mut restarted =
+        core_from(config(1, 3), quorate::DurableState { hard_state: hs, ..Default::default() });
     let out = deliver(&mut restarted, 3, vote_request(1, 3, 0, 0));
     assert!(!vote_reply(&out, 3).vote_granted);
 }

@@ -17,6 +17,7 @@ fn a_torn_hard_state_behind_newer_entries_adopts_the_log_term_without_a_vote() {
     let durable = DurableState {
         hard_state: HardState { term: Term(2), vote: Some(NodeId(1)), commit: LogIndex(1) },
         entries: vec![entry(1, 1), entry(2, 2), entry(3, 4)],
+        ..DurableState::default()
     };
     let core = Core::new(RaftConfig::new(2, [1, 2, 3]), durable, ChaCha8Rng::seed_from_u64(1), 0).unwrap();
     assert_eq!(core.term(), Term(4));
@@ -29,6 +30,7 @@ fn a_consistent_hard_state_is_recovered_exactly() {
     let durable = DurableState {
         hard_state: HardState { term: Term(5), vote: Some(NodeId(3)), commit: LogIndex(2) },
         entries: vec![entry(1, 1), entry(2, 2), entry(3, 4)],
+        ..DurableState::default()
     };
     let core = Core::new(RaftConfig::new(2, [1, 2, 3]), durable, ChaCha8Rng::seed_from_u64(1), 0).unwrap();
     assert_eq!((core.term(), core.vote()), (Term(5), Some(NodeId(3))));
@@ -41,10 +43,11 @@ fn a_commit_index_beyond_the_log_is_clamped_and_an_inconsistent_log_is_an_error(
     let durable = DurableState {
         hard_state: HardState { term: Term(2), vote: None, commit: LogIndex(9) },
         entries: vec![entry(1, 1), entry(2, 2)],
+        ..DurableState::default()
     };
     let core = Core::new(RaftConfig::new(1, [1, 2, 3]), durable, ChaCha8Rng::seed_from_u64(1), 0).unwrap();
     assert_eq!(core.log().committed(), LogIndex(2));
-    let gap = DurableState { hard_state: HardState::default(), entries: vec![entry(1, 1), entry(3, 1)] };
+    let gap = DurableState { entries: vec![entry(1, 1), entry(3, 1)], ..DurableState::default() };
     assert!(Core::new(RaftConfig::new(1, [1, 2, 3]), gap, ChaCha8Rng::seed_from_u64(1), 0).is_err());
 }
 

@@ -114,7 +114,11 @@ impl Setup {
         let hs_term = read_term(u, last_term)?.max(last_term);
         let vote = if u.arbitrary()? { Some(voters[u.choose_index(voters.len())?]) } else { None };
         let commit = LogIndex(u.int_in_range(0..=entries.len() as u64)?);
-        let durable = DurableState { hard_state: HardState { term: hs_term, vote, commit }, entries };
+        let durable = DurableState {
+            hard_state: HardState { term: hs_term, vote, commit },
+            entries,
+            ..DurableState::default()
+        };
 
         let others: Vec<NodeId> = voters.iter().copied().filter(|&v| v != me).collect();
         let role = match u.int_in_range(0..=4u8)? {

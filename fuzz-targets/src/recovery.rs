@@ -5,7 +5,8 @@
 //! the write-ahead log's own code: every record's checksum matches its payload, re-encoding
 //! every record reproduces its bytes exactly (so nothing was recovered that the writer did not
 //! write; one allowance: the same record with integers written in a longer form than the
-//! encoder's, which bincode accepts), and the entries are contiguous from index 1. Then it
+//! encoder's, which bincode accepts), and the entries are contiguous from one past the
+//! snapshot point that compaction records leave (index 1 without any). Then it
 //! checks the two promises the rest of the engine relies on: a record appended after the
 //! valid prefix is recovered too, and a core boots from the recovered state or refuses it
 //! with an error.
@@ -13,7 +14,7 @@
 use quorate::codec::{self, FrameKind, HEADER_LEN};
 use quorate::config::RaftConfig;
 use quorate::core::{Core, DurableState, HardState, Input};
-use quorate::log::LogEntry;
+use quorate::log::{LogEntry, SnapshotPoint};
 use quorate::types::{LogIndex, Term};
 use quorate::wal;
 use rand_chacha::ChaCha8Rng;
@@ -32,7 +33,8 @@ pub fn log_recovery(data: &[u8]) {
     let state = replay_independently(&data[..valid_len]);
     assert_eq!(state, recovered.state, "recovery disagrees with a record-by-record replay");
     for (pos, entry) in state.entries.iter().enumerate() {
-        assert_eq!(entry.index, LogIndex(pos as u64 + 1), "recovered entries are not contiguous from 1");
+        let expected = state.snapshot.index.plus(pos as u64 + 1);
+        assert_eq!(entry.index, expected, "recovered entries are not contiguous from the snapshot point");
     }
 
     // Recovering only the valid prefix finds the same state and nothing wrong.
@@ -41,7 +43,7 @@ pub fn log_recovery(data: &[u8]) {
     assert_eq!(again.state, state, "the valid prefix recovers to another state");
 
     // After cutting back to the valid prefix, an appended record is recovered (seed defect 4).
-    let next = state.entries.last().map_or(LogIndex(0), |e| e.index).next();
+    let next = state.entries.last().map_or(state.snapshot.index, |e| e.index).next();
     let entry = LogEntry::new(Term(u64::MAX), next, vec![7].into());
     let mut appended = data[..valid_len].to_vec();
     appended.extend_from_slice(&wal::entry_record(&entry));
@@ -73,8 +75,8 @@ fn replay_independently(bytes: &[u8]) -> DurableState {
                 let (entry, _): (LogEntry, _) =
                     codec::decode(FrameKind::LogEntry, frame).expect("a valid entry");
                 let record = wal::entry_record(&entry);
-                let expected = state.entries.len() as u64 + 1;
-                assert_eq!(entry.index, LogIndex(expected), "recovered a non-contiguous entry");
+                let expected = state.snapshot.index.plus(state.entries.len() as u64 + 1);
+                assert_eq!(entry.index, expected, "recovered a non-contiguous entry");
                 state.entries.push(entry);
                 record
             }
@@ -87,11 +89,31 @@ fn replay_independently(bytes: &[u8]) -> DurableState {
             k if k == FrameKind::Truncate as u8 => {
                 let (from, _): (LogIndex, _) =
                     codec::decode(FrameKind::Truncate, frame).expect("a valid cut");
-                let keep = from.0.saturating_sub(1);
+                assert!(from > state.snapshot.index, "recovered a cut at or before the snapshot point");
+                let keep = from.0 - state.snapshot.index.0 - 1;
                 if keep < state.entries.len() as u64 {
                     state.entries.truncate(keep as usize);
                 }
                 wal::truncate_record(from)
+            }
+            k if k == FrameKind::Compact as u8 => {
+                let (point, _): (SnapshotPoint, _) =
+                    codec::decode(FrameKind::Compact, frame).expect("a valid compaction");
+                let at = state.snapshot;
+                assert!(
+                    point.index != at.index || point.term == at.term,
+                    "recovered a conflicting snapshot point"
+                );
+                if point.index > at.index {
+                    // Keep what follows the point if the log holds it, else nothing.
+                    let held = point.index.0 - at.index.0 - 1;
+                    let holds = (held as usize) < state.entries.len()
+                        && state.entries[held as usize].term == point.term;
+                    state.entries =
+                        if holds { state.entries.split_off(held as usize + 1) } else { Vec::new() };
+                    state.snapshot = point;
+                }
+                wal::compact_record(&point)
             }
             other => panic!("recovery accepted a record of unknown kind {other}"),
         };

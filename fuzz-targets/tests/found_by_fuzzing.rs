@@ -48,7 +48,7 @@ fn a_node_at_the_last_term_does_not_campaign() {
         assert_eq!(core.term(), Term(0), "a peer's absurd term is dropped");
         let corrupt = DurableState {
             hard_state: quorate::HardState { term: Term(u64::MAX), ..Default::default() },
-            entries: Vec::new(),
+            ..DurableState::default()
         };
         let mut core = node(3, corrupt, pre_vote);
         assert_eq!(core.term(), Term(u64::MAX));

@@ -7,6 +7,7 @@
 
 use crate::rng::{chance, range, SimRng};
 use quorate::core::{DurableState, HardState, Ready};
+use quorate::log::SnapshotPoint;
 use quorate::types::{LogIndex, Term};
 use quorate::wal;
 
@@ -15,8 +16,10 @@ use quorate::wal;
 pub struct SimDisk {
     bytes: Vec<u8>,
     synced_len: usize,
-    /// Terms of the durable (synced or recovered) log, index 1 at position 0: the checkers'
-    /// view of what this disk guarantees.
+    /// Where the durable log starts (what a snapshot covers before it).
+    durable_start: SnapshotPoint,
+    /// Terms of the durable (synced or recovered) log from one past `durable_start`: the
+    /// checkers' view of what this disk guarantees.
     durable_terms: Vec<Term>,
     durable_hard_state: HardState,
     /// Writes not yet synced, oldest first: end offset and what they change.
@@ -65,7 +68,7 @@ impl SimDisk {
 
     fn apply(&mut self, effect: Effect) {
         if let Some(from) = effect.truncate_from {
-            self.durable_terms.truncate(usize::try_from(from.0 - 1).expect("fits"));
+            self.durable_terms.truncate(self.position(from).unwrap_or(0));
             self.durable_terms.extend(effect.terms);
         }
         if let Some(hs) = effect.hard_state {
@@ -97,15 +100,28 @@ impl SimDisk {
         );
         self.bytes.truncate(recovered.valid_len);
         self.synced_len = recovered.valid_len;
+        self.durable_start = recovered.state.snapshot;
         self.durable_terms = recovered.state.entries.iter().map(|e| e.term).collect();
         self.durable_hard_state = recovered.state.hard_state;
         recovered.state
     }
 
-    /// True when the durable log holds an entry at `index` with `term`.
+    /// The position in `durable_terms` of `index` (None at or before the start).
+    fn position(&self, index: LogIndex) -> Option<usize> {
+        let pos = index.0.checked_sub(self.durable_start.index.0 + 1)?;
+        usize::try_from(pos).ok()
+    }
+
+    /// True when the durable log holds an entry at `index` with `term`, or a durable
+    /// snapshot covers `index` (at the snapshot point itself, with that term).
     pub fn durably_holds(&self, index: LogIndex, term: Term) -> bool {
-        let Some(pos) = index.0.checked_sub(1) else { return true };
-        self.durable_terms.get(pos as usize) == Some(&term)
+        if index == self.durable_start.index {
+            return term == self.durable_start.term;
+        }
+        match self.position(index) {
+            Some(pos) => self.durable_terms.get(pos) == Some(&term),
+            None => true,
+        }
     }
 
     /// The durable hard state.

@@ -105,6 +105,7 @@ fn slow_replication_params() -> Vec<(u64, Params)> {
 
 #[test]
 fn slow_replication_with_retries_stays_live() {
+    let mut joined = 0;
     for (seed, params) in slow_replication_params() {
         let mut config = RunConfig::new(seed, Scenario::Swarm);
         config.params = Some(params.clone());
@@ -112,7 +113,12 @@ fn slow_replication_with_retries_stays_live() {
         assert!(report.failure.is_none(), "seed {seed} with {params}: {:?}", report.failure);
         assert_eq!(report.stats.completed + report.stats.abandoned, report.stats.ops, "every request ended");
         assert!(report.stats.ops >= 200, "seed {seed} ran its workload");
+        joined += report.stats.joined_retries;
     }
+    // Retries reach a leader that still holds the first try, and join it (with the clients'
+    // backoff these runs stay live even without joining, which the unit tests of
+    // `PendingRequests` cover; here the path runs under faults).
+    assert!(joined > 0, "no retry joined its first try");
 }
 
 #[test]

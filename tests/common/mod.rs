@@ -39,6 +39,7 @@ pub fn durable(terms: &[u64], term: u64, vote: Option<u64>, commit: u64) -> Dura
     DurableState {
         hard_state: HardState { term: Term(term), vote: vote.map(NodeId), commit: LogIndex(commit) },
         entries: log_of(terms),
+        ..DurableState::default()
     }
 }
 
