@@ -111,14 +111,14 @@ impl Bench {
                 node.disk.append(&mut ready.entries);
             }
             self.net.extend(ready.messages.drain(..));
-            self.net.extend(ready.persisted_messages.drain(..));
+            self.net.extend(ready.messages_when_durable.drain(..));
             let applied = ready.committed_entries.last().map(|e| e.index);
             for e in &ready.committed_entries {
                 node.applied += 1;
                 node.applied_bytes += e.command.data.len() as u64;
             }
             if let Some((index, term)) = persisted {
-                node.core.step(Input::Persisted { index, term }).expect("persisted");
+                node.core.step(Input::Durable { index, term }).expect("persisted");
             }
             if let Some(index) = applied {
                 node.core.step(Input::Applied { index }).expect("applied");

@@ -13,6 +13,9 @@ pub const MAX_ENTRIES_PER_APPEND_LIMIT: usize = 65_536;
 pub const MAX_ELECTION_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 /// Upper bound on the inflight window: each inflight message holds a slot on the leader.
 pub const MAX_INFLIGHT_LIMIT: usize = 4_096;
+/// Upper bound on one command's size: an entry must fit, with its envelope, in one frame of
+/// the wire codec (whose payload limit is 64 MiB), so that it can always be replicated.
+pub const MAX_COMMAND_BYTES_LIMIT: u64 = (crate::codec::MAX_FRAME_PAYLOAD as u64) - (1 << 20);
 
 /// Configuration of one Raft node. Build it with [`RaftConfig::new`] and adjust the public
 /// fields; [`RaftConfig::validate`] is called by every constructor that takes one.
@@ -37,6 +40,14 @@ pub struct RaftConfig {
     pub max_bytes_per_append: u64,
     /// Most AppendEntries messages in flight to one follower in the replicate state.
     pub max_inflight: usize,
+    /// Largest command a proposal may carry, in bytes (at most [`MAX_COMMAND_BYTES_LIMIT`]);
+    /// a larger one is refused with [`RaftError::CommandTooLarge`].
+    pub max_command_bytes: u64,
+    /// Most bytes of entries a leader holds beyond its commit index (counted as
+    /// [`crate::LogEntry::size_bytes`]); a proposal past it is refused with
+    /// [`RaftError::TooMuchUncommitted`] until commitment catches up. It bounds the memory a
+    /// leader cut off from its followers spends on proposals that cannot commit.
+    pub max_uncommitted_bytes: u64,
     /// Run a pre-vote round before a real election (thesis §9.6), so that a node rejoining
     /// after a partition does not raise the cluster's term. Keep it on: without it, a node
     /// that can send but not receive (a one-way partition) campaigns in term after term,
@@ -54,7 +65,8 @@ pub struct RaftConfig {
 impl RaftConfig {
     /// A configuration for `node_id` in a cluster whose initial voters are `voters` (self
     /// included), with defaults: 150..300 ms election timeout, 50 ms heartbeat, pre-vote and
-    /// check-quorum on, 256 entries or 1 MiB per message, 64 messages in flight.
+    /// check-quorum on, 256 entries or 1 MiB per message, 64 messages in flight, commands of
+    /// up to 16 MiB and 256 MiB of uncommitted entries at the leader.
     pub fn new(node_id: impl Into<NodeId>, voters: impl IntoIterator<Item = impl Into<NodeId>>) -> Self {
         let node_id = node_id.into();
         RaftConfig {
@@ -66,6 +78,8 @@ impl RaftConfig {
             max_entries_per_append: 256,
             max_bytes_per_append: 1 << 20,
             max_inflight: 64,
+            max_command_bytes: 16 << 20,
+            max_uncommitted_bytes: 256 << 20,
             pre_vote: true,
             check_quorum: true,
             rng_seed: node_id.0,
@@ -121,6 +135,15 @@ impl RaftConfig {
         }
         if self.max_bytes_per_append == 0 {
             return err("max_bytes_per_append must be positive".into());
+        }
+        if !(1..=MAX_COMMAND_BYTES_LIMIT).contains(&self.max_command_bytes) {
+            return err(format!("max_command_bytes must be in 1..={MAX_COMMAND_BYTES_LIMIT}"));
+        }
+        if self.max_uncommitted_bytes < self.max_command_bytes + crate::log::ENTRY_HEADER_BYTES {
+            return err(format!(
+                "max_uncommitted_bytes ({}) must hold at least one command of max_command_bytes ({}) with its header",
+                self.max_uncommitted_bytes, self.max_command_bytes
+            ));
         }
         Ok(())
     }

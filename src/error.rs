@@ -37,6 +37,28 @@ pub enum RaftError {
         /// What the state machine said.
         message: String,
     },
+    /// A proposal's command is larger than the configured maximum
+    /// ([`crate::RaftConfig::max_command_bytes`]).
+    #[error("command of {bytes} bytes is above the limit of {limit} bytes")]
+    CommandTooLarge {
+        /// The command's size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The leader already holds as many uncommitted bytes as it may
+    /// ([`crate::RaftConfig::max_uncommitted_bytes`]); retry once commitment catches up.
+    #[error("{bytes} bytes of entries await commitment, and this proposal would pass the limit of {limit}")]
+    TooMuchUncommitted {
+        /// Bytes of entries beyond the commit index.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The driver broke the core's contract (for example, it reported applied an entry that
+    /// was never handed out for applying).
+    #[error("driver error: {0}")]
+    DriverMisuse(String),
     /// Anything else.
     #[error("{0}")]
     Other(String),

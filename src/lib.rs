@@ -15,12 +15,12 @@
 //! 1. **Persist.** Write `ready.hard_state` (if any) and `ready.entries` (if the first entry's
 //!    index is at or below the durable log's end, truncate the durable log from there first).
 //!    `ready.messages` may be sent while the write is in progress: they never depend on it.
-//! 2. **Sync, then send.** Once the write is durable, send `ready.persisted_messages`: vote
+//! 2. **Sync, then send.** Once the write is durable, send `ready.messages_when_durable`: vote
 //!    grants, append acknowledgements and a candidate's vote requests all depend on state that
 //!    must survive a crash. A node never sends what depends on a write that failed.
 //! 3. **Apply.** Apply `ready.committed_entries` in order (skipping [`log::EntryKind::Noop`]).
 //! 4. **Acknowledge.** Call [`Core::advance`] with the same ready (or, for a driver that
-//!    persists asynchronously, step [`Input::Persisted`] and [`Input::Applied`] as each part
+//!    persists asynchronously, step [`Input::Durable`] and [`Input::Applied`] as each part
 //!    completes, in order). The leader counts its own entries towards a quorum only once they
 //!    are acknowledged as durable.
 //!
@@ -93,7 +93,7 @@
 //!             node.disk.truncate(first.index.0 as usize - 1);
 //!             node.disk.extend(ready.entries.iter().cloned());
 //!         }
-//!         network.extend(ready.persisted_messages.iter().cloned()); // 2. once durable
+//!         network.extend(ready.messages_when_durable.iter().cloned()); // 2. once durable
 //!         for entry in &ready.committed_entries {
 //!             if entry.kind == EntryKind::Normal {
 //!                 node.applied.push(entry.command.data.clone()); // 3. apply

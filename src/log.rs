@@ -127,13 +127,15 @@ pub struct RaftLog {
     /// Highest index known to be committed.
     committed: LogIndex,
     /// Highest index the driver has confirmed durable (for this log's content).
-    stable: LogIndex,
+    durable: LogIndex,
     /// First index not yet handed to the driver for persistence.
-    unpersisted_from: LogIndex,
+    unwritten_from: LogIndex,
     /// Highest committed index handed to the driver for applying.
     apply_handed_out: LogIndex,
     /// Highest index the driver has confirmed applied.
     applied: LogIndex,
+    /// Bytes of the entries after `committed` (as [`LogEntry::size_bytes`] counts them).
+    uncommitted_bytes: u64,
 }
 
 impl RaftLog {
@@ -151,6 +153,8 @@ impl RaftLog {
         // A hard state may record a commit index beyond a log tail that a torn write lost only
         // if the disk broke its promise; clamp and let the leader resend.
         let committed = committed.min(last).max(snapshot.index);
+        let uncommitted_bytes =
+            entries.iter().filter(|e| e.index > committed).map(LogEntry::size_bytes).sum();
         let mut store = EntryStore::default();
         for entry in entries {
             store.push(Stored::from(entry));
@@ -159,10 +163,11 @@ impl RaftLog {
             snapshot,
             entries: store,
             committed,
-            stable: last,
-            unpersisted_from: last.next(),
+            durable: last,
+            unwritten_from: last.next(),
             apply_handed_out: snapshot.index,
             applied: snapshot.index,
+            uncommitted_bytes,
         })
     }
 
@@ -206,13 +211,30 @@ impl RaftLog {
     }
 
     /// The highest index confirmed durable.
-    pub fn stable(&self) -> LogIndex {
-        self.stable
+    pub fn durable_index(&self) -> LogIndex {
+        self.durable
     }
 
     /// The highest index confirmed applied.
     pub fn applied(&self) -> LogIndex {
         self.applied
+    }
+
+    /// Bytes of the entries after the commit index (as [`LogEntry::size_bytes`] counts them).
+    pub fn uncommitted_bytes(&self) -> u64 {
+        self.uncommitted_bytes
+    }
+
+    /// Bytes of the entries the log holds in `from..=to`.
+    fn bytes_in(&self, from: LogIndex, to: LogIndex) -> u64 {
+        let mut bytes = 0;
+        let mut index = from.max(self.first_index());
+        while index <= to {
+            let Some(stored) = self.stored(index) else { break };
+            bytes += stored.size_bytes();
+            index = index.next();
+        }
+        bytes
     }
 
     /// Number of entries held.
@@ -306,6 +328,7 @@ impl RaftLog {
     pub fn append_local(&mut self, entry: LogEntry) {
         assert_eq!(entry.index, self.last_index().next(), "local append must be contiguous");
         assert!(entry.term >= self.last_term(), "local append must not lower the term");
+        self.uncommitted_bytes += entry.size_bytes();
         self.entries.push(Stored::from(entry));
     }
 
@@ -322,6 +345,7 @@ impl RaftLog {
         if let Some(first_new) = first_new {
             self.truncate_from(entries[first_new].index);
             for entry in &entries[first_new..] {
+                self.uncommitted_bytes += entry.size_bytes();
                 self.entries.push(Stored::from(entry.clone()));
             }
         }
@@ -340,6 +364,7 @@ impl RaftLog {
         if let Some(first_new) = first_new {
             self.truncate_from(entries[first_new].index);
             for entry in entries.drain(first_new..) {
+                self.uncommitted_bytes += entry.size_bytes();
                 self.entries.push(Stored::from(entry));
             }
         }
@@ -373,16 +398,19 @@ impl RaftLog {
     fn truncate_from(&mut self, from: LogIndex) {
         assert!(from > self.committed, "truncating committed entries");
         if let Some(keep) = self.position(from) {
+            self.uncommitted_bytes -= self.bytes_in(from, self.last_index());
             self.entries.truncate(keep);
-            self.unpersisted_from = self.unpersisted_from.min(from);
-            self.stable = self.stable.min(from.prev());
+            self.unwritten_from = self.unwritten_from.min(from);
+            self.durable = self.durable.min(from.prev());
         }
     }
 
-    /// Advances the commit index; it never moves back and never passes the last entry.
+    /// Advances the commit index; it never moves back. The core never asks for more than
+    /// the log holds: that would be a bug, so it panics.
     pub fn commit_to(&mut self, index: LogIndex) -> bool {
-        let index = index.min(self.last_index());
+        assert!(index <= self.last_index(), "commit to {index} beyond the last index {}", self.last_index());
         if index > self.committed {
+            self.uncommitted_bytes -= self.bytes_in(self.committed.next(), index);
             self.committed = index;
             true
         } else {
@@ -391,33 +419,33 @@ impl RaftLog {
     }
 
     /// Entries not yet handed out for persistence; marks them handed out.
-    pub fn take_unpersisted(&mut self) -> Vec<LogEntry> {
-        let from = self.unpersisted_from;
+    pub fn take_unwritten(&mut self) -> Vec<LogEntry> {
+        let from = self.unwritten_from;
         let last = self.last_index();
         if from > last {
             return Vec::new();
         }
-        self.unpersisted_from = last.next();
+        self.unwritten_from = last.next();
         self.slice(from, last, usize::MAX, u64::MAX)
     }
 
     /// True when some entries have not been handed out for persistence yet.
-    pub fn has_unpersisted(&self) -> bool {
-        self.unpersisted_from <= self.last_index()
+    pub fn has_unwritten(&self) -> bool {
+        self.unwritten_from <= self.last_index()
     }
 
     /// The driver made entries up to `index` (of `term`) durable. Ignored when the log has
     /// since been truncated and rewritten at that index, since then the ack is for other data.
-    pub fn persisted_to(&mut self, index: LogIndex, term: Term) {
-        if index > self.stable && index < self.unpersisted_from && self.matches(index, term) {
-            self.stable = index;
+    pub fn durable_to(&mut self, index: LogIndex, term: Term) {
+        if index > self.durable && index < self.unwritten_from && self.matches(index, term) {
+            self.durable = index;
         }
     }
 
     /// Committed entries not yet handed out for applying, up to what was handed out for
     /// persistence (the driver persists a batch before applying it); marks them handed out.
     pub fn take_committed(&mut self, max_bytes: u64) -> Vec<LogEntry> {
-        let to = self.committed.min(self.unpersisted_from.prev());
+        let to = self.committed.min(self.unwritten_from.prev());
         let from = self.apply_handed_out.next();
         let out = self.slice(from, to, usize::MAX, max_bytes);
         if let Some(last) = out.last() {
@@ -428,14 +456,21 @@ impl RaftLog {
 
     /// True when committed entries wait to be handed out for applying.
     pub fn has_committed_to_apply(&self) -> bool {
-        self.apply_handed_out < self.committed.min(self.unpersisted_from.prev())
+        self.apply_handed_out < self.committed.min(self.unwritten_from.prev())
     }
 
-    /// The driver applied entries up to `index`.
-    pub fn applied_to(&mut self, index: LogIndex) {
-        if index > self.applied && index <= self.apply_handed_out {
-            self.applied = index;
+    /// The driver applied entries up to `index`. An index at or below the applied one
+    /// changes nothing (a late report); one beyond what was handed out for applying is the
+    /// driver's mistake, refused with an error.
+    pub fn applied_to(&mut self, index: LogIndex) -> Result<(), String> {
+        if index > self.apply_handed_out {
+            return Err(format!(
+                "applied up to {index}, but entries were handed out for applying only up to {}",
+                self.apply_handed_out
+            ));
         }
+        self.applied = self.applied.max(index);
+        Ok(())
     }
 
     /// Marks entries up to `index` as already applied (a recovered state machine).

@@ -394,7 +394,7 @@ impl RaftNode {
 
     fn take_outputs(&self, inner: &mut Inner, ready: &Ready, out: &mut Vec<Message>) {
         out.extend(ready.messages.iter().cloned());
-        out.extend(ready.persisted_messages.iter().cloned());
+        out.extend(ready.messages_when_durable.iter().cloned());
         if let Some(last) = ready.committed_entries.last() {
             inner.handed_to_apply = last.index;
         }

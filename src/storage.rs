@@ -50,7 +50,7 @@ pub fn load_durable(persistence: &dyn RaftPersistence) -> RaftResult<DurableStat
 }
 
 /// Writes the durable part of `ready` (truncation, entries, hard state) and syncs. Only after
-/// this returns `Ok` may the ready's `persisted_messages` be sent.
+/// this returns `Ok` may the ready's `messages_when_durable` be sent.
 pub fn persist_ready(persistence: &dyn RaftPersistence, ready: &Ready) -> RaftResult<()> {
     if !ready.must_persist() {
         return Ok(());

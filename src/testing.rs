@@ -138,8 +138,8 @@ impl Cluster {
             persist(&mut node.disk, &ready);
             apply(&mut node.applied, &ready);
             node.core.advance(&ready);
-            let Ready { messages, persisted_messages, .. } = ready;
-            for msg in messages.into_iter().chain(persisted_messages) {
+            let Ready { messages, messages_when_durable, .. } = ready;
+            for msg in messages.into_iter().chain(messages_when_durable) {
                 self.send(msg);
             }
         }

@@ -288,11 +288,16 @@ proptest! {
                     prop_assert_eq!(got, expected);
                 }
                 LogOp::Commit(to) => {
-                    committed = committed.max(to.min(model.len() as u64));
+                    // The core never commits past the log's end (`commit_to` asserts it).
+                    let to = to.min(model.len() as u64);
+                    committed = committed.max(to);
                     log.commit_to(LogIndex(to));
                     owned.commit_to(LogIndex(to));
                 }
             }
+            let uncommitted: u64 = model[committed as usize..].iter().map(LogEntry::size_bytes).sum();
+            prop_assert_eq!(log.uncommitted_bytes(), uncommitted);
+            prop_assert_eq!(owned.uncommitted_bytes(), uncommitted);
             prop_assert_eq!(log.entries(), &model[..]);
             prop_assert_eq!(owned.entries(), &model[..]);
             prop_assert_eq!(log.committed(), LogIndex(committed));

@@ -22,7 +22,7 @@ fn a_higher_term_in_a_request_makes_a_follower_adopt_it_and_forget_its_vote() {
     assert_eq!((hs.term, hs.vote), (Term(5), None));
     // The answer depends on the new term: it may leave only once that is durable.
     assert!(readies[0].messages.is_empty());
-    let reply = append_reply(&readies[0].persisted_messages, 2);
+    let reply = append_reply(&readies[0].messages_when_durable, 2);
     assert_eq!((reply.term, reply.success), (Term(5), true));
 }
 
@@ -85,7 +85,7 @@ fn a_node_grants_at_most_one_vote_per_term_and_persists_it_before_answering() {
     let hs = readies[0].hard_state.expect("the vote is persisted");
     assert_eq!((hs.term, hs.vote), (Term(2), Some(NodeId(2))));
     assert!(readies[0].messages.is_empty(), "a grant never leaves before the vote is durable");
-    assert!(vote_reply(&readies[0].persisted_messages, 2).vote_granted);
+    assert!(vote_reply(&readies[0].messages_when_durable, 2).vote_granted);
 
     // Another candidate of the same term, just as up to date, is refused.
     let out = deliver(&mut f, 3, vote_request(2, 3, 1, 1));
@@ -375,7 +375,7 @@ fn a_follower_truncates_at_the_first_conflict_and_not_before() {
         let written = readies.iter().flat_map(|r| r.entries.iter()).map(|e| e.index.0).next();
         assert_eq!(written, case.expect_write_from, "{}: what the driver writes", case.what);
         let msgs: Vec<_> =
-            readies.into_iter().flat_map(|r| r.messages.into_iter().chain(r.persisted_messages)).collect();
+            readies.into_iter().flat_map(|r| r.messages.into_iter().chain(r.messages_when_durable)).collect();
         let reply = append_reply(&msgs, 2);
         assert_eq!(reply.success, case.expect_success, "{}", case.what);
         assert_eq!(reply.match_index, LogIndex(case.expect_match), "{}", case.what);

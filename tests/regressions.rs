@@ -141,7 +141,7 @@ fn defect_2_a_stale_append_does_not_truncate_matching_entries() {
     assert_eq!(terms(&f), vec![1, 1, 1, 1, 1], "acknowledged entries stay");
     assert_eq!(f.log().committed(), LogIndex(3), "commit never moves back");
     assert!(readies.iter().all(|r| r.entries.is_empty()), "nothing is rewritten on disk");
-    let msgs: Vec<_> = readies.into_iter().flat_map(|r| r.persisted_messages).collect();
+    let msgs: Vec<_> = readies.into_iter().flat_map(|r| r.messages_when_durable).collect();
     assert_eq!(append_reply(&msgs, 1).match_index, LogIndex(2), "it proves what it carried");
 }
 

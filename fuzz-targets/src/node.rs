@@ -512,7 +512,7 @@ impl Checks {
                 _ => panic!("a response went out before the write it depends on: {msg:?}"),
             }
         }
-        for msg in &ready.persisted_messages {
+        for msg in &ready.messages_when_durable {
             self.check_message(core, msg);
         }
         self.check_entries_to_persist(core, disk, ready);
@@ -638,7 +638,7 @@ impl Checks {
 
     /// After the write: what waited for it is backed by the disk.
     fn check_durable_sends(&self, disk: &DurableState, ready: &Ready) {
-        for msg in &ready.persisted_messages {
+        for msg in &ready.messages_when_durable {
             match &msg.payload {
                 Payload::RequestVoteResponse(resp) if resp.vote_granted && !resp.pre_vote => {
                     let durable = (disk.hard_state.term, disk.hard_state.vote);

@@ -5,8 +5,9 @@ use crate::kv::{ClientId, KvOp, KvResult};
 use crate::lincheck::{self, Budget, Kv, KvInput, KvOutput, Operation, Outcome, Verdict};
 use std::collections::BTreeMap;
 
-/// The index of an operation in the history.
-pub type OpId = usize;
+/// The index of an operation in the clients' history (the checker numbers its own with
+/// [`lincheck::OpId`]).
+pub type ClientOpId = usize;
 
 /// One client operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,21 +29,21 @@ pub struct OpRecord {
 
 /// All operations of a run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct History {
+pub struct ClientHistory {
     ops: Vec<OpRecord>,
     /// Per client, abandoned operations not yet fenced by a later completion.
-    abandoned: BTreeMap<ClientId, Vec<OpId>>,
+    abandoned: BTreeMap<ClientId, Vec<ClientOpId>>,
 }
 
-impl History {
+impl ClientHistory {
     /// Records an invocation.
-    pub fn invoke(&mut self, client: ClientId, op: KvOp, at: u64) -> OpId {
+    pub fn invoke(&mut self, client: ClientId, op: KvOp, at: u64) -> ClientOpId {
         self.ops.push(OpRecord { client, op, call: at, ret: None, fenced_by: None });
         self.ops.len() - 1
     }
 
     /// Records a completion.
-    pub fn complete(&mut self, id: OpId, result: KvResult, at: u64) {
+    pub fn complete(&mut self, id: ClientOpId, result: KvResult, at: u64) {
         self.ops[id].ret = Some((at, result));
         let client = self.ops[id].client;
         for abandoned in self.abandoned.remove(&client).unwrap_or_default() {
@@ -52,7 +53,7 @@ impl History {
 
     /// The client gave up: the outcome stays unknown, until a later request of the client
     /// completes and fences it.
-    pub fn abandon(&mut self, id: OpId) {
+    pub fn abandon(&mut self, id: ClientOpId) {
         self.abandoned.entry(self.ops[id].client).or_default().push(id);
     }
 

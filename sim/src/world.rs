@@ -6,7 +6,7 @@ use crate::check_quorum::CheckQuorumChecker;
 use crate::checker::Checker;
 use crate::clock::NodeClock;
 use crate::disk::SimDisk;
-use crate::history::{History, OpId};
+use crate::history::{ClientHistory, ClientOpId};
 use crate::kv::{ClientId, KvCommand, KvOp, KvResult, KvStore};
 use crate::lincheck::Verdict;
 use crate::liveness::LivenessPhase;
@@ -164,7 +164,7 @@ struct ClientState {
     abandoned: u32,
     seq: u64,
     issued: u32,
-    current: Option<(OpId, u64, KvOp)>,
+    current: Option<(ClientOpId, u64, KvOp)>,
     attempts: u32,
     /// Tries of the current request that timed out, for the backoff.
     timeouts: u32,
@@ -230,7 +230,7 @@ pub struct RunReport {
     /// Readable trace lines (verbose runs only).
     pub trace: Vec<String>,
     /// The clients' history.
-    pub history: History,
+    pub history: ClientHistory,
     /// Role and fault changes per node, for the HTML timeline (verbose runs only).
     pub timeline: Vec<Mark>,
     /// The nodes.
@@ -254,7 +254,7 @@ pub struct Sim {
     liveness: Option<LivenessPhase>,
     checker: Checker,
     check_quorum: CheckQuorumChecker,
-    history: History,
+    history: ClientHistory,
     trace: Trace,
     timeline: Vec<Mark>,
     stats: Stats,
@@ -285,7 +285,7 @@ impl Sim {
             liveness: None,
             checker: Checker::default(),
             check_quorum: CheckQuorumChecker::default(),
-            history: History::default(),
+            history: ClientHistory::default(),
             trace: if config.echo { Trace::echoing() } else { Trace::new(config.verbose) },
             timeline: Vec::new(),
             stats: Stats::default(),
@@ -632,7 +632,7 @@ impl Sim {
             let prev_term =
                 ready.entries.first().and_then(|e| core.log().term(e.index.prev())).unwrap_or_default();
             let role = self.checker.check_role(core, &ready.messages);
-            if let Err(v) = role.and_then(|()| self.checker.check_role(core, &ready.persisted_messages)) {
+            if let Err(v) = role.and_then(|()| self.checker.check_role(core, &ready.messages_when_durable)) {
                 self.fail(FailureKind::Safety, v);
                 return;
             }
@@ -733,7 +733,7 @@ impl Sim {
 
     /// The batch is durable: send what waited for it, apply, acknowledge to the core.
     fn complete(&mut self, id: NodeId, mut ready: Ready) {
-        for msg in std::mem::take(&mut ready.persisted_messages) {
+        for msg in std::mem::take(&mut ready.messages_when_durable) {
             self.send(msg);
         }
         if let (Some(first), Some(last)) = (ready.committed_entries.first(), ready.committed_entries.last()) {

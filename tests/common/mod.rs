@@ -73,7 +73,10 @@ pub fn drain_readies(core: &mut Core) -> Vec<Ready> {
 
 /// Drains every ready of `core` and returns all the messages it sent.
 pub fn drain(core: &mut Core) -> Vec<Message> {
-    drain_readies(core).into_iter().flat_map(|r| r.messages.into_iter().chain(r.persisted_messages)).collect()
+    drain_readies(core)
+        .into_iter()
+        .flat_map(|r| r.messages.into_iter().chain(r.messages_when_durable))
+        .collect()
 }
 
 /// Delivers `payload` from `from` to `core`, then drains it; returns what it sent.

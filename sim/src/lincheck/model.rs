@@ -569,6 +569,7 @@ fn kv_key_droppable(ops: &[&Operation<KvInput, KvOutput>], mine: &[usize], dropp
             }
         }
     }
+    let (bases, tails) = (Texts::new(bases), Texts::new(tails));
     // Known failed cas whose `from` the key might hold, by return time: the operations
     // invoked after such a cas returned need not fear it.
     let mut risky_returns: Vec<u64> = Vec::new();
@@ -615,7 +616,7 @@ struct KvNeeds<'a> {
     /// Per operation: what it needs, if anything.
     needs: Vec<Option<KvNeed<'a>>>,
     /// Per key: what appends to it add.
-    tails: BTreeMap<&'a str, Vec<&'a str>>,
+    tails: BTreeMap<&'a str, Texts<'a>>,
 }
 
 /// The value an operation needs its key to hold, and the operations that could write a
@@ -632,8 +633,12 @@ impl KvNeeds<'_> {
         if !need.writers.iter().all(|&w| done(w)) {
             return false;
         }
-        let tails = self.tails.get(need.key).map_or(&[][..], Vec::as_slice);
-        !can_be_value(need.value, &[state.get(need.key)], tails)
+        let held = state.get(need.key);
+        let start = need.value.starts_with(held).then_some(held.len());
+        !self
+            .tails
+            .get(need.key)
+            .map_or(start == Some(need.value.len()), |tails| reachable(need.value, start.into_iter(), tails))
     }
 }
 
@@ -641,18 +646,23 @@ impl KvNeeds<'_> {
 /// and the operations that could write a start of it from scratch.
 fn kv_needs<'a>(ops: &[&'a Operation<KvInput, KvOutput>]) -> KvNeeds<'a> {
     use KvOutput::{Ok, Value};
-    let mut tails: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    // Per key: the operations that write a text from scratch, and the text.
-    let mut bases: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+    let mut appended: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    // Per key: the texts written from scratch (by puts and cas), and by which operations.
+    let mut bases: BTreeMap<&str, BTreeMap<&str, Vec<usize>>> = BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
         let key = op.input.key();
         match &op.input {
             KvInput::Get { .. } => {}
-            KvInput::Put { value, .. } => bases.entry(key).or_default().push((i, value)),
-            KvInput::Cas { to, .. } => bases.entry(key).or_default().push((i, to)),
-            KvInput::Append { value, .. } => tails.entry(key).or_default().push(value),
+            KvInput::Put { value: text, .. } | KvInput::Cas { to: text, .. } => {
+                bases.entry(key).or_default().entry(text.as_str()).or_default().push(i);
+            }
+            KvInput::Append { value, .. } => appended.entry(key).or_default().push(value),
         }
     }
+    let tails: BTreeMap<&str, Texts> = appended.into_iter().map(|(k, t)| (k, Texts::new(t))).collect();
+    let base_texts: BTreeMap<&str, Texts> =
+        bases.iter().map(|(k, b)| (*k, Texts::new(b.keys().copied()))).collect();
+    let no_tails = Texts::new([]);
     let needs = ops
         .iter()
         .map(|op| {
@@ -661,37 +671,71 @@ fn kv_needs<'a>(ops: &[&'a Operation<KvInput, KvOutput>]) -> KvNeeds<'a> {
                 (KvInput::Cas { key, from, .. }, Some(Ok { ok: true })) => (key.as_str(), from.as_str()),
                 _ => return None,
             };
-            let my_tails = tails.get(key).map_or(&[][..], Vec::as_slice);
-            let writers = bases
-                .get(key)
-                .map_or(&[][..], Vec::as_slice)
-                .iter()
-                .filter(|(_, text)| value.starts_with(text) && can_be_value(value, &[text], my_tails))
-                .map(|&(w, _)| w)
-                .collect();
+            let my_tails = tails.get(key).unwrap_or(&no_tails);
+            // The writers of each start of `value` that is a base text from which appends
+            // can make `value`.
+            let writers = match (base_texts.get(key), bases.get(key)) {
+                (Some(texts), Some(by_text)) => texts
+                    .matches_at(value, 0)
+                    .filter(|&len| reachable(value, std::iter::once(len), my_tails))
+                    .flat_map(|len| by_text[&value[..len]].iter().copied())
+                    .collect(),
+                _ => Vec::new(),
+            };
             Some(KvNeed { key, value, writers })
         })
         .collect();
     KvNeeds { needs, tails }
 }
 
+/// A set of texts, looked up by their distinct lengths: finding which of them start at a
+/// position of a value costs one lookup a length, not one comparison a text (a key's
+/// appends may number in the hundreds of thousands).
+struct Texts<'a> {
+    set: std::collections::BTreeSet<&'a str>,
+    lens: Vec<usize>,
+}
+
+impl<'a> Texts<'a> {
+    fn new(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let set: std::collections::BTreeSet<&str> = texts.into_iter().collect();
+        let mut lens: Vec<usize> = set.iter().map(|t| t.len()).collect();
+        lens.sort_unstable();
+        lens.dedup();
+        Texts { set, lens }
+    }
+
+    /// The lengths of the texts that `text` holds at byte `at`.
+    fn matches_at<'s>(&'s self, text: &'s str, at: usize) -> impl Iterator<Item = usize> + 's {
+        self.lens.iter().copied().filter(move |&len| {
+            at.checked_add(len)
+                .and_then(|end| text.get(at..end))
+                .is_some_and(|piece| self.set.contains(piece))
+        })
+    }
+}
+
 /// Whether `text` can be a value: one of `bases` followed by some of `tails` (each any
 /// number of times, which only says yes more often).
-fn can_be_value(text: &str, bases: &[&str], tails: &[&str]) -> bool {
+fn can_be_value(text: &str, bases: &Texts, tails: &Texts) -> bool {
+    reachable(text, bases.matches_at(text, 0), tails)
+}
+
+/// Whether `text` is made of its first `start` bytes (for any of the starts given) followed
+/// by some of `tails`.
+fn reachable(text: &str, starts: impl Iterator<Item = usize>, tails: &Texts) -> bool {
     let len = text.len();
     let mut reach = vec![false; len + 1];
-    for base in bases {
-        if text.starts_with(base) {
-            reach[base.len()] = true;
-        }
+    for start in starts {
+        reach[start] = true;
     }
     for at in 0..len {
         if !reach[at] {
             continue;
         }
-        for tail in tails {
-            if !tail.is_empty() && text[at..].starts_with(tail) {
-                reach[at + tail.len()] = true;
+        for step in tails.matches_at(text, at) {
+            if step > 0 {
+                reach[at + step] = true;
             }
         }
     }

@@ -1,0 +1,545 @@
+//! The sans-IO Raft state machine.
+//!
+//! [`Core`] owns the protocol state of one node. It is driven by [`Input`]s and produces its
+//! effects as a [`Ready`] batch; see the crate documentation for the contract the driver
+//! follows. Term rules are handled once in [`Core::step_message`], then the message is
+//! dispatched by role (STYLE.md 2) to the files of this folder, one a concern: `election`
+//! (role transitions and votes), `replication` (AppendEntries, flow control, commitment)
+//! and `ready` (the output batch).
+
+use crate::config::RaftConfig;
+use crate::error::{RaftError, RaftResult};
+use crate::log::{AppendRejection, Command, EntryKind, LogEntry, RaftLog, SnapshotPoint};
+use crate::message::{
+    AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
+};
+use crate::progress::{Progress, ProgressState};
+use crate::quorum::{QuorumConfig, VoteResult};
+use crate::tracker::ProgressTracker;
+use crate::types::{LogIndex, NodeId, NodeState, Term};
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+mod election;
+mod ready;
+mod replication;
+
+pub use ready::Ready;
+
+/// The highest term a message may carry. Terms grow by one an election, so no real cluster
+/// gets near it; a peer claiming more is faulty or hostile, and adopting its term would leave
+/// this node unable ever to campaign again (the term could not grow). Such messages are dropped.
+pub const MAX_TERM: Term = Term(u64::MAX / 2);
+
+/// Most bytes of committed entries handed out for applying in one [`Ready`]: bounds the
+/// memory one batch holds while the driver applies it.
+pub const MAX_APPLY_BYTES_PER_READY: u64 = 64 << 20;
+
+/// The part of a node's state that must survive a crash (paper Figure 2), plus the commit
+/// index so that commit never goes backwards across a restart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HardState {
+    /// The latest term this node has seen.
+    pub term: Term,
+    /// The candidate this node voted for in `term`, if any.
+    pub vote: Option<NodeId>,
+    /// The highest index known committed.
+    pub commit: LogIndex,
+}
+
+/// Everything a node recovers from its disk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DurableState {
+    /// The last durable hard state.
+    pub hard_state: HardState,
+    /// Where the durable log starts: the entries up to this point were compacted into a
+    /// snapshot (0 and 0 when the log was never compacted).
+    pub snapshot: SnapshotPoint,
+    /// The durable log, contiguous from one past the snapshot point.
+    pub entries: Vec<LogEntry>,
+}
+
+/// A local event handed to the core by its driver. Wire messages arrive wrapped in
+/// [`Input::Message`]; everything else is local and never crosses the network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A message from a peer.
+    Message(Message),
+    /// The driver's clock reads `now` (milliseconds, monotonic); timers that are due fire.
+    Tick {
+        /// Current time in milliseconds.
+        now: u64,
+    },
+    /// A client proposes a command (leader only; see [`Core::propose`] for the index).
+    Propose(Command),
+    /// Start an election now, skipping pre-vote (used by operators and the seed's API).
+    Campaign,
+    /// The driver made the log durable up to `index`, whose entry has `term`, together with
+    /// the hard state handed out with it.
+    Durable {
+        /// Last durable index.
+        index: LogIndex,
+        /// Term of the entry at `index`.
+        term: Term,
+    },
+    /// The driver applied committed entries up to `index`.
+    Applied {
+        /// Last applied index.
+        index: LogIndex,
+    },
+}
+
+/// The role, with the pre-candidate phase made explicit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Follower,
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+/// Counters of what the core did, for benchmarks and the simulator's summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreStats {
+    /// Messages dropped because they were malformed or violated the protocol.
+    pub dropped_invalid: u64,
+    /// Elections started (real ones, after pre-vote).
+    pub elections: u64,
+    /// Times this node became leader.
+    pub leaderships: u64,
+}
+
+/// The sans-IO Raft state machine of one node.
+pub struct Core {
+    id: NodeId,
+    config: RaftConfig,
+    /// The quorum configuration, and a leader's progress and a candidate's votes against it.
+    tracker: ProgressTracker,
+    term: Term,
+    vote: Option<NodeId>,
+    log: RaftLog,
+    role: Role,
+    leader: Option<NodeId>,
+    rng: ChaCha8Rng,
+    now: u64,
+    election_deadline: u64,
+    heartbeat_deadline: u64,
+    check_quorum_deadline: u64,
+    /// When this node last heard from a leader of its term (for the pre-vote lease).
+    leader_contact: Option<u64>,
+    /// The replication is driven by the caller (the seed's API) rather than by the core.
+    manual_replication: bool,
+    /// The hard state last handed out for persistence.
+    hard_state_handed_out: HardState,
+    msgs: Vec<Message>,
+    msgs_when_durable: Vec<Message>,
+    /// Peers need an AppendEntries at the next ready (new entries or a new commit index).
+    broadcast_pending: bool,
+    broadcast_empty: bool,
+    stats: CoreStats,
+}
+
+impl Core {
+    /// A core recovered from `durable` state, at time `now`, drawing its election jitter from
+    /// `rng`. Fails on an invalid configuration or an inconsistent durable log.
+    pub fn new(config: RaftConfig, durable: DurableState, rng: ChaCha8Rng, now: u64) -> RaftResult<Self> {
+        config.validate()?;
+        let log = RaftLog::recovered(durable.snapshot, durable.entries, durable.hard_state.commit)
+            .map_err(|e| RaftError::StorageError(format!("recovered log is inconsistent: {e}")))?;
+        let tracker = ProgressTracker::new(QuorumConfig::new(config.voters.iter().copied()));
+        let mut hs = durable.hard_state;
+        if log.last_term() > hs.term {
+            // A torn write kept entries of a newer term but lost the hard state written after
+            // them. The node never voted in that term (a vote is durable before it is sent)
+            // and never acknowledged those entries, so adopting the term without a vote is
+            // safe, and restores the invariant that no log entry is newer than the term.
+            hs = HardState { term: log.last_term(), vote: None, commit: hs.commit };
+        }
+        let mut core = Core {
+            id: config.node_id,
+            config,
+            tracker,
+            term: hs.term,
+            vote: hs.vote,
+            log,
+            role: Role::Follower,
+            leader: None,
+            rng,
+            now,
+            election_deadline: now,
+            heartbeat_deadline: now,
+            check_quorum_deadline: now,
+            leader_contact: None,
+            manual_replication: false,
+            hard_state_handed_out: hs,
+            msgs: Vec::new(),
+            msgs_when_durable: Vec::new(),
+            broadcast_pending: false,
+            broadcast_empty: false,
+            stats: CoreStats::default(),
+        };
+        core.hard_state_handed_out.commit = core.log.committed();
+        core.reset_election_timer();
+        Ok(core)
+    }
+
+    /// Like [`Core::new`], with the election jitter drawn from a [`ChaCha8Rng`] seeded with
+    /// `seed`. Give each node its own seed; the same seed and inputs give the same run.
+    pub fn with_seed(config: RaftConfig, durable: DurableState, seed: u64, now: u64) -> RaftResult<Self> {
+        Self::new(config, durable, ChaCha8Rng::seed_from_u64(seed), now)
+    }
+
+    /// After the seed's API rebuilt the core from disk: entries up to `index` were already
+    /// handed to its state machine and must not be handed out again.
+    pub(crate) fn set_applied_for_rebuild(&mut self, index: LogIndex) {
+        self.log.set_applied(index);
+    }
+
+    /// Lets the caller drive replication: the core then never sends AppendEntries on its own
+    /// (the seed's API builds them with [`Core::append_request_for`]).
+    pub(crate) fn set_manual_replication(&mut self, manual: bool) {
+        self.manual_replication = manual;
+    }
+
+    // ----- Observers -------------------------------------------------------------------
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The current term.
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
+    /// The vote cast in the current term.
+    pub fn vote(&self) -> Option<NodeId> {
+        self.vote
+    }
+
+    /// The externally visible role.
+    pub fn state(&self) -> NodeState {
+        match self.role {
+            Role::Follower => NodeState::Follower,
+            Role::PreCandidate | Role::Candidate => NodeState::Candidate,
+            Role::Leader => NodeState::Leader,
+        }
+    }
+
+    /// True while in the pre-vote phase.
+    pub fn is_pre_candidate(&self) -> bool {
+        self.role == Role::PreCandidate
+    }
+
+    /// The leader of the current term, if known.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+
+    /// The log.
+    pub fn log(&self) -> &RaftLog {
+        &self.log
+    }
+
+    /// Every voter, sorted.
+    pub fn voters(&self) -> &[NodeId] {
+        self.tracker.config().voters()
+    }
+
+    /// The quorum configuration: the voters (in two halves while a joint configuration is in
+    /// force) and the learners.
+    pub fn quorum_config(&self) -> &QuorumConfig {
+        self.tracker.config()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RaftConfig {
+        &self.config
+    }
+
+    /// The hard state as it is now (possibly not yet durable).
+    pub fn hard_state(&self) -> HardState {
+        HardState { term: self.term, vote: self.vote, commit: self.log.committed() }
+    }
+
+    /// The leader's progress for `peer`.
+    pub fn progress(&self, peer: NodeId) -> Option<&Progress> {
+        self.tracker.progress(peer)
+    }
+
+    /// Whether the leader's log no longer holds what `peer` needs next: its next index is
+    /// at or before the snapshot point, so only a snapshot can bring it up to date. False
+    /// when this node does not lead or does not track `peer`.
+    pub fn follower_needs_snapshot(&self, peer: NodeId) -> bool {
+        self.tracker.progress(peer).is_some_and(|p| p.next_index <= self.log.snapshot_point().index)
+    }
+
+    /// The time the core last saw.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// When the election timer fires (meaningful for followers and candidates).
+    pub fn election_deadline(&self) -> u64 {
+        self.election_deadline
+    }
+
+    /// When the core next needs a [`Input::Tick`].
+    pub fn next_deadline(&self) -> u64 {
+        if self.role == Role::Leader && !self.manual_replication {
+            let mut deadline = self.heartbeat_deadline;
+            if self.config.check_quorum {
+                deadline = deadline.min(self.check_quorum_deadline);
+            }
+            deadline
+        } else {
+            self.election_deadline
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> CoreStats {
+        self.stats
+    }
+
+    // ----- Inputs ----------------------------------------------------------------------
+
+    /// Feeds one input. Errors are for the caller (a proposal to a non-leader); bad messages
+    /// from peers are dropped and counted, never an error and never a panic.
+    pub fn step(&mut self, input: Input) -> RaftResult<()> {
+        let result = match input {
+            Input::Message(msg) => {
+                self.receive(msg);
+                Ok(())
+            }
+            Input::Tick { now } => {
+                self.tick(now);
+                Ok(())
+            }
+            Input::Propose(command) => self.propose(command).map(|_| ()),
+            Input::Campaign => {
+                self.campaign();
+                Ok(())
+            }
+            Input::Durable { index, term } => {
+                self.on_durable(index, term);
+                Ok(())
+            }
+            Input::Applied { index } => self.log.applied_to(index).map_err(RaftError::DriverMisuse),
+        };
+        self.check_invariants();
+        result
+    }
+
+    /// The core's invariants, checked after every input in every build (they cost a pass
+    /// over the peers): a failure is a bug in the engine, never a peer's or a disk's doing.
+    fn check_invariants(&self) {
+        let log = &self.log;
+        assert!(
+            log.applied() <= log.committed() && log.committed() <= log.last_index(),
+            "applied {} <= committed {} <= last {}",
+            log.applied(),
+            log.committed(),
+            log.last_index()
+        );
+        if self.role != Role::Leader {
+            return;
+        }
+        for (peer, pr) in self.tracker.progresses() {
+            if peer == self.id {
+                assert_eq!(pr.match_index, log.durable_index(), "a leader's own match is its durable index");
+                continue;
+            }
+            assert!(
+                pr.match_index < pr.next_index,
+                "{peer}: match {} < next {}",
+                pr.match_index,
+                pr.next_index
+            );
+            assert!(
+                pr.inflight.len() <= self.config.max_inflight,
+                "{peer}: {} messages in flight, above the bound {}",
+                pr.inflight.len(),
+                self.config.max_inflight
+            );
+        }
+    }
+
+    /// Proposes a command; returns the index it will have if it commits. Refuses a command
+    /// above [`RaftConfig::max_command_bytes`], and one that would take the leader's
+    /// uncommitted entries past [`RaftConfig::max_uncommitted_bytes`].
+    pub fn propose(&mut self, command: Command) -> RaftResult<LogIndex> {
+        self.ensure_leader()?;
+        let bytes = command.data.len() as u64;
+        if bytes > self.config.max_command_bytes {
+            return Err(RaftError::CommandTooLarge { bytes, limit: self.config.max_command_bytes });
+        }
+        let uncommitted = self.log.uncommitted_bytes();
+        if uncommitted + bytes + crate::log::ENTRY_HEADER_BYTES > self.config.max_uncommitted_bytes {
+            return Err(RaftError::TooMuchUncommitted {
+                bytes: uncommitted,
+                limit: self.config.max_uncommitted_bytes,
+            });
+        }
+        let index = self.log.last_index().next();
+        self.log.append_local(LogEntry::new(self.term, index, command));
+        self.broadcast_pending = true;
+        self.maybe_commit_single();
+        self.check_invariants();
+        Ok(index)
+    }
+
+    /// `Ok` on the leader; otherwise [`RaftError::NotLeader`] naming the leader this node
+    /// knows of, for redirection.
+    pub fn ensure_leader(&self) -> RaftResult<()> {
+        if self.role == Role::Leader {
+            Ok(())
+        } else {
+            Err(RaftError::NotLeader { leader_id: self.leader })
+        }
+    }
+
+    /// Advances time and fires due timers.
+    fn tick(&mut self, now: u64) {
+        self.now = self.now.max(now);
+        if self.manual_replication {
+            return;
+        }
+        match self.role {
+            Role::Leader => self.tick_leader(),
+            _ if self.now >= self.election_deadline => self.on_election_timeout(),
+            _ => {}
+        }
+    }
+
+    fn tick_leader(&mut self) {
+        if self.config.check_quorum && self.now >= self.check_quorum_deadline {
+            self.check_quorum_deadline = self.now + self.config.election_timeout_min_ms;
+            if !self.quorum_active() {
+                tracing::debug!(node = %self.id, term = %self.term, "lost contact with a quorum, stepping down");
+                self.become_follower(self.term, None);
+                return;
+            }
+        }
+        if self.now >= self.heartbeat_deadline {
+            self.heartbeat_deadline = self.now + self.config.heartbeat_interval_ms;
+            self.broadcast_heartbeat();
+        }
+    }
+
+    /// CheckQuorum (thesis §6.2): has a quorum (self included) been heard from since the last
+    /// round? Resets the activity flags for the next round.
+    fn quorum_active(&mut self) -> bool {
+        self.tracker.quorum_active(self.id)
+    }
+
+    fn on_election_timeout(&mut self) {
+        if !self.can_campaign() {
+            self.reset_election_timer();
+            return;
+        }
+        if self.config.pre_vote {
+            self.pre_campaign();
+        } else {
+            self.campaign();
+        }
+    }
+
+    /// Draws a fresh randomized timeout; called on every timer reset, never on a poll.
+    pub fn reset_election_timer(&mut self) {
+        let timeout = self.config.draw_election_timeout_ms(&mut self.rng);
+        self.election_deadline = self.now + timeout;
+    }
+
+    // ----- Messages --------------------------------------------------------------------
+
+    /// Term rules once for every message (paper Figure 2, "Rules for all servers"), then
+    /// dispatch by role.
+    pub fn step_message(&mut self, msg: Message) {
+        self.receive(msg);
+        self.check_invariants();
+    }
+
+    fn receive(&mut self, msg: Message) {
+        let term = msg.payload.term();
+        if msg.to != self.id || msg.from == self.id || term > MAX_TERM {
+            self.stats.dropped_invalid += 1;
+            return;
+        }
+        if term > self.term && !self.on_higher_term(&msg) {
+            return;
+        }
+        if term < self.term {
+            self.on_lower_term(msg);
+            return;
+        }
+        match msg.payload {
+            Payload::RequestVote(req) => self.handle_vote_request(msg.from, req),
+            Payload::RequestVoteResponse(resp) => self.handle_vote_response(msg.from, resp),
+            Payload::AppendEntries(req) => self.handle_append(msg.from, req),
+            Payload::AppendEntriesResponse(resp) => self.handle_append_response(msg.from, resp),
+        }
+    }
+
+    /// A message with a higher term. Returns false when it was fully handled here.
+    fn on_higher_term(&mut self, msg: &Message) -> bool {
+        match &msg.payload {
+            Payload::RequestVote(req) if req.pre_vote => {
+                // A pre-vote changes nobody's term. While a leader is known to be alive, refuse
+                // it so a node returning from a partition cannot disrupt (thesis §9.6).
+                if self.in_leader_lease() {
+                    self.reject_vote(msg.from, true);
+                    return false;
+                }
+                true
+            }
+            Payload::RequestVote(_) if self.in_leader_lease() => {
+                // Thesis §4.2.3: within the minimum election timeout of hearing from a live
+                // leader, a vote request neither moves the term nor wins a vote. A node that
+                // cannot hear the leader (a one-way link, a removed server) would otherwise
+                // depose a healthy leader every time its timer fires. With CheckQuorum on, a
+                // leader that truly lost its quorum steps down and the lease runs out.
+                false
+            }
+            // A granted pre-vote carries the term we asked about; it changes nothing.
+            Payload::RequestVoteResponse(resp) if resp.pre_vote && resp.vote_granted => true,
+            Payload::AppendEntries(_) => {
+                self.become_follower(msg.payload.term(), Some(msg.from));
+                true
+            }
+            _ => {
+                self.become_follower(msg.payload.term(), None);
+                true
+            }
+        }
+    }
+
+    /// A message with a lower term: tell the sender our term so a stale leader or candidate
+    /// steps down; ignore stale responses.
+    fn on_lower_term(&mut self, msg: Message) {
+        match msg.payload {
+            Payload::AppendEntries(req) => {
+                let resp = self.append_response(false, req.prev_log_index, None);
+                self.send(msg.from, Payload::AppendEntriesResponse(resp));
+            }
+            Payload::RequestVote(req) => self.reject_vote(msg.from, req.pre_vote),
+            Payload::RequestVoteResponse(_) | Payload::AppendEntriesResponse(_) => {}
+        }
+    }
+
+    fn in_leader_lease(&self) -> bool {
+        if !self.config.check_quorum {
+            return false;
+        }
+        if self.role == Role::Leader {
+            // The deadline of the next CheckQuorum round moves on only while a quorum answers.
+            return self.now < self.check_quorum_deadline;
+        }
+        match (self.leader, self.leader_contact) {
+            (Some(_), Some(at)) => self.now < at + self.config.election_timeout_min_ms,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The output batch: [`Ready`], what the driver must do with it and in which order, and
+//! the core's side of handing it out and of its completion.
+
+use super::*;
+
+/// One batch of effects. The driver handles it in this order (see the crate docs):
+/// persist `hard_state` and `entries`, send `messages` (allowed before the write), sync,
+/// send `messages_when_durable`, apply `committed_entries`, then call [`Core::advance`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// A hard state to persist, when it changed.
+    pub hard_state: Option<HardState>,
+    /// Entries to persist. If the first one's index is at or below the durable log's last
+    /// index, the durable log is first truncated from that index.
+    pub entries: Vec<LogEntry>,
+    /// Messages that may be sent at once, even before the write is durable.
+    pub messages: Vec<Message>,
+    /// Messages that may be sent only once `hard_state` and `entries` are durable: vote
+    /// grants, append acknowledgements, a candidate's vote requests.
+    pub messages_when_durable: Vec<Message>,
+    /// Committed entries to apply, in order.
+    pub committed_entries: Vec<LogEntry>,
+}
+
+impl Ready {
+    /// True when the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.hard_state.is_none()
+            && self.entries.is_empty()
+            && self.messages.is_empty()
+            && self.messages_when_durable.is_empty()
+            && self.committed_entries.is_empty()
+    }
+
+    /// True when the driver must write (and sync) before sending `messages_when_durable`.
+    pub fn must_persist(&self) -> bool {
+        self.hard_state.is_some() || !self.entries.is_empty()
+    }
+}
+
+impl Core {
+    // ----- Output ----------------------------------------------------------------------
+
+    /// True when [`Core::ready`] has something to hand out.
+    pub fn has_ready(&self) -> bool {
+        self.hard_state() != self.hard_state_handed_out
+            || self.log.has_unwritten()
+            || !self.msgs.is_empty()
+            || !self.msgs_when_durable.is_empty()
+            || self.log.has_committed_to_apply()
+            || (self.broadcast_pending && self.role == Role::Leader && !self.manual_replication)
+    }
+
+    /// Takes the pending effects as one batch.
+    pub fn ready(&mut self) -> Ready {
+        if self.broadcast_pending && self.role == Role::Leader {
+            let allow_empty = self.broadcast_empty;
+            for peer in self.peers() {
+                self.maybe_send_append(peer, allow_empty);
+            }
+        }
+        self.broadcast_pending = false;
+        self.broadcast_empty = false;
+        let hs = self.hard_state();
+        let hard_state = (hs != self.hard_state_handed_out).then_some(hs);
+        self.hard_state_handed_out = hs;
+        let entries = self.log.take_unwritten();
+        Ready {
+            hard_state,
+            entries,
+            messages: std::mem::take(&mut self.msgs),
+            messages_when_durable: std::mem::take(&mut self.msgs_when_durable),
+            committed_entries: self.log.take_committed(MAX_APPLY_BYTES_PER_READY),
+        }
+    }
+
+    /// The driver handled `ready` completely: everything in it is durable and applied.
+    pub fn advance(&mut self, ready: &Ready) {
+        if let Some(last) = ready.entries.last() {
+            self.on_durable(last.index, last.term);
+        }
+        if let Some(last) = ready.committed_entries.last() {
+            self.log
+                .applied_to(last.index)
+                .expect("a ready's committed entries were handed out for applying");
+        }
+        self.check_invariants();
+    }
+}
