@@ -1,5 +1,6 @@
 //! Simulator speed: events per second on one core, how much faster than real time a 5-node
-//! cluster under client load runs, and memory per run.
+//! cluster under client load runs, the mean virtual latency of a client operation, and
+//! memory per run.
 //!
 //! `cargo run --release -p quorate-sim --example bench [RUNS] [CLIENTS]`
 
@@ -50,6 +51,8 @@ fn main() {
     let runs: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(50);
     let clients: u32 = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(8);
     let (mut events, mut virtual_ms, mut ops, mut peak) = (0u64, 0u64, 0u64, 0usize);
+    // Completed client operations and their summed latency, in virtual milliseconds.
+    let (mut completed, mut latency_ms) = (0u64, 0u64);
     let config = |seed| {
         let mut config = RunConfig::new(seed, Scenario::Basic);
         config.params = Some(five_nodes(seed, clients));
@@ -62,6 +65,12 @@ fn main() {
         events += report.stats.events;
         virtual_ms += report.stats.virtual_ms;
         ops += report.stats.ops;
+        for op in report.history.ops() {
+            if let Some((at, _)) = op.ret {
+                completed += 1;
+                latency_ms += at - op.call;
+            }
+        }
     }
     let wall = started.elapsed().as_secs_f64();
     COUNTING.store(true, Ordering::SeqCst);
@@ -79,5 +88,9 @@ fn main() {
         virtual_ms as f64 / 1000.0 / wall
     );
     println!("  client operations:  {ops} ({:.0} per run)", ops as f64 / runs as f64);
+    println!(
+        "  virtual latency:    {:.1} ms per completed client operation (mean of {completed})",
+        latency_ms as f64 / completed.max(1) as f64
+    );
     println!("  peak heap per run:  {:.1} MiB", peak as f64 / (1 << 20) as f64);
 }
