@@ -17,7 +17,9 @@
 //!    `ready.messages` may be sent while the write is in progress: they never depend on it.
 //! 2. **Sync, then send.** Once the write is durable, send `ready.messages_when_durable`: vote
 //!    grants, append acknowledgements and a candidate's vote requests all depend on state that
-//!    must survive a crash. A node never sends what depends on a write that failed.
+//!    must survive a crash. A node never sends what depends on a write that failed. When
+//!    `ready.must_sync` is false (the hard state changed only its commit index), the write
+//!    need not be synced on its own: it becomes durable with the next sync.
 //! 3. **Apply.** Apply `ready.committed_entries` in order (skipping [`log::EntryKind::Noop`]).
 //! 4. **Acknowledge.** Call [`Core::advance`] with the same ready (or, for a driver that
 //!    persists asynchronously, step [`Input::Durable`] and [`Input::Applied`] as each part

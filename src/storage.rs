@@ -49,8 +49,9 @@ pub fn load_durable(persistence: &dyn RaftPersistence) -> RaftResult<DurableStat
     })
 }
 
-/// Writes the durable part of `ready` (truncation, entries, hard state) and syncs. Only after
-/// this returns `Ok` may the ready's `messages_when_durable` be sent.
+/// Writes the durable part of `ready` (truncation, entries, hard state) and syncs when
+/// [`Ready::must_sync`] says so. Only after this returns `Ok` may the ready's
+/// `messages_when_durable` be sent.
 pub fn persist_ready(persistence: &dyn RaftPersistence, ready: &Ready) -> RaftResult<()> {
     if !ready.must_persist() {
         return Ok(());
@@ -61,6 +62,9 @@ pub fn persist_ready(persistence: &dyn RaftPersistence, ready: &Ready) -> RaftRe
     }
     if let Some(hs) = &ready.hard_state {
         persistence.save_hard_state(hs)?;
+    }
+    if !ready.must_sync {
+        return Ok(());
     }
     persistence.sync()
 }

@@ -647,7 +647,10 @@ impl Sim {
 
     fn enqueue(&mut self, id: NodeId, ready: Ready, prev_term: Term) {
         let node = self.nodes.get_mut(&id).expect("node exists");
-        let sync_to = ready.must_persist().then(|| node.disk.write(&ready));
+        // A commit-only hard state is written but not waited for (`Ready::must_sync`): a
+        // later sync makes it durable.
+        let written = ready.must_persist().then(|| node.disk.write(&ready));
+        let sync_to = written.filter(|_| ready.must_sync);
         if sync_to.is_some() {
             let n = ready.entries.len() as u64;
             self.trace.event(self.now, Some(id.0), &[2, n], || format!("write {n} entries"));

@@ -20,6 +20,12 @@ pub struct Ready {
     pub messages_when_durable: Vec<Message>,
     /// Committed entries to apply, in order.
     pub committed_entries: Vec<LogEntry>,
+    /// The write must be synced before `messages_when_durable` are sent: it holds entries,
+    /// or a new term or vote. A hard state that changed only its commit index is written
+    /// but need not be synced on its own (etcd's MustSync rule): the commit index can be
+    /// recovered, so a crash that loses it recovers a lower one, which the leader raises
+    /// again.
+    pub must_sync: bool,
 }
 
 impl Ready {
@@ -32,7 +38,8 @@ impl Ready {
             && self.committed_entries.is_empty()
     }
 
-    /// True when the driver must write (and sync) before sending `messages_when_durable`.
+    /// True when the driver has something to write (see [`Ready::must_sync`] for whether it
+    /// must also wait for a sync).
     pub fn must_persist(&self) -> bool {
         self.hard_state.is_some() || !self.entries.is_empty()
     }
@@ -63,10 +70,13 @@ impl Core {
         self.broadcast_empty = false;
         let hs = self.hard_state();
         let hard_state = (hs != self.hard_state_handed_out).then_some(hs);
+        let term_or_vote =
+            hs.term != self.hard_state_handed_out.term || hs.vote != self.hard_state_handed_out.vote;
         self.hard_state_handed_out = hs;
         let entries = self.log.take_unwritten();
         Ready {
             hard_state,
+            must_sync: term_or_vote || !entries.is_empty(),
             entries,
             messages: std::mem::take(&mut self.msgs),
             messages_when_durable: std::mem::take(&mut self.msgs_when_durable),
