@@ -41,6 +41,54 @@ impl Fnv {
     }
 }
 
+/// What a trace event is. Its code goes into the trace hash before the event's values, so
+/// the codes are fixed: changing one changes every trace hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceEvent {
+    /// The run starts: its seed.
+    Start = 0,
+    /// A message arrives: sender, term, size.
+    Deliver = 1,
+    /// A node writes a batch: entries.
+    Write = 2,
+    /// A node changes role: role, term.
+    Role = 3,
+    /// A client invokes a request: client, sequence number.
+    Invoke = 4,
+    /// A client completes a request: client, sequence number.
+    Complete = 5,
+    /// A partition heals.
+    PartitionHealed = 6,
+    /// A partition starts: its shape.
+    Partition = 7,
+    /// A node crashes.
+    Crash = 8,
+    /// A node restarts.
+    Restart = 9,
+    /// A node pauses.
+    Pause = 10,
+    /// A node resumes: events it deferred.
+    Resume = 11,
+    /// A node's clock jumps: the jump.
+    ClockJump = 12,
+    /// The liveness phase starts.
+    LivenessStart = 13,
+    /// A node applies entries: first, last.
+    Apply = 14,
+    /// A node finishes a sync: term, commit.
+    Synced = 15,
+    /// A node proposes a client's request: client, sequence number, index.
+    Proposed = 16,
+    /// The liveness phase keeps a cut: its shape.
+    LivenessCut = 17,
+    /// A client retries: client, sequence number, target.
+    Retry = 18,
+    /// A client is redirected: client, sequence number.
+    Redirect = 19,
+    /// A checker failed.
+    Failure = 9999,
+}
+
 /// Where a run reports what happens.
 #[derive(Debug, Default)]
 pub struct Trace {
@@ -63,9 +111,17 @@ impl Trace {
     }
 
     /// Records an event: `values` go into the hash; `text` is formatted only when verbose.
-    pub fn event(&mut self, now: u64, node: Option<u64>, values: &[u64], text: impl FnOnce() -> String) {
+    pub fn event(
+        &mut self,
+        now: u64,
+        node: Option<u64>,
+        kind: TraceEvent,
+        values: &[u64],
+        text: impl FnOnce() -> String,
+    ) {
         self.hash.add(now);
         self.hash.add(node.map_or(u64::MAX, |n| n));
+        self.hash.add(kind as u64);
         for &v in values {
             self.hash.add(v);
         }
