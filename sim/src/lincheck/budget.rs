@@ -4,6 +4,8 @@
 //! a seed always gives the same verdict), and a wall-clock deadline, which is not (the CLI
 //! uses it). The memo cache is bounded either way, so memory stays bounded on any history.
 
+use super::UnknownCause;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Limits on one call of [`check`](super::check).
@@ -95,5 +97,71 @@ impl Stopwatch {
     /// Time since [`Stopwatch::start`].
     pub fn elapsed(&self) -> Duration {
         self.0.elapsed()
+    }
+}
+
+/// How many steps between two reads of the wall clock (reading it costs more than a step);
+/// a power of two, so the test is a mask.
+const DEADLINE_STRIDE: u64 = 4096;
+
+/// Counts steps against the budget, across all partitions of one check.
+pub(crate) struct Meter<'a> {
+    max_steps: Option<u64>,
+    deadline: Option<Deadline>,
+    /// Asked every [`DEADLINE_STRIDE`] steps whether another thread made this search moot.
+    cancelled: Option<&'a (dyn Fn() -> bool + Sync)>,
+    pub(crate) steps: u64,
+}
+
+impl<'a> Meter<'a> {
+    pub(crate) fn new(budget: &Budget) -> Self {
+        Meter { max_steps: budget.max_steps, deadline: budget.deadline, cancelled: None, steps: 0 }
+    }
+
+    /// A meter that also stops when `cancelled` says so (the CLI's parallel check).
+    pub(crate) fn cancellable(budget: &Budget, cancelled: &'a (dyn Fn() -> bool + Sync)) -> Self {
+        Meter { cancelled: Some(cancelled), ..Meter::new(budget) }
+    }
+
+    /// Counts one step; says why to stop if the budget is spent.
+    pub(crate) fn tick(&mut self) -> Option<UnknownCause> {
+        self.steps += 1;
+        if self.max_steps.is_some_and(|max| self.steps > max) {
+            return Some(UnknownCause::StepBudget);
+        }
+        if self.steps & (DEADLINE_STRIDE - 1) == 0 {
+            if self.deadline.is_some_and(|d| d.passed()) {
+                return Some(UnknownCause::Deadline);
+            }
+            if self.cancelled.is_some_and(|cancelled| cancelled()) {
+                return Some(UnknownCause::Cancelled);
+            }
+        }
+        None
+    }
+}
+
+/// The memory the searches running at once may hold between them, in bytes, and what
+/// they hold now. Each search claims bytes before its tables grow and gives them all back
+/// when it ends. A check run on one thread uses one pool per partition, so the bound is
+/// per partition; the CLI's parallel check shares one pool between its threads.
+pub(crate) struct MemoryPool {
+    limit: usize,
+    claimed: AtomicUsize,
+}
+
+impl MemoryPool {
+    pub(crate) fn new(limit: usize) -> Self {
+        MemoryPool { limit, claimed: AtomicUsize::new(0) }
+    }
+
+    /// Claims `bytes` more; false (the claim stays, to be given back) if that passes the limit.
+    pub(crate) fn claim(&self, bytes: usize) -> bool {
+        let before = self.claimed.fetch_add(bytes, Ordering::Relaxed);
+        before.saturating_add(bytes) <= self.limit
+    }
+
+    pub(crate) fn give_back(&self, bytes: usize) {
+        self.claimed.fetch_sub(bytes, Ordering::Relaxed);
     }
 }

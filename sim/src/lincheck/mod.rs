@@ -78,13 +78,16 @@ mod budget;
 mod cache;
 pub mod cli;
 mod explain;
+mod failed;
 mod history;
 pub mod html;
 mod json;
+mod layout;
 mod model;
 mod parallel;
 pub mod parse;
 mod search;
+mod walk;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -100,7 +103,8 @@ pub use model::{
 };
 pub use parallel::check_parallel;
 
-use search::{Found, MemoryPool, Meter};
+use budget::{MemoryPool, Meter};
+use search::Found;
 
 /// The checker's answer.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::search::{MemoryPool, Meter};
+use super::budget::{MemoryPool, Meter};
 use super::{check, check_partition, sorted_partitions, Budget, CheckResult, History, Model, PartitionStats};
 use super::{Stats, UnknownCause, Verdict};
 

@@ -53,27 +53,22 @@
 //!   fails after placing it here, the node fails, and no other candidate is tried. (Unless
 //!   placing it would fence an operation: placing it later leaves that one more room.)
 
-use super::budget::{Budget, Deadline};
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use super::budget::{Budget, MemoryPool, Meter};
+use super::layout::{client_fences, number_bits, time_ordered_entries};
+use super::walk::{Cursor, Order, Pass, Try};
 
-use super::cache::{
-    mix, FailedSets, Insert, Interner, LinSet, MemoCache, SetKey, StateId, Transitions, REJECTED,
-};
+use super::cache::{mix, Insert, Interner, LinSet, MemoCache, SetKey, StateId, Transitions, REJECTED};
+use super::failed::FailedSets;
 use super::history::{Operation, Outcome};
 use super::model::{DoomTest, Model, Step};
 use super::{PartitionStats, UnknownCause};
 
 /// Marks a return entry in `Search::entries` (the rest is the operation's index).
-const RETURN: u32 = 1 << 31;
+pub(super) const RETURN: u32 = 1 << 31;
 /// The list's head sentinel.
 const HEAD: u32 = 0;
 /// "No return entry": an operation with an unknown outcome.
 const NONE: u32 = u32::MAX;
-/// How many steps between two reads of the wall clock (reading it costs more than a step);
-/// a power of two, so the test is a mask.
-const DEADLINE_STRIDE: u64 = 4096;
-
 /// How many entries of the list, from its front, the doom test looks at after each step
 /// that changes the state ([`Search::dooms`]).
 const DOOM_WINDOW: usize = 64;
@@ -86,89 +81,6 @@ pub(crate) enum Found {
     Unknown(UnknownCause),
     /// The slice of steps for this order is spent (internal to [`search`]).
     Restart,
-}
-
-/// The orders in which the search tries a node's candidates; it alternates between them
-/// (see [`search`]). Neither changes whether a linearization is found, only how soon.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Order {
-    /// As [`Pass`] describes: the urgent known operation, the other known ones, then the
-    /// unknown-outcome ones. Good when unknown outcomes mostly never took effect.
-    KnownFirst,
-    /// All candidates in call order (Wing & Gong's). Good when unknown outcomes took
-    /// effect early, and were observed.
-    CallOrder,
-}
-
-impl Order {
-    fn other(self) -> Order {
-        match self {
-            Order::KnownFirst => Order::CallOrder,
-            Order::CallOrder => Order::KnownFirst,
-        }
-    }
-}
-
-/// Counts steps against the budget, across all partitions of one check.
-pub(crate) struct Meter<'a> {
-    max_steps: Option<u64>,
-    deadline: Option<Deadline>,
-    /// Asked every [`DEADLINE_STRIDE`] steps whether another thread made this search moot.
-    cancelled: Option<&'a (dyn Fn() -> bool + Sync)>,
-    pub(crate) steps: u64,
-}
-
-impl<'a> Meter<'a> {
-    pub(crate) fn new(budget: &Budget) -> Self {
-        Meter { max_steps: budget.max_steps, deadline: budget.deadline, cancelled: None, steps: 0 }
-    }
-
-    /// A meter that also stops when `cancelled` says so (the CLI's parallel check).
-    pub(crate) fn cancellable(budget: &Budget, cancelled: &'a (dyn Fn() -> bool + Sync)) -> Self {
-        Meter { cancelled: Some(cancelled), ..Meter::new(budget) }
-    }
-
-    /// Counts one step; says why to stop if the budget is spent.
-    fn tick(&mut self) -> Option<UnknownCause> {
-        self.steps += 1;
-        if self.max_steps.is_some_and(|max| self.steps > max) {
-            return Some(UnknownCause::StepBudget);
-        }
-        if self.steps & (DEADLINE_STRIDE - 1) == 0 {
-            if self.deadline.is_some_and(|d| d.passed()) {
-                return Some(UnknownCause::Deadline);
-            }
-            if self.cancelled.is_some_and(|cancelled| cancelled()) {
-                return Some(UnknownCause::Cancelled);
-            }
-        }
-        None
-    }
-}
-
-/// The memory the searches running at once may hold between them, in bytes, and what
-/// they hold now. Each search claims bytes before its tables grow and gives them all back
-/// when it ends. A check run on one thread uses one pool per partition, so the bound is
-/// per partition; the CLI's parallel check shares one pool between its threads.
-pub(crate) struct MemoryPool {
-    limit: usize,
-    claimed: AtomicUsize,
-}
-
-impl MemoryPool {
-    pub(crate) fn new(limit: usize) -> Self {
-        MemoryPool { limit, claimed: AtomicUsize::new(0) }
-    }
-
-    /// Claims `bytes` more; false (the claim stays, to be given back) if that passes the limit.
-    fn claim(&self, bytes: usize) -> bool {
-        let before = self.claimed.fetch_add(bytes, Ordering::Relaxed);
-        before.saturating_add(bytes) <= self.limit
-    }
-
-    fn give_back(&self, bytes: usize) {
-        self.claimed.fetch_sub(bytes, Ordering::Relaxed);
-    }
 }
 
 /// One linearized operation on the search stack.
@@ -191,32 +103,6 @@ impl Frame {
     fn same_choice(&self, other: &Frame) -> bool {
         self.op == other.op && self.dropped == other.dropped
     }
-}
-
-/// The order in which a node's candidates are tried: the known operation whose return
-/// comes first, then the other known operations in call order, then the unknown-outcome
-/// ones in call order, then (if the first return is an unknown outcome's deadline) dropping
-/// that one. The order changes which linearization is found first, never whether one is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pass {
-    Urgent,
-    Known,
-    Unknown,
-}
-
-/// Where the walk over a node's candidates is.
-#[derive(Clone, Copy, Debug)]
-enum Cursor {
-    Urgent,
-    Known(u32),
-    Unknown(u32),
-}
-
-/// What trying one candidate did.
-enum Try {
-    Entered,
-    Rejected,
-    NodeFails,
 }
 
 /// The search over one partition.
@@ -334,66 +220,6 @@ pub(crate) fn search<M: Model>(
         doomed: search.doomed,
     };
     (found, stats)
-}
-
-/// For each operation, the unknown-outcome operations its client invoked since its last
-/// operation with a known outcome: those must take effect before it, or never. As a
-/// table: operation `i`'s are `fences[at[i]..at[i + 1]]`.
-fn client_fences<I, O>(ops: &[&Operation<I, O>]) -> (Vec<u32>, Vec<u32>) {
-    let mut by_client: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-    for (i, op) in ops.iter().enumerate() {
-        by_client.entry(op.client).or_default().push(i as u32);
-    }
-    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); ops.len()];
-    for (_, mut mine) in by_client {
-        mine.sort_by_key(|&i| (ops[i as usize].call, i));
-        let mut pending = Vec::new();
-        for i in mine {
-            lists[i as usize].clone_from(&pending);
-            if ops[i as usize].outcome.output().is_some() {
-                pending.clear();
-            } else {
-                pending.push(i);
-            }
-        }
-    }
-    let mut at = Vec::with_capacity(ops.len() + 1);
-    let mut fences = Vec::new();
-    at.push(0);
-    for list in lists {
-        fences.extend(list);
-        at.push(fences.len() as u32);
-    }
-    (at, fences)
-}
-
-/// Numbers each operation's bit: those with a known outcome in one set, the others in a
-/// second, each in call order. Returns the numbers and the two sets' sizes.
-fn number_bits<I, O>(ops: &[&Operation<I, O>]) -> (Vec<u32>, usize, usize) {
-    let mut order: Vec<(u64, u32)> = ops.iter().enumerate().map(|(i, op)| (op.call, i as u32)).collect();
-    order.sort_unstable();
-    let mut bit = vec![0; ops.len()];
-    let (mut known, mut unknown) = (0u32, 0u32);
-    for (_, i) in order {
-        let counter = if ops[i as usize].outcome.output().is_some() { &mut known } else { &mut unknown };
-        bit[i as usize] = *counter;
-        *counter += 1;
-    }
-    (bit, known as usize, unknown as usize)
-}
-
-/// The order of entries: by time, and at equal times calls before returns, so operations
-/// whose intervals touch are concurrent. Ties are broken by op index, for determinism.
-fn time_ordered_entries<I, O>(ops: &[&Operation<I, O>]) -> Vec<u32> {
-    let mut events: Vec<(u64, bool, u32)> = Vec::with_capacity(ops.len() * 2);
-    for (i, op) in ops.iter().enumerate() {
-        events.push((op.call, false, i as u32));
-        if let Some(at) = op.outcome.return_time() {
-            events.push((at, true, i as u32 | RETURN));
-        }
-    }
-    events.sort_unstable();
-    events.into_iter().map(|(_, _, entry)| entry).collect()
 }
 
 impl<'a, M: Model> Search<'a, M> {
