@@ -11,7 +11,9 @@
 //! its state machine only counts. Run with `scripts/bench.sh`.
 
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
-use quorate::core::Core;
+use quorate::core::{Core, Ready};
+use quorate::driver::{Apply, LogStore, Pipeline};
+use quorate::RaftResult;
 use quorate::{Command, DurableState, Input, LogEntry, LogIndex, Message, NodeState, RaftConfig};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -69,8 +71,55 @@ struct Node {
     /// In-memory persistence: the durable log.
     disk: Vec<LogEntry>,
     /// The "state machine": how many entries and bytes were applied.
-    applied: u64,
-    applied_bytes: u64,
+    applied: Applied,
+    pipeline: Pipeline,
+}
+
+/// The durable log, kept in memory: the entries are moved in, not copied.
+struct VecDisk<'a>(&'a mut Vec<LogEntry>);
+
+impl LogStore for VecDisk<'_> {
+    fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        if let Some(first) = ready.entries.first() {
+            self.0.truncate(first.index.0 as usize - 1);
+            self.0.append(&mut ready.entries);
+        }
+        Ok(0)
+    }
+
+    fn sync(&mut self, _position: u64) -> RaftResult<bool> {
+        Ok(true)
+    }
+}
+
+/// A disk that keeps nothing (the memory benchmark counts only the core's own log).
+struct Discard;
+
+impl LogStore for Discard {
+    fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        ready.entries.clear();
+        Ok(0)
+    }
+
+    fn sync(&mut self, _position: u64) -> RaftResult<bool> {
+        Ok(true)
+    }
+}
+
+/// How many entries and payload bytes were applied.
+#[derive(Default)]
+struct Applied {
+    entries: u64,
+    bytes: u64,
+}
+
+impl Apply for Applied {
+    fn apply(&mut self, entries: &[LogEntry]) {
+        for e in entries {
+            self.entries += 1;
+            self.bytes += e.command.data.len() as u64;
+        }
+    }
 }
 
 struct Bench {
@@ -89,7 +138,7 @@ impl Bench {
                 let rng = ChaCha8Rng::seed_from_u64(id);
                 let core = Core::new(RaftConfig::new(id, voters.clone()), DurableState::default(), rng, 0)
                     .expect("valid configuration");
-                Node { core, disk: Vec::new(), applied: 0, applied_bytes: 0 }
+                Node { core, disk: Vec::new(), applied: Applied::default(), pipeline: Pipeline::new() }
             })
             .collect();
         let mut bench = Bench { nodes, net: VecDeque::new(), delivered: 0 };
@@ -100,30 +149,13 @@ impl Bench {
         bench
     }
 
-    /// Handles every ready of node `k`: persist (move into the disk), send, apply, acknowledge.
+    /// Handles every ready of node `k` through the driver pipeline: persist (move into the
+    /// disk), send, apply, acknowledge.
     fn process(&mut self, k: usize) {
-        let node = &mut self.nodes[k];
-        while node.core.has_ready() {
-            let mut ready = node.core.ready();
-            let persisted = ready.entries.last().map(|e| (e.index, e.term));
-            if let Some(first) = ready.entries.first() {
-                node.disk.truncate(first.index.0 as usize - 1);
-                node.disk.append(&mut ready.entries);
-            }
-            self.net.extend(ready.messages.drain(..));
-            self.net.extend(ready.messages_when_durable.drain(..));
-            let applied = ready.committed_entries.last().map(|e| e.index);
-            for e in &ready.committed_entries {
-                node.applied += 1;
-                node.applied_bytes += e.command.data.len() as u64;
-            }
-            if let Some((index, term)) = persisted {
-                node.core.step(Input::Durable { index, term }).expect("persisted");
-            }
-            if let Some(index) = applied {
-                node.core.step(Input::Applied { index }).expect("applied");
-            }
-        }
+        let Node { core, disk, applied, pipeline } = &mut self.nodes[k];
+        pipeline
+            .drive(core, &mut VecDisk(disk), &mut self.net, applied)
+            .expect("an in-memory disk does not fail");
     }
 
     fn deliver_one(&mut self) -> bool {
@@ -168,7 +200,7 @@ const PROPOSALS_PER_ROUND: usize = 256;
 /// Proposes `BATCH` 64-byte commands, `PROPOSALS_PER_ROUND` at a time, and runs until every
 /// node has applied them all.
 fn commit_batch(b: &mut Bench) {
-    let target = b.nodes[0].applied + BATCH as u64;
+    let target = b.nodes[0].applied.entries + BATCH as u64;
     let mut proposed = 0;
     while proposed < BATCH {
         for _ in 0..PROPOSALS_PER_ROUND.min(BATCH - proposed) {
@@ -184,7 +216,7 @@ fn commit_batch(b: &mut Bench) {
     b.process(0);
     b.run_until_quiet();
     for (k, node) in b.nodes.iter().enumerate() {
-        assert_eq!(node.applied, target, "node {} applied every entry", k + 1);
+        assert_eq!(node.applied.entries, target, "node {} applied every entry", k + 1);
     }
 }
 
@@ -267,10 +299,8 @@ fn bytes_per_entry(n: usize) -> (f64, f64) {
 }
 
 fn drain(core: &mut Core) {
-    while core.has_ready() {
-        let ready = core.ready();
-        core.advance(&ready);
-    }
+    let mut sent: Vec<Message> = Vec::new();
+    Pipeline::new().drive(core, &mut Discard, &mut sent, &mut ()).expect("nothing fails");
 }
 
 fn report() {

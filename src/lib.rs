@@ -26,7 +26,9 @@
 //!    completes, in order). The leader counts its own entries towards a quorum only once they
 //!    are acknowledged as durable.
 //!
-//! [`storage::persist_ready`] implements step 1 and the sync of step 2 on a [`RaftPersistence`].
+//! [`driver::Pipeline`] does all of this, over a [`driver::LogStore`] (with
+//! [`driver::PersistenceStore`] for a [`RaftPersistence`]), a [`driver::Transport`] and a
+//! [`driver::Apply`]; every driver in the repository uses it.
 //!
 //! # Protocol
 //! Elections with randomized timeouts drawn once per timer reset, PreVote, CheckQuorum, a
@@ -140,6 +142,7 @@ pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod core;
+pub mod driver;
 pub mod error;
 pub mod log;
 mod log_store;

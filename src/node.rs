@@ -12,14 +12,15 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::RaftConfig;
-use crate::core::{Core, Input, Ready};
+use crate::core::{Core, Input};
+use crate::driver::{Apply, PersistenceStore, Pipeline};
 use crate::error::{RaftError, RaftResult};
 use crate::log::{Command, EntryKind, LogEntry};
 use crate::message::{
     AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
 };
 use crate::state_machine::StateMachine;
-use crate::storage::{load_durable, persist_ready, MemPersistence, RaftPersistence};
+use crate::storage::{load_durable, MemPersistence, RaftPersistence};
 use crate::types::{LogIndex, NodeId, NodeState, Term};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -43,6 +44,10 @@ pub struct RaftNode {
 
 struct Inner {
     core: Core,
+    /// The driver pipeline between the core and the persistence.
+    pipeline: Pipeline,
+    /// Writes made through the pipeline (its sync positions).
+    written: u64,
     /// Committed entries handed out by the core, waiting for the state machine.
     to_apply: VecDeque<LogEntry>,
     /// Highest index handed to `to_apply`.
@@ -90,6 +95,8 @@ impl RaftNode {
             clock,
             inner: Mutex::new(Inner {
                 core,
+                pipeline: Pipeline::new(),
+                written: 0,
                 to_apply: VecDeque::new(),
                 handed_to_apply: LogIndex(0),
                 recovery_target,
@@ -377,34 +384,27 @@ impl RaftNode {
         result
     }
 
+    /// Runs the driver pipeline: the core's batches are written and synced through the
+    /// persistence, their messages collected (those that waited for durability after the
+    /// sync) and their committed entries queued for the state machine.
     fn flush(&self, inner: &mut Inner) -> RaftResult<Vec<Message>> {
         let mut out = Vec::new();
-        while inner.core.has_ready() {
-            let ready = inner.core.ready();
-            if let Err(err) = persist_ready(&*self.persistence, &ready) {
-                tracing::warn!(node = %self.id, %err, "write failed; rebuilding from durable state");
-                self.rebuild(inner);
-                return Err(err);
-            }
-            self.take_outputs(inner, &ready, &mut out);
-            inner.core.advance(&ready);
+        let Inner { core, pipeline, written, to_apply, handed_to_apply, .. } = inner;
+        let mut store = PersistenceStore::new(&*self.persistence, written);
+        let mut queue = ApplyQueue { to_apply, handed_to_apply };
+        if let Err(err) = pipeline.drive(core, &mut store, &mut out, &mut queue) {
+            tracing::warn!(node = %self.id, %err, "write failed; rebuilding from durable state");
+            self.rebuild(inner);
+            return Err(err);
         }
         Ok(out)
-    }
-
-    fn take_outputs(&self, inner: &mut Inner, ready: &Ready, out: &mut Vec<Message>) {
-        out.extend(ready.messages.iter().cloned());
-        out.extend(ready.messages_when_durable.iter().cloned());
-        if let Some(last) = ready.committed_entries.last() {
-            inner.handed_to_apply = last.index;
-        }
-        inner.to_apply.extend(ready.committed_entries.iter().cloned());
     }
 
     /// Replaces the core by one recovered from disk, as after a crash. If the disk cannot be
     /// read, the node is marked failed.
     fn rebuild(&self, inner: &mut Inner) {
         inner.rebuilds += 1;
+        inner.pipeline.reset();
         match build_core(&self.config, &*self.persistence, self.clock.now_ms(), inner.rebuilds) {
             Ok(mut core) => {
                 core.set_applied_for_rebuild(inner.handed_to_apply);
@@ -453,6 +453,22 @@ impl RaftNode {
                 }
             }
         }
+    }
+}
+
+/// The state machine's side of the pipeline: committed entries wait in a queue for the
+/// state machine, which runs outside the `inner` lock.
+struct ApplyQueue<'a> {
+    to_apply: &'a mut VecDeque<LogEntry>,
+    handed_to_apply: &'a mut LogIndex,
+}
+
+impl Apply for ApplyQueue<'_> {
+    fn apply(&mut self, entries: &[LogEntry]) {
+        if let Some(last) = entries.last() {
+            *self.handed_to_apply = last.index;
+        }
+        self.to_apply.extend(entries.iter().cloned());
     }
 }
 

@@ -1,8 +1,8 @@
-//! Persistence: the [`RaftPersistence`] trait the seed's API writes through, an in-memory
-//! implementation, and [`persist_ready`], the one function that writes a [`Ready`] in the
-//! order the contract requires.
+//! Persistence: the [`RaftPersistence`] trait the seed's API writes through, and an
+//! in-memory implementation. [`crate::driver::PersistenceStore`] writes a [`crate::Ready`]
+//! through it, in the order the contract requires.
 
-use crate::core::{DurableState, HardState, Ready};
+use crate::core::{DurableState, HardState};
 use crate::error::{RaftError, RaftResult};
 use crate::log::{LogEntry, SnapshotPoint};
 use crate::types::LogIndex;
@@ -47,26 +47,6 @@ pub fn load_durable(persistence: &dyn RaftPersistence) -> RaftResult<DurableStat
         snapshot: persistence.load_snapshot_point()?,
         entries: persistence.load_log()?,
     })
-}
-
-/// Writes the durable part of `ready` (truncation, entries, hard state) and syncs when
-/// [`Ready::must_sync`] says so. Only after this returns `Ok` may the ready's
-/// `messages_when_durable` be sent.
-pub fn persist_ready(persistence: &dyn RaftPersistence, ready: &Ready) -> RaftResult<()> {
-    if !ready.must_persist() {
-        return Ok(());
-    }
-    if let Some(first) = ready.entries.first() {
-        persistence.truncate_log(first.index)?;
-        persistence.append_entries(&ready.entries)?;
-    }
-    if let Some(hs) = &ready.hard_state {
-        persistence.save_hard_state(hs)?;
-    }
-    if !ready.must_sync {
-        return Ok(());
-    }
-    persistence.sync()
 }
 
 /// In-memory persistence, for tests, benchmarks and the default [`crate::RaftNode::new`].

@@ -1,13 +1,14 @@
 //! A small synchronous in-process cluster of [`Core`]s for tests and benchmarks.
 //!
-//! It follows the driver's contract to the letter (persist, send, apply, advance) with an
+//! It drives each core through the one driver pipeline ([`crate::driver::Pipeline`]) with an
 //! in-memory disk per node, and delivers messages in FIFO order unless links are cut. It is
 //! deterministic: no clock, no threads, randomness only from the seed. The full simulator
 //! with faults lives in the `quorate-sim` crate.
 
 use crate::codec;
 use crate::config::RaftConfig;
-use crate::core::{Core, DurableState, Input, Ready};
+use crate::core::{Core, DurableState, Input};
+use crate::driver::{Apply, Pipeline};
 use crate::error::RaftResult;
 use crate::log::{Command, EntryKind, LogEntry};
 use crate::message::Message;
@@ -27,6 +28,7 @@ pub struct TestNode {
     /// False while crashed.
     pub up: bool,
     restarts: u64,
+    pipeline: Pipeline,
 }
 
 /// A deterministic in-process cluster.
@@ -73,7 +75,14 @@ impl Cluster {
             let core = cluster.boot(id, DurableState::default(), 0);
             cluster.nodes.insert(
                 id,
-                TestNode { core, disk: DurableState::default(), applied: Vec::new(), up: true, restarts: 0 },
+                TestNode {
+                    core,
+                    disk: DurableState::default(),
+                    applied: Vec::new(),
+                    up: true,
+                    restarts: 0,
+                    pipeline: Pipeline::new(),
+                },
             );
         }
         cluster
@@ -134,12 +143,12 @@ impl Cluster {
             if !node.up || !node.core.has_ready() {
                 return;
             }
-            let ready = node.core.ready();
-            persist(&mut node.disk, &ready);
-            apply(&mut node.applied, &ready);
-            node.core.advance(&ready);
-            let Ready { messages, messages_when_durable, .. } = ready;
-            for msg in messages.into_iter().chain(messages_when_durable) {
+            let mut out = Vec::new();
+            let TestNode { core, disk, applied, pipeline, .. } = node;
+            pipeline
+                .drive(core, disk, &mut out, &mut NormalEntries(applied))
+                .expect("an in-memory disk does not fail");
+            for msg in out {
                 self.send(msg);
             }
         }
@@ -239,6 +248,7 @@ impl Cluster {
         let core = self.boot(NodeId(id), disk, generation);
         let node = self.nodes.get_mut(&NodeId(id)).expect("node exists");
         node.core = core;
+        node.pipeline.reset();
         node.applied.clear();
         node.up = true;
         node.restarts = generation;
@@ -246,17 +256,11 @@ impl Cluster {
     }
 }
 
-/// Writes a ready to an in-memory disk: truncate, append, hard state.
-pub fn persist(disk: &mut DurableState, ready: &Ready) {
-    if let Some(first) = ready.entries.first() {
-        disk.entries.retain(|e| e.index < first.index);
-        disk.entries.extend(ready.entries.iter().cloned());
-    }
-    if let Some(hs) = ready.hard_state {
-        disk.hard_state = hs;
-    }
-}
+/// What a test node applies: the normal entries (no-ops skipped).
+struct NormalEntries<'a>(&'a mut Vec<LogEntry>);
 
-fn apply(applied: &mut Vec<LogEntry>, ready: &Ready) {
-    applied.extend(ready.committed_entries.iter().filter(|e| e.kind == EntryKind::Normal).cloned());
+impl Apply for NormalEntries<'_> {
+    fn apply(&mut self, entries: &[LogEntry]) {
+        self.0.extend(entries.iter().filter(|e| e.kind == EntryKind::Normal).cloned());
+    }
 }

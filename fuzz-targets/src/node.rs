@@ -19,6 +19,8 @@ use arbitrary::{Result, Unstructured};
 use quorate::config::RaftConfig;
 use quorate::core::MAX_TERM;
 use quorate::core::{Core, DurableState, HardState, Input, Ready};
+use quorate::driver::{LogStore, Pipeline};
+use quorate::error::RaftResult;
 use quorate::log::{Command, EntryKind, LogEntry};
 use quorate::message::{
     AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
@@ -403,33 +405,53 @@ impl Harness {
         self.drain();
     }
 
-    /// Follows the driver's contract for every ready: persist, send, apply, advance.
+    /// Drives the core through the driver pipeline, checking every ready on the way.
     fn drain(&mut self) {
-        for _ in 0..MAX_READIES_PER_INPUT {
-            if !self.core.has_ready() {
-                break;
-            }
-            let ready = self.core.ready();
-            self.checks.check_ready(&self.core, &self.disk, &ready);
-            persist(&mut self.disk, &ready);
-            self.checks.check_durable_sends(&self.disk, &ready);
-            self.core.advance(&ready);
-        }
-        assert!(!self.core.has_ready(), "the node still has a ready after {MAX_READIES_PER_INPUT} of them");
+        let mut store = CheckedDisk { disk: &mut self.disk, checks: &mut self.checks, readies: 0 };
+        let mut sent: Vec<Message> = Vec::new();
+        Pipeline::new()
+            .drive(&mut self.core, &mut store, &mut sent, &mut ())
+            .expect("an in-memory disk does not fail");
         self.checks.check_state(&self.core, &self.disk);
     }
 }
 
-/// Step 1 of the contract: truncate where the entries start, append them, record the state.
-fn persist(disk: &mut DurableState, ready: &Ready) {
-    if let Some(first) = ready.entries.first() {
-        let keep = first.index.0.checked_sub(1).expect("entries start at index 1 or later");
-        assert!(keep <= disk.entries.len() as u64, "entries to persist leave a gap after the durable log");
-        disk.entries.truncate(keep as usize);
-        disk.entries.extend(ready.entries.iter().cloned());
+/// The node's in-memory disk with the checks looking on: each ready before it is handled,
+/// and what was sent against what is durable once it is written.
+struct CheckedDisk<'a> {
+    disk: &'a mut DurableState,
+    checks: &'a mut Checks,
+    readies: usize,
+}
+
+impl LogStore for CheckedDisk<'_> {
+    fn inspect(&mut self, core: &Core, ready: &Ready) {
+        self.readies += 1;
+        assert!(
+            self.readies <= MAX_READIES_PER_INPUT,
+            "the node still has a ready after {MAX_READIES_PER_INPUT} of them"
+        );
+        self.checks.check_ready(core, self.disk, ready);
+        if !ready.must_persist() {
+            self.checks.check_durable_sends(self.disk, ready);
+        }
     }
-    if let Some(hs) = ready.hard_state {
-        disk.hard_state = hs;
+
+    fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        if let Some(first) = ready.entries.first() {
+            let last = self.disk.entries.last().map_or(self.disk.snapshot.index, |e| e.index);
+            assert!(first.index <= last.next(), "entries to persist leave a gap after the durable log");
+            assert!(first.index > self.disk.snapshot.index, "entries to persist start inside the snapshot");
+        }
+        let entries = ready.entries.clone();
+        self.disk.write(ready)?;
+        ready.entries = entries;
+        self.checks.check_durable_sends(self.disk, ready);
+        Ok(0)
+    }
+
+    fn sync(&mut self, _position: u64) -> RaftResult<bool> {
+        Ok(true)
     }
 }
 

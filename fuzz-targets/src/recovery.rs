@@ -14,6 +14,7 @@
 use quorate::codec::{self, FrameKind, HEADER_LEN};
 use quorate::config::RaftConfig;
 use quorate::core::{Core, DurableState, HardState, Input};
+use quorate::driver::Pipeline;
 use quorate::log::{LogEntry, SnapshotPoint};
 use quorate::types::{LogIndex, Term};
 use quorate::wal;
@@ -142,11 +143,10 @@ fn boot(state: DurableState) {
     assert_eq!(core.log().entries(), state.entries, "the core's log is not the recovered log");
     assert!(core.term() >= state.hard_state.term, "the core started below the recovered term");
     assert!(core.log().committed() <= core.log().last_index(), "commit beyond the log");
+    let (mut disk, mut pipeline) = (state, Pipeline::new());
     for now in [1_000, 2_000] {
         core.step(Input::Tick { now }).expect("a tick is never an error");
-        while core.has_ready() {
-            let ready = core.ready();
-            core.advance(&ready);
-        }
+        let mut sent: Vec<quorate::message::Message> = Vec::new();
+        pipeline.drive(&mut core, &mut disk, &mut sent, &mut ()).expect("an in-memory disk does not fail");
     }
 }

@@ -1,0 +1,354 @@
+//! The one driver pipeline: how a [`Core`]'s [`Ready`] batches reach a disk, a network and
+//! a state machine, in the order the contract requires (see the crate documentation).
+//!
+//! For each batch: write it, send the messages that may go at once, sync (or wait for a
+//! sync that completes later), send the messages that waited for durability, apply the
+//! committed entries, and acknowledge both to the core. Batches complete in order: one that
+//! needs no sync of its own still waits for the writes before it. Every driver in the
+//! repository goes through [`Pipeline`]: [`crate::RaftNode`], [`crate::testing::Cluster`],
+//! the fuzz targets and the benches, each with its own small [`LogStore`], [`Transport`] and
+//! [`Apply`].
+//!
+//! A store whose syncs complete later (a simulated disk, an fsync thread) answers
+//! [`LogStore::sync`] with `Ok(false)` and, once the sync is done, the driver calls
+//! [`Pipeline::synced`].
+
+use crate::core::{Core, Input, Ready};
+use crate::error::RaftResult;
+use crate::log::LogEntry;
+use crate::message::Message;
+use crate::types::{LogIndex, Term};
+use std::collections::VecDeque;
+
+/// Where a node's log and hard state are written.
+pub trait LogStore {
+    /// Looks at a batch before anything of it is written or sent (checkers use it); the
+    /// default does nothing.
+    fn inspect(&mut self, _core: &Core, _ready: &Ready) {}
+
+    /// Writes the durable part of `ready`: if it has entries, the log is truncated from the
+    /// first one's index and they are appended; then its hard state, if any. It need not be
+    /// durable yet. The store may take the entries out of `ready` (moving them saves a
+    /// copy); nothing else of it. Returns the position a sync must reach for this write to
+    /// be durable (positions never decrease).
+    fn write(&mut self, ready: &mut Ready) -> RaftResult<u64>;
+
+    /// Asks for everything written up to `position` to become durable: `Ok(true)` if it is
+    /// now, `Ok(false)` if it will be later, when the driver calls [`Pipeline::synced`].
+    fn sync(&mut self, position: u64) -> RaftResult<bool>;
+}
+
+/// Where messages go.
+pub trait Transport {
+    /// Sends `msg` (or loses it: Raft tolerates loss).
+    fn send(&mut self, msg: Message);
+}
+
+/// Where committed entries go.
+pub trait Apply {
+    /// Applies committed entries, in order (no-op entries included: skip them).
+    fn apply(&mut self, entries: &[LogEntry]);
+}
+
+/// A batch written and waiting to complete.
+#[derive(Debug)]
+struct Waiting {
+    /// The position its write must reach, when it must be durable before it completes.
+    sync_to: Option<u64>,
+    messages_when_durable: Vec<Message>,
+    committed_entries: Vec<LogEntry>,
+    /// The last entry written, to acknowledge as durable.
+    last_entry: Option<(LogIndex, Term)>,
+}
+
+/// The driver pipeline of one node: the batches written and not yet completed.
+#[derive(Debug, Default)]
+pub struct Pipeline {
+    waiting: VecDeque<Waiting>,
+    /// Highest position known durable.
+    durable: u64,
+    /// A sync was asked of the store and has not completed.
+    syncing: bool,
+}
+
+impl Pipeline {
+    /// An empty pipeline.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True when no batch waits for a sync.
+    pub fn is_idle(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Forgets every waiting batch: the node crashed, and its core is rebuilt from disk.
+    pub fn reset(&mut self) {
+        *self = Pipeline::default();
+    }
+
+    /// Handles every batch `core` has, in the contract's order, until the core has nothing
+    /// left or a batch waits for a sync that completes later. A failed write or sync ends
+    /// it with the error: nothing that depended on it has left the node.
+    pub fn drive(
+        &mut self,
+        core: &mut Core,
+        store: &mut impl LogStore,
+        net: &mut impl Transport,
+        apply: &mut impl Apply,
+    ) -> RaftResult<()> {
+        loop {
+            while core.has_ready() {
+                let mut ready = core.ready();
+                store.inspect(core, &ready);
+                let last_entry = ready.entries.last().map(|e| (e.index, e.term));
+                let position = if ready.must_persist() { Some(store.write(&mut ready)?) } else { None };
+                let Ready { messages, messages_when_durable, committed_entries, must_sync, .. } = ready;
+                for msg in messages {
+                    net.send(msg);
+                }
+                self.waiting.push_back(Waiting {
+                    sync_to: position.filter(|_| must_sync),
+                    messages_when_durable,
+                    committed_entries,
+                    last_entry,
+                });
+            }
+            if !self.complete(core, store, net, apply)? || !core.has_ready() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The store made everything written up to `position` durable (for a store whose syncs
+    /// complete later); completes what waited for it and drives the core on.
+    pub fn synced(
+        &mut self,
+        position: u64,
+        core: &mut Core,
+        store: &mut impl LogStore,
+        net: &mut impl Transport,
+        apply: &mut impl Apply,
+    ) -> RaftResult<()> {
+        self.durable = self.durable.max(position);
+        self.syncing = false;
+        self.drive(core, store, net, apply)
+    }
+
+    /// Completes waiting batches in order, asking for a sync where one is needed. Returns
+    /// whether any batch completed.
+    fn complete(
+        &mut self,
+        core: &mut Core,
+        store: &mut impl LogStore,
+        net: &mut impl Transport,
+        apply: &mut impl Apply,
+    ) -> RaftResult<bool> {
+        let mut completed = false;
+        while let Some(front) = self.waiting.front() {
+            if let Some(to) = front.sync_to.filter(|&to| to > self.durable) {
+                if self.syncing {
+                    break;
+                }
+                // Sync everything written so far: one sync serves every batch behind.
+                let last = self.waiting.iter().filter_map(|w| w.sync_to).max().unwrap_or(to);
+                if !store.sync(last)? {
+                    self.syncing = true;
+                    break;
+                }
+                self.durable = self.durable.max(last);
+            }
+            let batch = self.waiting.pop_front().expect("front exists");
+            for msg in batch.messages_when_durable {
+                net.send(msg);
+            }
+            if !batch.committed_entries.is_empty() {
+                apply.apply(&batch.committed_entries);
+            }
+            if let Some((index, term)) = batch.last_entry {
+                core.step(Input::Durable { index, term })?;
+            }
+            if let Some(last) = batch.committed_entries.last() {
+                core.step(Input::Applied { index: last.index })?;
+            }
+            completed = true;
+        }
+        Ok(completed)
+    }
+}
+
+/// A transport that keeps the messages, in order, for the caller to deliver.
+impl Transport for Vec<Message> {
+    fn send(&mut self, msg: Message) {
+        self.push(msg);
+    }
+}
+
+/// A transport that queues the messages, in order, for the caller to deliver.
+impl Transport for VecDeque<Message> {
+    fn send(&mut self, msg: Message) {
+        self.push_back(msg);
+    }
+}
+
+/// An applier that keeps the entries, in order.
+impl Apply for Vec<LogEntry> {
+    fn apply(&mut self, entries: &[LogEntry]) {
+        self.extend_from_slice(entries);
+    }
+}
+
+/// An applier that drops the entries (a node whose state machine lives elsewhere).
+impl Apply for () {
+    fn apply(&mut self, _entries: &[LogEntry]) {}
+}
+
+/// An in-memory disk: every write is durable at once (tests, fuzz targets, benches).
+impl LogStore for crate::core::DurableState {
+    fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        if let Some(first) = ready.entries.first() {
+            let from = first.index;
+            self.entries.retain(|e| e.index < from);
+            self.entries.append(&mut ready.entries);
+        }
+        if let Some(hs) = ready.hard_state {
+            self.hard_state = hs;
+        }
+        Ok(0)
+    }
+
+    fn sync(&mut self, _position: u64) -> RaftResult<bool> {
+        Ok(true)
+    }
+}
+
+/// A [`crate::RaftPersistence`] as a store: writes go through its methods, and a sync is
+/// its `sync`, done before returning.
+pub struct PersistenceStore<'a> {
+    persistence: &'a dyn crate::storage::RaftPersistence,
+    /// Writes so far, as positions.
+    written: &'a mut u64,
+}
+
+impl<'a> PersistenceStore<'a> {
+    /// A store over `persistence`; `written` counts its writes across calls (keep it with
+    /// the [`Pipeline`]).
+    pub fn new(persistence: &'a dyn crate::storage::RaftPersistence, written: &'a mut u64) -> Self {
+        PersistenceStore { persistence, written }
+    }
+}
+
+impl LogStore for PersistenceStore<'_> {
+    fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        if let Some(first) = ready.entries.first() {
+            self.persistence.truncate_log(first.index)?;
+            self.persistence.append_entries(&ready.entries)?;
+        }
+        if let Some(hs) = &ready.hard_state {
+            self.persistence.save_hard_state(hs)?;
+        }
+        *self.written += 1;
+        Ok(*self.written)
+    }
+
+    fn sync(&mut self, _position: u64) -> RaftResult<bool> {
+        self.persistence.sync()?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RaftConfig;
+    use crate::core::DurableState;
+    use crate::message::Payload;
+    use crate::types::NodeId;
+
+    /// A disk whose syncs complete only when the test says so.
+    #[derive(Default)]
+    struct SlowDisk {
+        disk: DurableState,
+        written: u64,
+        sync_asked: Option<u64>,
+    }
+
+    impl LogStore for SlowDisk {
+        fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+            self.disk.write(ready)?;
+            self.written += 1;
+            Ok(self.written)
+        }
+
+        fn sync(&mut self, position: u64) -> RaftResult<bool> {
+            self.sync_asked = Some(position);
+            Ok(false)
+        }
+    }
+
+    fn candidate() -> Core {
+        Core::with_seed(RaftConfig::new(1, [1, 2, 3]), DurableState::default(), 1, 0).unwrap()
+    }
+
+    #[test]
+    fn what_waits_for_durability_waits_for_a_sync_that_completes_later() {
+        let mut core = candidate();
+        let (mut pipeline, mut disk, mut net) = (Pipeline::new(), SlowDisk::default(), Vec::new());
+        core.step(Input::Campaign).unwrap();
+        pipeline.drive(&mut core, &mut disk, &mut net, &mut ()).unwrap();
+        // The new term and the vote for itself are written, not yet durable: no vote request.
+        assert_eq!(disk.disk.hard_state.term, core.term());
+        assert_eq!(disk.sync_asked, Some(1));
+        assert!(net.is_empty(), "sent before the sync: {net:?}");
+        assert!(!pipeline.is_idle());
+        pipeline.synced(1, &mut core, &mut disk, &mut net, &mut ()).unwrap();
+        let asked: Vec<NodeId> =
+            net.iter().filter(|m| matches!(m.payload, Payload::RequestVote(_))).map(|m| m.to).collect();
+        assert_eq!(asked, [NodeId(2), NodeId(3)]);
+        assert!(pipeline.is_idle());
+    }
+
+    #[test]
+    fn batches_complete_in_order_and_one_sync_serves_every_write_before_it() {
+        let mut core = candidate();
+        let (mut pipeline, mut disk, mut net) = (Pipeline::new(), SlowDisk::default(), Vec::new());
+        core.step(Input::Campaign).unwrap();
+        pipeline.drive(&mut core, &mut disk, &mut net, &mut ()).unwrap();
+        // A second election while the first write still waits: written, and waits behind it.
+        core.step(Input::Campaign).unwrap();
+        pipeline.drive(&mut core, &mut disk, &mut net, &mut ()).unwrap();
+        assert_eq!(disk.written, 2);
+        assert_eq!(disk.sync_asked, Some(1), "no second sync while one is in progress");
+        assert!(net.is_empty());
+        // The first sync completes: the first batch goes, and a sync for the second is asked.
+        pipeline.synced(1, &mut core, &mut disk, &mut net, &mut ()).unwrap();
+        assert_eq!(net.len(), 2);
+        assert_eq!(disk.sync_asked, Some(2));
+        pipeline.synced(2, &mut core, &mut disk, &mut net, &mut ()).unwrap();
+        assert_eq!(net.len(), 4);
+        assert!(pipeline.is_idle());
+    }
+
+    #[test]
+    fn a_commit_only_hard_state_is_written_without_a_sync() {
+        // A single-voter leader: its entries commit on its own durability, which changes
+        // only the commit index of the hard state.
+        let mut core = Core::with_seed(RaftConfig::new(1, [1]), DurableState::default(), 1, 0).unwrap();
+        let mut disk = DurableState::default();
+        let mut applied: Vec<LogEntry> = Vec::new();
+        let mut pipeline = Pipeline::new();
+        core.step(Input::Campaign).unwrap();
+        pipeline.drive(&mut core, &mut disk, &mut Vec::new(), &mut applied).unwrap();
+        core.propose(crate::log::Command::new(vec![1])).unwrap();
+        let mut ready = core.ready();
+        assert!(ready.must_sync, "new entries must be synced");
+        let last = ready.entries.last().map(|e| (e.index, e.term)).unwrap();
+        disk.write(&mut ready).unwrap();
+        core.step(Input::Durable { index: last.0, term: last.1 }).unwrap();
+        assert_eq!(last.0, core.log().durable_index());
+        let ready = core.ready();
+        assert_eq!(ready.hard_state.map(|h| h.commit), Some(last.0));
+        assert!(ready.entries.is_empty());
+        assert!(!ready.must_sync, "a commit-only hard state needs no sync of its own");
+    }
+}
