@@ -6,12 +6,12 @@
 //! committed entries, and acknowledge both to the core. Batches complete in order: one that
 //! needs no sync of its own still waits for the writes before it. Every driver in the
 //! repository goes through [`Pipeline`]: [`crate::RaftNode`], [`crate::testing::Cluster`],
-//! the fuzz targets and the benches, each with its own small [`LogStore`], [`Transport`] and
-//! [`Apply`].
+//! the simulator's nodes, the fuzz targets and the benches, each with its own small
+//! [`LogStore`], [`Transport`] and [`Apply`].
 //!
 //! A store whose syncs complete later (a simulated disk, an fsync thread) answers
 //! [`LogStore::sync`] with `Ok(false)` and, once the sync is done, the driver calls
-//! [`Pipeline::synced`].
+//! [`Pipeline::synced`] and drives it again.
 
 use crate::core::{Core, Input, Ready};
 use crate::error::RaftResult;
@@ -50,21 +50,29 @@ pub trait Apply {
     fn apply(&mut self, entries: &[LogEntry]);
 }
 
-/// A batch written and waiting to complete.
+/// A batch written and waiting to complete: once it is durable, the driver sends its
+/// messages, applies its entries and acknowledges it ([`Pipeline::acknowledge`]).
 #[derive(Debug)]
-struct Waiting {
+pub struct Batch {
     /// The position its write must reach, when it must be durable before it completes.
     sync_to: Option<u64>,
-    messages_when_durable: Vec<Message>,
-    committed_entries: Vec<LogEntry>,
+    /// Messages that waited for the batch to be durable.
+    pub messages_when_durable: Vec<Message>,
+    /// Committed entries to apply, in order.
+    pub committed_entries: Vec<LogEntry>,
     /// The last entry written, to acknowledge as durable.
     last_entry: Option<(LogIndex, Term)>,
 }
 
 /// The driver pipeline of one node: the batches written and not yet completed.
+///
+/// A simple driver calls [`Pipeline::drive`]. A driver that must look at each step (the
+/// simulator's, with its checkers) calls the steps themselves: [`Pipeline::take`], then
+/// [`Pipeline::next_durable`] until it gives nothing, handling each batch and then
+/// [`Pipeline::acknowledge`] it, and again while the core has something ready.
 #[derive(Debug, Default)]
 pub struct Pipeline {
-    waiting: VecDeque<Waiting>,
+    waiting: VecDeque<Batch>,
     /// Highest position known durable.
     durable: u64,
     /// A sync was asked of the store and has not completed.
@@ -80,6 +88,11 @@ impl Pipeline {
     /// True when no batch waits for a sync.
     pub fn is_idle(&self) -> bool {
         self.waiting.is_empty()
+    }
+
+    /// The batches waiting, oldest first.
+    pub fn waiting(&self) -> impl Iterator<Item = &Batch> {
+        self.waiting.iter()
     }
 
     /// Forgets every waiting batch: the node crashed, and its core is rebuilt from disk.
@@ -98,82 +111,106 @@ impl Pipeline {
         apply: &mut impl Apply,
     ) -> RaftResult<()> {
         loop {
-            while core.has_ready() {
-                let mut ready = core.ready();
-                store.inspect(core, &ready);
-                let last_entry = ready.entries.last().map(|e| (e.index, e.term));
-                let position = if ready.must_persist() { Some(store.write(&mut ready)?) } else { None };
-                let Ready { messages, messages_when_durable, committed_entries, must_sync, .. } = ready;
-                for msg in messages {
+            self.take(core, store, net)?;
+            let mut completed = false;
+            while let Some(batch) = self.next_durable(store)? {
+                let Batch { messages_when_durable, committed_entries, last_entry, .. } = batch;
+                for msg in messages_when_durable {
                     net.send(msg);
                 }
-                self.waiting.push_back(Waiting {
-                    sync_to: position.filter(|_| must_sync),
-                    messages_when_durable,
-                    committed_entries,
-                    last_entry,
-                });
+                if !committed_entries.is_empty() {
+                    apply.apply(&committed_entries);
+                }
+                Self::acknowledge(core, last_entry, committed_entries.last().map(|e| e.index))?;
+                completed = true;
             }
-            if !self.complete(core, store, net, apply)? || !core.has_ready() {
+            if !completed || !core.has_ready() {
                 return Ok(());
             }
         }
     }
 
-    /// The store made everything written up to `position` durable (for a store whose syncs
-    /// complete later); completes what waited for it and drives the core on.
-    pub fn synced(
+    /// Takes every batch the core has ready: each is inspected, written, its `messages`
+    /// sent, and queued to complete once durable.
+    pub fn take(
         &mut self,
-        position: u64,
         core: &mut Core,
         store: &mut impl LogStore,
         net: &mut impl Transport,
-        apply: &mut impl Apply,
     ) -> RaftResult<()> {
-        self.durable = self.durable.max(position);
-        self.syncing = false;
-        self.drive(core, store, net, apply)
-    }
-
-    /// Completes waiting batches in order, asking for a sync where one is needed. Returns
-    /// whether any batch completed.
-    fn complete(
-        &mut self,
-        core: &mut Core,
-        store: &mut impl LogStore,
-        net: &mut impl Transport,
-        apply: &mut impl Apply,
-    ) -> RaftResult<bool> {
-        let mut completed = false;
-        while let Some(front) = self.waiting.front() {
-            if let Some(to) = front.sync_to.filter(|&to| to > self.durable) {
-                if self.syncing {
-                    break;
-                }
-                // Sync everything written so far: one sync serves every batch behind.
-                let last = self.waiting.iter().filter_map(|w| w.sync_to).max().unwrap_or(to);
-                if !store.sync(last)? {
-                    self.syncing = true;
-                    break;
-                }
-                self.durable = self.durable.max(last);
-            }
-            let batch = self.waiting.pop_front().expect("front exists");
-            for msg in batch.messages_when_durable {
+        while core.has_ready() {
+            let mut ready = core.ready();
+            store.inspect(core, &ready);
+            let last_entry = ready.entries.last().map(|e| (e.index, e.term));
+            let position = if ready.must_persist() { Some(store.write(&mut ready)?) } else { None };
+            let Ready { messages, messages_when_durable, committed_entries, must_sync, .. } = ready;
+            for msg in messages {
                 net.send(msg);
             }
-            if !batch.committed_entries.is_empty() {
-                apply.apply(&batch.committed_entries);
-            }
-            if let Some((index, term)) = batch.last_entry {
-                core.step(Input::Durable { index, term })?;
-            }
-            if let Some(last) = batch.committed_entries.last() {
-                core.step(Input::Applied { index: last.index })?;
-            }
-            completed = true;
+            self.waiting.push_back(Batch {
+                sync_to: position.filter(|_| must_sync),
+                messages_when_durable,
+                committed_entries,
+                last_entry,
+            });
         }
-        Ok(completed)
+        Ok(())
+    }
+
+    /// The oldest batch, if it may complete now: it is durable, or needs no sync of its own.
+    /// When it needs a sync, one is asked of the store (covering every write so far, so one
+    /// sync serves every batch behind it); if the sync completes later, nothing is returned
+    /// until [`Pipeline::synced`] says it did.
+    pub fn next_durable(&mut self, store: &mut impl LogStore) -> RaftResult<Option<Batch>> {
+        let Some(front) = self.waiting.front() else { return Ok(None) };
+        if let Some(to) = front.sync_to.filter(|&to| to > self.durable) {
+            if self.syncing {
+                return Ok(None);
+            }
+            let last = self.waiting.iter().filter_map(|w| w.sync_to).max().unwrap_or(to);
+            if !store.sync(last)? {
+                self.syncing = true;
+                return Ok(None);
+            }
+            self.durable = self.durable.max(last);
+        }
+        Ok(self.waiting.pop_front())
+    }
+
+    /// Tells the core that a completed batch's write is durable (its last entry, if it had
+    /// entries) and its committed entries applied (up to the last, if any).
+    pub fn acknowledge(
+        core: &mut Core,
+        last_entry: Option<(LogIndex, Term)>,
+        applied: Option<LogIndex>,
+    ) -> RaftResult<()> {
+        if let Some((index, term)) = last_entry {
+            core.step(Input::Durable { index, term })?;
+        }
+        if let Some(index) = applied {
+            core.step(Input::Applied { index })?;
+        }
+        Ok(())
+    }
+
+    /// The store made everything written up to `position` durable (for a store whose syncs
+    /// complete later); the driver then completes what waited ([`Pipeline::next_durable`],
+    /// or [`Pipeline::drive`] again).
+    pub fn synced(&mut self, position: u64) {
+        self.durable = self.durable.max(position);
+        self.syncing = false;
+    }
+}
+
+impl Batch {
+    /// The last entry written by the batch, to acknowledge as durable.
+    pub fn last_entry(&self) -> Option<(LogIndex, Term)> {
+        self.last_entry
+    }
+
+    /// The position the batch's write must reach to be durable, when it must be.
+    pub fn sync_to(&self) -> Option<u64> {
+        self.sync_to
     }
 }
 
@@ -301,7 +338,8 @@ mod tests {
         assert_eq!(disk.sync_asked, Some(1));
         assert!(net.is_empty(), "sent before the sync: {net:?}");
         assert!(!pipeline.is_idle());
-        pipeline.synced(1, &mut core, &mut disk, &mut net, &mut ()).unwrap();
+        pipeline.synced(1);
+        pipeline.drive(&mut core, &mut disk, &mut net, &mut ()).unwrap();
         let asked: Vec<NodeId> =
             net.iter().filter(|m| matches!(m.payload, Payload::RequestVote(_))).map(|m| m.to).collect();
         assert_eq!(asked, [NodeId(2), NodeId(3)]);
@@ -321,10 +359,12 @@ mod tests {
         assert_eq!(disk.sync_asked, Some(1), "no second sync while one is in progress");
         assert!(net.is_empty());
         // The first sync completes: the first batch goes, and a sync for the second is asked.
-        pipeline.synced(1, &mut core, &mut disk, &mut net, &mut ()).unwrap();
+        pipeline.synced(1);
+        pipeline.drive(&mut core, &mut disk, &mut net, &mut ()).unwrap();
         assert_eq!(net.len(), 2);
         assert_eq!(disk.sync_asked, Some(2));
-        pipeline.synced(2, &mut core, &mut disk, &mut net, &mut ()).unwrap();
+        pipeline.synced(2);
+        pipeline.drive(&mut core, &mut disk, &mut net, &mut ()).unwrap();
         assert_eq!(net.len(), 4);
         assert!(pipeline.is_idle());
     }

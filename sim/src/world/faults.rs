@@ -104,8 +104,9 @@ impl Sim {
         let node = self.nodes.get_mut(&id).expect("node exists");
         node.core = None;
         node.epoch += 1;
-        node.pending.clear();
-        node.sync_scheduled = false;
+        node.pipeline.reset();
+        node.written.clear();
+        node.sync_asked = None;
         node.deferred.clear();
         node.paused = false;
         node.requests.clear();

@@ -18,7 +18,8 @@ use crate::trace::{Trace, TraceEvent};
 use quorate::codec;
 use quorate::config::RaftConfig;
 use quorate::core::{Core, Input, Ready};
-use quorate::log::{Command, EntryKind};
+use quorate::driver::{Batch, LogStore, Pipeline};
+use quorate::log::{Command, EntryKind, LogEntry};
 use quorate::message::{Message, Payload};
 use quorate::quorum::MajorityConfig;
 use quorate::requests::{PendingRequests, Proposed, RequestId};
@@ -89,13 +90,15 @@ enum ClientReply {
     },
 }
 
-/// A readied batch waiting for its disk sync.
-struct Pending {
-    ready: Ready,
-    /// Disk offset to sync to, or `None` when the batch wrote nothing.
-    sync_to: Option<usize>,
-    /// Term of the entry before the batch's first entry, for the log-matching checker.
+/// A write not yet known durable, kept for the checkers until a sync covers it.
+struct Written {
+    /// The disk offset its record ends at.
+    end: usize,
+    /// Term of the entry before its first entry, for the log-matching checker.
     prev_term: Term,
+    entries: Vec<LogEntry>,
+    /// It writes a vote (power failures are drawn more often then).
+    vote: bool,
 }
 
 struct SimNode {
@@ -107,9 +110,12 @@ struct SimNode {
     kv: KvStore,
     paused: bool,
     deferred: Vec<Event>,
-    pending: VecDeque<Pending>,
-    /// A sync is scheduled for the front of `pending`.
-    sync_scheduled: bool,
+    /// The driver pipeline between the core and the disk.
+    pipeline: Pipeline,
+    /// Writes not yet known durable, oldest first.
+    written: VecDeque<Written>,
+    /// A sync the pipeline asked for and that is not scheduled yet.
+    sync_asked: Option<u64>,
     /// Requests this node proposed, to answer once applied (a retry joins its first try).
     requests: PendingRequests<(ClientId, u64, u32)>,
     timer_generation: u64,
@@ -279,8 +285,9 @@ impl Sim {
                 kv: KvStore::default(),
                 paused: false,
                 deferred: Vec::new(),
-                pending: VecDeque::new(),
-                sync_scheduled: false,
+                pipeline: Pipeline::new(),
+                written: VecDeque::new(),
+                sync_asked: None,
                 requests: PendingRequests::new(),
                 timer_generation: 0,
                 timer_at: None,
@@ -429,7 +436,7 @@ impl Sim {
         match event {
             Event::Deliver { from, to, bytes } => self.on_deliver(from, to, bytes),
             Event::Timer { node, generation } => self.on_timer(node, generation),
-            Event::SyncDone { node, epoch } => self.on_sync(node, epoch),
+            Event::SyncDone { node, epoch, end } => self.on_sync(node, epoch, end),
             Event::Request { node, req } => self.on_request(node, req),
             Event::Reply { client, reply } => self.on_reply(client, reply),
             Event::ClientTimeout { client, seq, attempt } => self.on_client_timeout(client, seq, attempt),

@@ -73,93 +73,105 @@ impl Sim {
         self.after_input(id);
     }
 
-    /// Drains the core's readies: send what may go now, write to disk, queue the rest until
-    /// the write is synced. Then checks invariants and re-arms the node's timer.
+    /// Drives the core through the driver pipeline: its batches are checked, written to the
+    /// disk and their messages sent, and those the disk has made durable complete. Then
+    /// checks invariants and re-arms the node's timer.
     pub(super) fn after_input(&mut self, id: NodeId) {
         loop {
+            let now = self.now;
             let node = self.nodes.get_mut(&id).expect("node exists");
-            let Some(core) = node.core.as_mut() else { return };
+            let SimNode { core, pipeline, disk, written, sync_asked, .. } = node;
+            let Some(core) = core.as_mut() else { return };
             if !core.has_ready() {
                 break;
             }
-            let mut ready = core.ready();
-            let prev_term =
-                ready.entries.first().and_then(|e| core.log().term(e.index.prev())).unwrap_or_default();
-            let role = self.checker.check_role(core, &ready.messages);
-            if let Err(v) = role.and_then(|()| self.checker.check_role(core, &ready.messages_when_durable)) {
+            let mut store = SimStore {
+                id,
+                now,
+                disk,
+                written,
+                sync_asked,
+                checker: &mut self.checker,
+                trace: &mut self.trace,
+                violation: None,
+                prev_term: Term::default(),
+            };
+            let mut out: Vec<Message> = Vec::new();
+            pipeline.take(core, &mut store, &mut out).expect("the simulated disk does not fail a write");
+            if let Some(v) = store.violation {
                 self.fail(FailureKind::Safety, v);
                 return;
             }
-            for msg in std::mem::take(&mut ready.messages) {
+            for msg in out {
                 self.send(msg);
             }
-            self.enqueue(id, ready, prev_term);
+            if !self.complete_durable(id) {
+                return;
+            }
         }
         self.check_node(id);
         self.arm_timer(id);
     }
 
-    pub(super) fn enqueue(&mut self, id: NodeId, ready: Ready, prev_term: Term) {
-        let node = self.nodes.get_mut(&id).expect("node exists");
-        // A commit-only hard state is written but not waited for (`Ready::must_sync`): a
-        // later sync makes it durable.
-        let written = ready.must_persist().then(|| node.disk.write(&ready));
-        let sync_to = written.filter(|_| ready.must_sync);
-        if sync_to.is_some() {
-            let n = ready.entries.len() as u64;
-            self.trace.event(self.now, Some(id.0), TraceEvent::Write, &[n], || format!("write {n} entries"));
-        }
-        let node = self.nodes.get_mut(&id).expect("node exists");
-        node.pending.push_back(Pending { ready, sync_to, prev_term });
-        self.advance_pending(id);
-    }
-
-    /// Completes queued batches in order: those without a write at once, the first with a
-    /// write once its sync is done (a `SyncDone` event).
-    pub(super) fn advance_pending(&mut self, id: NodeId) {
+    /// Completes the batches the disk has made durable (or that need no sync of their
+    /// own), in order, and schedules the sync the pipeline asks for. Returns false when
+    /// the node crashed or a checker failed.
+    fn complete_durable(&mut self, id: NodeId) -> bool {
         loop {
+            let now = self.now;
             let node = self.nodes.get_mut(&id).expect("node exists");
-            let Some(front) = node.pending.front() else { return };
-            if front.sync_to.is_some() {
-                if !node.sync_scheduled {
-                    let epoch = node.epoch;
-                    let (lo, hi) = self.params.sync_ms;
-                    let delay = range(&mut self.rng, lo, hi);
-                    if delay == 0 {
-                        // An instant sync completes here rather than as an event of its own.
-                        self.finish_sync(id);
-                        continue;
-                    }
-                    self.nodes.get_mut(&id).expect("node exists").sync_scheduled = true;
-                    self.schedule(delay, Event::SyncDone { node: id, epoch });
+            let SimNode { pipeline, disk, written, sync_asked, .. } = node;
+            let mut store = SimStore {
+                id,
+                now,
+                disk,
+                written,
+                sync_asked,
+                checker: &mut self.checker,
+                trace: &mut self.trace,
+                violation: None,
+                prev_term: Term::default(),
+            };
+            let batch = pipeline.next_durable(&mut store).expect("the simulated disk does not fail a sync");
+            if let Some(batch) = batch {
+                if !self.complete(id, batch) {
+                    return false;
                 }
-                return;
+                continue;
             }
-            let pending = node.pending.pop_front().expect("front exists");
-            self.complete(id, pending.ready);
+            let node = self.nodes.get_mut(&id).expect("node exists");
+            let Some(end) = node.sync_asked.take() else { return true };
+            let epoch = node.epoch;
+            let (lo, hi) = self.params.sync_ms;
+            let delay = range(&mut self.rng, lo, hi);
+            if delay > 0 {
+                self.schedule(delay, Event::SyncDone { node: id, epoch, end });
+                return true;
+            }
+            // An instant sync completes here rather than as an event of its own.
+            if !self.finish_sync(id, end) {
+                return false;
+            }
         }
     }
 
-    pub(super) fn on_sync(&mut self, id: NodeId, epoch: u64) {
-        let event = Event::SyncDone { node: id, epoch };
+    pub(super) fn on_sync(&mut self, id: NodeId, epoch: u64, end: u64) {
+        let event = Event::SyncDone { node: id, epoch, end };
         if self.nodes[&id].epoch != epoch || !self.node_can_run(id, &event) {
             return;
         }
-        self.nodes.get_mut(&id).expect("node exists").sync_scheduled = false;
-        if self.finish_sync(id) {
+        if self.finish_sync(id, end) && self.complete_durable(id) {
             self.after_input(id);
         }
     }
 
-    /// The disk finished syncing the oldest queued write (or the power failed first).
-    /// Returns false when the node crashed instead.
-    pub(super) fn finish_sync(&mut self, id: NodeId) -> bool {
+    /// The disk finished syncing everything written up to `end` (or the power failed
+    /// first). Returns false when the node crashed instead, or a checker failed.
+    pub(super) fn finish_sync(&mut self, id: NodeId, end: u64) -> bool {
+        let end_offset = usize::try_from(end).expect("a disk offset");
         // Power failures are drawn more often while a vote or a new term is being written:
         // the moments where losing a write is most dangerous get tested the most.
-        let writes_vote = self.nodes[&id]
-            .pending
-            .front()
-            .is_some_and(|p| p.ready.hard_state.is_some_and(|hs| hs.vote.is_some()));
+        let writes_vote = self.nodes[&id].written.iter().take_while(|w| w.end <= end_offset).any(|w| w.vote);
         let p_crash =
             if writes_vote { (self.params.crash_on_sync * 10.0).min(0.3) } else { self.params.crash_on_sync };
         if self.faults_on && chance(&mut self.fault_rng, p_crash) {
@@ -170,48 +182,61 @@ impl Sim {
             return false;
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
-        let pending = node.pending.pop_front().expect("a sync completes a queued batch");
-        node.disk.sync_to(pending.sync_to.expect("only writes are synced"));
+        node.disk.sync_to(end_offset);
+        node.pipeline.synced(end);
+        let mut durable = Vec::new();
+        while node.written.front().is_some_and(|w| w.end <= end_offset) {
+            durable.push(node.written.pop_front().expect("front exists"));
+        }
         let hs = node.disk.durable_hard_state();
         let (term, commit) = (hs.term.0, hs.commit.0);
         self.trace.event(self.now, Some(id.0), TraceEvent::Synced, &[term, commit], || {
             format!("synced (term {term}, commit {commit})")
         });
-        let durable_entries = self.checker.check_entries(id, pending.prev_term, &pending.ready.entries);
-        if let Err(v) = durable_entries.and_then(|()| self.checker.check_durable(id, hs)) {
+        for w in &durable {
+            if let Err(v) = self.checker.check_entries(id, w.prev_term, &w.entries) {
+                self.fail(FailureKind::Safety, v);
+                return false;
+            }
+        }
+        if let Err(v) = self.checker.check_durable(id, hs) {
             self.fail(FailureKind::Safety, v);
             return false;
         }
-        self.complete(id, pending.ready);
         self.check_durable_quorum();
-        self.advance_pending(id);
         true
     }
 
     /// The batch is durable: send what waited for it, apply, acknowledge to the core.
-    pub(super) fn complete(&mut self, id: NodeId, mut ready: Ready) {
-        for msg in std::mem::take(&mut ready.messages_when_durable) {
+    /// Returns false when a checker failed.
+    pub(super) fn complete(&mut self, id: NodeId, batch: Batch) -> bool {
+        let last_entry = batch.last_entry();
+        let Batch { messages_when_durable, committed_entries, .. } = batch;
+        for msg in messages_when_durable {
             self.send(msg);
         }
-        if let (Some(first), Some(last)) = (ready.committed_entries.first(), ready.committed_entries.last()) {
+        if let (Some(first), Some(last)) = (committed_entries.first(), committed_entries.last()) {
             let (a, b) = (first.index.0, last.index.0);
             self.trace.event(self.now, Some(id.0), TraceEvent::Apply, &[a, b], || format!("apply {a}..={b}"));
         }
-        if !ready.committed_entries.is_empty() {
+        if !committed_entries.is_empty() {
             // The checkers learn of the commit before anything is applied.
             self.check_node(id);
         }
-        for entry in &ready.committed_entries {
+        for entry in &committed_entries {
             if let Err(v) = self.checker.check_apply(id, entry) {
                 self.fail(FailureKind::Safety, v);
-                return;
+                return false;
             }
             if entry.kind == EntryKind::Normal {
                 self.apply(id, entry.index, &entry.command);
             }
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
-        node.core.as_mut().expect("running").advance(&ready);
+        let core = node.core.as_mut().expect("running");
+        Pipeline::acknowledge(core, last_entry, committed_entries.last().map(|e| e.index))
+            .expect("the simulator acknowledges only what it was handed");
+        true
     }
 
     pub(super) fn apply(&mut self, id: NodeId, index: LogIndex, command: &Command) {
@@ -300,5 +325,55 @@ impl Sim {
         node.timer_at = Some(at);
         let generation = node.timer_generation;
         self.schedule_at(at, Event::Timer { node: id, generation });
+    }
+}
+
+/// The simulated disk as the pipeline's store: it checks each batch's messages against the
+/// node's role before anything is sent, writes to the disk, keeps each write for the
+/// checkers until a sync covers it, and records the sync the pipeline asks for (the world
+/// schedules it, after a delay drawn from the seed).
+struct SimStore<'a> {
+    id: NodeId,
+    now: u64,
+    disk: &'a mut SimDisk,
+    written: &'a mut VecDeque<Written>,
+    sync_asked: &'a mut Option<u64>,
+    checker: &'a mut Checker,
+    trace: &'a mut Trace,
+    /// The first violation a check found.
+    violation: Option<String>,
+    /// Term of the entry before the batch being written (from the core, at inspection).
+    prev_term: Term,
+}
+
+impl LogStore for SimStore<'_> {
+    fn inspect(&mut self, core: &Core, ready: &Ready) {
+        self.prev_term =
+            ready.entries.first().and_then(|e| core.log().term(e.index.prev())).unwrap_or_default();
+        let role = self.checker.check_role(core, &ready.messages);
+        if let Err(v) = role.and_then(|()| self.checker.check_role(core, &ready.messages_when_durable)) {
+            self.violation.get_or_insert(v);
+        }
+    }
+
+    fn write(&mut self, ready: &mut Ready) -> quorate::RaftResult<u64> {
+        let end = self.disk.write(ready);
+        if ready.must_sync {
+            let n = ready.entries.len() as u64;
+            self.trace
+                .event(self.now, Some(self.id.0), TraceEvent::Write, &[n], || format!("write {n} entries"));
+        }
+        self.written.push_back(Written {
+            end,
+            prev_term: self.prev_term,
+            entries: ready.entries.clone(),
+            vote: ready.hard_state.is_some_and(|hs| hs.vote.is_some()),
+        });
+        Ok(end as u64)
+    }
+
+    fn sync(&mut self, position: u64) -> quorate::RaftResult<bool> {
+        *self.sync_asked = Some(position);
+        Ok(false)
     }
 }

@@ -7,7 +7,7 @@ use super::*;
 pub(super) enum Event {
     Deliver { from: NodeId, to: NodeId, bytes: Vec<u8> },
     Timer { node: NodeId, generation: u64 },
-    SyncDone { node: NodeId, epoch: u64 },
+    SyncDone { node: NodeId, epoch: u64, end: u64 },
     Request { node: NodeId, req: ClientRequest },
     Reply { client: ClientId, reply: ClientReply },
     ClientTimeout { client: ClientId, seq: u64, attempt: u32 },
