@@ -1,9 +1,14 @@
 //! [`RaftNode`]: the seed's API, a thread-safe facade over the [`Core`].
 //!
 //! The facade is driven by its caller in RPC style: the caller moves requests and responses
-//! between nodes and decides when to start elections (with [`RaftNode::election_timeout_elapsed`]).
-//! Every call runs the core, then writes what the core asks to persist and syncs *before* it
-//! returns anything that depends on the write, then applies committed entries.
+//! between nodes and decides when to start elections (with [`RaftNode::election_timeout_elapsed`])
+//! and when to send heartbeats; the core is fed [`Input::Clock`], not `Tick`, so no timer
+//! fires on its own. Every call steps the core and runs the driver pipeline
+//! ([`crate::driver::Pipeline`]): what the core asks to persist is written and synced
+//! *before* anything that depends on it is returned, then committed entries are applied.
+//! Everything the node sends leaves through the core's `Ready`: vote requests and answers
+//! are returned by the call that caused them, and AppendEntries (with flow control, as the
+//! core sends them) wait in a per-peer outbox until a `create_*` call hands them out.
 //!
 //! Locking: two locks, always taken in the order `apply` then `inner`, never the reverse; the
 //! state machine (a user callback) runs with only `apply` held, so it may call back into the
@@ -24,7 +29,7 @@ use crate::storage::{load_durable, MemPersistence, RaftPersistence};
 use crate::types::{LogIndex, NodeId, NodeState, Term};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -44,6 +49,9 @@ pub struct RaftNode {
 
 struct Inner {
     core: Core,
+    /// AppendEntries the core sent, per peer, not yet handed to the caller. The caller
+    /// collects them with the `create_*` methods; a bounded queue (Raft tolerates loss).
+    outbox: BTreeMap<NodeId, VecDeque<AppendEntriesRequest>>,
     /// The driver pipeline between the core and the persistence.
     pipeline: Pipeline,
     /// Writes made through the pipeline (its sync positions).
@@ -95,6 +103,7 @@ impl RaftNode {
             clock,
             inner: Mutex::new(Inner {
                 core,
+                outbox: BTreeMap::new(),
                 pipeline: Pipeline::new(),
                 written: 0,
                 to_apply: VecDeque::new(),
@@ -232,49 +241,76 @@ impl RaftNode {
 
     /// Create heartbeat messages for all peers: an empty AppendEntries for each follower.
     pub fn create_heartbeats(&self) -> Vec<(NodeId, AppendEntriesRequest)> {
-        self.requests_for_peers(true, false)
+        self.collect_appends(Input::Heartbeat, None, |r| r.entries.is_empty(), false)
     }
 
-    /// Create replication messages for all peers: entries from each follower's next index,
-    /// or an empty AppendEntries for a follower that is caught up.
+    /// Create replication messages for all peers: entries from each follower's next index
+    /// (as much as flow control lets go), or an empty AppendEntries for a follower that is
+    /// caught up.
     pub fn create_replication_requests(&self) -> Vec<(NodeId, AppendEntriesRequest)> {
-        self.requests_for_peers(false, false)
+        let input = Input::Replicate { to: None, idle_heartbeat: true };
+        self.collect_appends(input, None, |_| true, true)
     }
 
     /// Replicate log entries to all followers that need them; a caught-up follower is
     /// omitted (use [`RaftNode::create_heartbeats`] for keep-alives).
     pub fn replicate_to_followers(&self) -> Vec<(NodeId, AppendEntriesRequest)> {
-        self.requests_for_peers(false, true)
+        let input = Input::Replicate { to: None, idle_heartbeat: false };
+        self.collect_appends(input, None, |r| !r.entries.is_empty(), false)
     }
 
     /// Create an AppendEntries request for a specific follower. Returns None if this node is
     /// not the leader, if `peer` is not a follower, or if the follower is caught up.
     pub fn create_replication_request_for(&self, peer: NodeId) -> Option<AppendEntriesRequest> {
-        let mut inner = self.lock_inner().ok()?;
-        inner.core.append_request_for(peer, false)
+        if peer == self.id {
+            return None;
+        }
+        let input = Input::Replicate { to: Some(peer), idle_heartbeat: false };
+        let mut requests = self.collect_appends(input, Some(peer), |r| !r.entries.is_empty(), false);
+        (!requests.is_empty()).then(|| requests.remove(0).1)
     }
 
-    fn requests_for_peers(
+    /// Steps the core with `input` (a heartbeat or replication round), then hands out the
+    /// AppendEntries waiting for the caller (for `only` that peer, or for all) that `wanted`
+    /// picks, oldest first, and keeps the others. With `one_empty_at_most`, a peer that
+    /// gets entries gets no empty request beside them, and one that gets none gets a
+    /// single empty one.
+    fn collect_appends(
         &self,
-        heartbeat: bool,
-        skip_caught_up: bool,
+        input: Input,
+        only: Option<NodeId>,
+        wanted: impl Fn(&AppendEntriesRequest) -> bool,
+        one_empty_at_most: bool,
     ) -> Vec<(NodeId, AppendEntriesRequest)> {
-        let Ok(mut inner) = self.lock_inner() else { return Vec::new() };
-        let core = &mut inner.core;
-        let peers: Vec<NodeId> = core.voters().iter().copied().filter(|&p| p != self.id).collect();
-        let mut out = Vec::new();
-        for peer in peers {
-            let request = core.append_request_for(peer, heartbeat).or_else(|| {
-                if skip_caught_up || heartbeat {
-                    None
-                } else {
-                    core.append_request_for(peer, true)
-                }
-            });
-            if let Some(request) = request {
-                out.push((peer, request));
-            }
+        if self.drive(|core| core.step(input)).is_err() {
+            return Vec::new();
         }
+        let Ok(mut inner) = self.lock_inner() else { return Vec::new() };
+        let mut out = Vec::new();
+        for (&peer, queue) in inner.outbox.iter_mut() {
+            if only.is_some_and(|p| p != peer) {
+                continue;
+            }
+            let (mut take, keep): (VecDeque<_>, VecDeque<_>) = queue.drain(..).partition(|r| wanted(r));
+            *queue = keep;
+            if one_empty_at_most {
+                let has_entries = take.iter().any(|r| !r.entries.is_empty());
+                let mut empty_kept = false;
+                take.retain(|r| {
+                    if !r.entries.is_empty() {
+                        return true;
+                    }
+                    let keep = !has_entries && !empty_kept;
+                    empty_kept |= keep;
+                    keep
+                });
+            } else if take.iter().all(|r| r.entries.is_empty()) && take.len() > 1 {
+                // Heartbeats: one per peer is enough.
+                take.drain(..take.len() - 1);
+            }
+            out.extend(take.into_iter().map(|r| (peer, r)));
+        }
+        inner.outbox.retain(|_, q| !q.is_empty());
         out
     }
 
@@ -314,7 +350,7 @@ impl RaftNode {
     pub fn reset_election_timer(&self) {
         let now = self.clock.now_ms();
         if let Ok(mut inner) = self.lock_inner() {
-            let _ = inner.core.step(Input::Tick { now });
+            let _ = inner.core.step(Input::Clock { now });
             inner.core.reset_election_timer();
         }
     }
@@ -376,7 +412,7 @@ impl RaftNode {
         let result = {
             let mut inner = self.lock_inner()?;
             let now = self.clock.now_ms();
-            inner.core.step(Input::Tick { now })?;
+            inner.core.step(Input::Clock { now })?;
             let value = f(&mut inner.core);
             self.flush(&mut inner).map(|msgs| (value, msgs))
         };
@@ -387,15 +423,34 @@ impl RaftNode {
     /// Runs the driver pipeline: the core's batches are written and synced through the
     /// persistence, their messages collected (those that waited for durability after the
     /// sync) and their committed entries queued for the state machine.
+    /// The AppendEntries among the messages wait in the outbox for the caller's `create_*`
+    /// call; the others (votes, answers) are returned.
     fn flush(&self, inner: &mut Inner) -> RaftResult<Vec<Message>> {
-        let mut out = Vec::new();
+        let mut sent = Vec::new();
         let Inner { core, pipeline, written, to_apply, handed_to_apply, .. } = inner;
         let mut store = PersistenceStore::new(&*self.persistence, written);
         let mut queue = ApplyQueue { to_apply, handed_to_apply };
-        if let Err(err) = pipeline.drive(core, &mut store, &mut out, &mut queue) {
+        if let Err(err) = pipeline.drive(core, &mut store, &mut sent, &mut queue) {
             tracing::warn!(node = %self.id, %err, "write failed; rebuilding from durable state");
             self.rebuild(inner);
             return Err(err);
+        }
+        let bound = self.config.max_inflight + 2;
+        let mut out = Vec::new();
+        for msg in sent {
+            match msg.payload {
+                Payload::AppendEntries(request) => {
+                    let queue = inner.outbox.entry(msg.to).or_default();
+                    if queue.len() == bound {
+                        queue.pop_front();
+                    }
+                    queue.push_back(request);
+                }
+                payload => out.push(Message { payload, ..msg }),
+            }
+        }
+        if inner.core.state() != NodeState::Leader {
+            inner.outbox.clear();
         }
         Ok(out)
     }
@@ -406,9 +461,9 @@ impl RaftNode {
         inner.rebuilds += 1;
         inner.pipeline.reset();
         match build_core(&self.config, &*self.persistence, self.clock.now_ms(), inner.rebuilds) {
-            Ok(mut core) => {
-                core.set_applied_for_rebuild(inner.handed_to_apply);
+            Ok(core) => {
                 inner.core = core;
+                inner.outbox.clear();
             }
             Err(err) => inner.failed = Some(format!("cannot recover after a failed write: {err}")),
         }
@@ -464,11 +519,14 @@ struct ApplyQueue<'a> {
 }
 
 impl Apply for ApplyQueue<'_> {
+    /// Queues the entries not queued before: a core rebuilt from disk after a failed write
+    /// hands out again what its predecessor already did.
     fn apply(&mut self, entries: &[LogEntry]) {
+        let fresh = entries.iter().filter(|e| e.index > *self.handed_to_apply);
+        self.to_apply.extend(fresh.cloned());
         if let Some(last) = entries.last() {
-            *self.handed_to_apply = last.index;
+            *self.handed_to_apply = (*self.handed_to_apply).max(last.index);
         }
-        self.to_apply.extend(entries.iter().cloned());
     }
 }
 
@@ -480,9 +538,7 @@ fn build_core(
 ) -> RaftResult<Core> {
     let durable = load_durable(persistence)?;
     let rng = ChaCha8Rng::seed_from_u64(config.rng_seed ^ generation.rotate_left(32));
-    let mut core = Core::new(config.clone(), durable, rng, now)?;
-    core.set_manual_replication(true);
-    Ok(core)
+    Core::new(config.clone(), durable, rng, now)
 }
 
 fn vote_requests(msgs: Vec<Message>) -> Vec<RequestVoteRequest> {

@@ -200,8 +200,10 @@ fn propose_replicate_commit_apply() {
     assert_eq!((a, b), (LogIndex(2), LogIndex(3)));
     assert_eq!(leader.commit_index(), LogIndex(0), "nothing commits before a follower has it");
 
+    // Flow control: the first round is the probe each follower got when the leader was
+    // elected (the no-op); once it is acknowledged, the rest goes in one batch.
     let rounds = t.replicate(1);
-    assert_eq!(rounds, 1, "one batch carries everything");
+    assert_eq!(rounds, 2, "a probe, then one batch with everything else");
     for id in 1..=3 {
         let n = t.node(id);
         assert_eq!(n.commit_index(), LogIndex(3), "node {id}");
@@ -504,4 +506,48 @@ fn set_state_machine_again_continues_where_the_previous_stopped() {
     node.propose(Command::new(b"two".to_vec())).unwrap();
     assert_eq!(first.commands(), vec![b"before".to_vec(), b"one".to_vec()]);
     assert_eq!(second.commands(), vec![b"two".to_vec()]);
+}
+
+/// Everything the facade hands out comes from the core's output with its flow control: a
+/// follower in the replicate state gets at most `max_inflight` AppendEntries not yet
+/// answered, however often the caller asks; the rest goes as answers come back.
+#[test]
+fn the_facade_respects_flow_control() {
+    let clock = Arc::new(ManualClock::new(0));
+    let nodes: Vec<RaftNode> = (1..=2)
+        .map(|id| {
+            let mut config = RaftConfig::new(id, [1, 2]);
+            config.max_inflight = 2;
+            config.max_entries_per_append = 1;
+            RaftNode::with_clock(config, Arc::new(MemPersistence::new()), clock.clone()).unwrap()
+        })
+        .collect();
+    let (leader, follower) = (&nodes[0], &nodes[1]);
+    let request = leader.start_election().remove(0);
+    assert!(leader.handle_vote_response(NodeId(2), follower.handle_request_vote(request)));
+    // The probe (the no-op) goes and is answered: the follower is now in the replicate state.
+    for (_, req) in leader.replicate_to_followers() {
+        leader.handle_replication_response(NodeId(2), follower.handle_append_entries(req)).unwrap();
+    }
+    for i in 0..10u8 {
+        leader.propose(Command::new(vec![i])).unwrap();
+    }
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.extend(leader.replicate_to_followers());
+    }
+    assert_eq!(held.len(), 2, "at most max_inflight messages unanswered: {held:?}");
+    // Answers open the window again, until the follower has everything.
+    let mut rounds = 0;
+    while !held.is_empty() {
+        rounds += 1;
+        assert!(rounds < 20, "replication does not converge");
+        for (_, req) in held.drain(..) {
+            leader.handle_replication_response(NodeId(2), follower.handle_append_entries(req)).unwrap();
+        }
+        held.extend(leader.replicate_to_followers());
+        assert!(held.len() <= 2, "{held:?}");
+    }
+    assert_eq!(follower.last_log_index(), LogIndex(11));
+    assert_eq!(leader.commit_index(), LogIndex(11));
 }

@@ -73,8 +73,25 @@ pub enum Input {
     },
     /// A client proposes a command (leader only; see [`Core::propose`] for the index).
     Propose(Command),
+    /// The driver's clock reads `now` (milliseconds, monotonic), and the driver runs the
+    /// timers itself (the seed's RPC-style API: its caller decides when to campaign and
+    /// when to send heartbeats): no timer fires.
+    Clock {
+        /// Current time in milliseconds.
+        now: u64,
+    },
     /// Start an election now, skipping pre-vote (used by operators and the seed's API).
     Campaign,
+    /// The leader sends a heartbeat (an AppendEntries without entries) to every peer now.
+    Heartbeat,
+    /// The leader sends each peer (or only `to`) the entries flow control lets go now; with
+    /// `idle_heartbeat`, a peer that gets none gets a heartbeat instead.
+    Replicate {
+        /// One peer, or every peer.
+        to: Option<NodeId>,
+        /// Send a heartbeat to a peer that gets no entries.
+        idle_heartbeat: bool,
+    },
     /// The driver made the log durable up to `index`, whose entry has `term`, together with
     /// the hard state handed out with it.
     Durable {
@@ -128,8 +145,6 @@ pub struct Core {
     check_quorum_deadline: u64,
     /// When this node last heard from a leader of its term (for the pre-vote lease).
     leader_contact: Option<u64>,
-    /// The replication is driven by the caller (the seed's API) rather than by the core.
-    manual_replication: bool,
     /// The hard state last handed out for persistence.
     hard_state_handed_out: HardState,
     msgs: Vec<Message>,
@@ -171,7 +186,6 @@ impl Core {
             heartbeat_deadline: now,
             check_quorum_deadline: now,
             leader_contact: None,
-            manual_replication: false,
             hard_state_handed_out: hs,
             msgs: Vec::new(),
             msgs_when_durable: Vec::new(),
@@ -188,18 +202,6 @@ impl Core {
     /// `seed`. Give each node its own seed; the same seed and inputs give the same run.
     pub fn with_seed(config: RaftConfig, durable: DurableState, seed: u64, now: u64) -> RaftResult<Self> {
         Self::new(config, durable, ChaCha8Rng::seed_from_u64(seed), now)
-    }
-
-    /// After the seed's API rebuilt the core from disk: entries up to `index` were already
-    /// handed to its state machine and must not be handed out again.
-    pub(crate) fn set_applied_for_rebuild(&mut self, index: LogIndex) {
-        self.log.set_applied(index);
-    }
-
-    /// Lets the caller drive replication: the core then never sends AppendEntries on its own
-    /// (the seed's API builds them with [`Core::append_request_for`]).
-    pub(crate) fn set_manual_replication(&mut self, manual: bool) {
-        self.manual_replication = manual;
     }
 
     // ----- Observers -------------------------------------------------------------------
@@ -288,7 +290,7 @@ impl Core {
 
     /// When the core next needs a [`Input::Tick`].
     pub fn next_deadline(&self) -> u64 {
-        if self.role == Role::Leader && !self.manual_replication {
+        if self.role == Role::Leader {
             let mut deadline = self.heartbeat_deadline;
             if self.config.check_quorum {
                 deadline = deadline.min(self.check_quorum_deadline);
@@ -306,28 +308,55 @@ impl Core {
 
     // ----- Inputs ----------------------------------------------------------------------
 
-    /// Feeds one input. Errors are for the caller (a proposal to a non-leader); bad messages
-    /// from peers are dropped and counted, never an error and never a panic.
-    pub fn step(&mut self, input: Input) -> RaftResult<()> {
+    /// Feeds one input: the core's one entry point (the other input methods are shorthands
+    /// for it). Gives back, for a proposal, the index its entry will have if it commits.
+    /// Errors are for the caller (a proposal to a non-leader, a driver breaking the
+    /// contract); bad messages from peers are dropped and counted, never an error and never
+    /// a panic. Everything the core sends leaves through [`Core::ready`].
+    pub fn step(&mut self, input: Input) -> RaftResult<Option<LogIndex>> {
         let result = match input {
             Input::Message(msg) => {
                 self.receive(msg);
-                Ok(())
+                Ok(None)
             }
             Input::Tick { now } => {
                 self.tick(now);
-                Ok(())
+                Ok(None)
             }
-            Input::Propose(command) => self.propose(command).map(|_| ()),
+            Input::Clock { now } => {
+                self.now = self.now.max(now);
+                Ok(None)
+            }
+            Input::Propose(command) => self.append_proposal(command).map(Some),
             Input::Campaign => {
                 self.campaign();
-                Ok(())
+                Ok(None)
+            }
+            Input::Heartbeat => {
+                if self.role == Role::Leader {
+                    self.broadcast_heartbeat();
+                }
+                Ok(None)
+            }
+            Input::Replicate { to, idle_heartbeat } => {
+                if self.role == Role::Leader {
+                    let peers = match to {
+                        Some(peer) => vec![peer].into_iter().filter(|&p| p != self.id).collect(),
+                        None => self.peers(),
+                    };
+                    for peer in peers {
+                        self.maybe_send_append(peer, idle_heartbeat);
+                    }
+                }
+                Ok(None)
             }
             Input::Durable { index, term } => {
                 self.on_durable(index, term);
-                Ok(())
+                Ok(None)
             }
-            Input::Applied { index } => self.log.applied_to(index).map_err(RaftError::DriverMisuse),
+            Input::Applied { index } => {
+                self.log.applied_to(index).map_err(RaftError::DriverMisuse).map(|()| None)
+            }
         };
         self.check_invariants();
         result
@@ -367,10 +396,16 @@ impl Core {
         }
     }
 
-    /// Proposes a command; returns the index it will have if it commits. Refuses a command
-    /// above [`RaftConfig::max_command_bytes`], and one that would take the leader's
-    /// uncommitted entries past [`RaftConfig::max_uncommitted_bytes`].
+    /// Proposes a command: shorthand for [`Core::step`] with [`Input::Propose`]. Returns the
+    /// index it will have if it commits. Refuses a command above
+    /// [`RaftConfig::max_command_bytes`], and one that would take the leader's uncommitted
+    /// entries past [`RaftConfig::max_uncommitted_bytes`].
     pub fn propose(&mut self, command: Command) -> RaftResult<LogIndex> {
+        let index = self.step(Input::Propose(command))?;
+        Ok(index.expect("a proposal that succeeds has an index"))
+    }
+
+    fn append_proposal(&mut self, command: Command) -> RaftResult<LogIndex> {
         self.ensure_leader()?;
         let bytes = command.data.len() as u64;
         if bytes > self.config.max_command_bytes {
@@ -387,7 +422,6 @@ impl Core {
         self.log.append_local(LogEntry::new(self.term, index, command));
         self.broadcast_pending = true;
         self.maybe_commit_single();
-        self.check_invariants();
         Ok(index)
     }
 
@@ -404,9 +438,6 @@ impl Core {
     /// Advances time and fires due timers.
     fn tick(&mut self, now: u64) {
         self.now = self.now.max(now);
-        if self.manual_replication {
-            return;
-        }
         match self.role {
             Role::Leader => self.tick_leader(),
             _ if self.now >= self.election_deadline => self.on_election_timeout(),
@@ -455,13 +486,13 @@ impl Core {
 
     // ----- Messages --------------------------------------------------------------------
 
-    /// Term rules once for every message (paper Figure 2, "Rules for all servers"), then
-    /// dispatch by role.
+    /// Feeds a message from a peer: shorthand for [`Core::step`] with [`Input::Message`].
     pub fn step_message(&mut self, msg: Message) {
-        self.receive(msg);
-        self.check_invariants();
+        self.step(Input::Message(msg)).expect("a message is never an error");
     }
 
+    /// Term rules once for every message (paper Figure 2, "Rules for all servers"), then
+    /// dispatch by role.
     fn receive(&mut self, msg: Message) {
         let term = msg.payload.term();
         if msg.to != self.id || msg.from == self.id || term > MAX_TERM {

@@ -55,7 +55,7 @@ impl Core {
             || !self.msgs.is_empty()
             || !self.msgs_when_durable.is_empty()
             || self.log.has_committed_to_apply()
-            || (self.broadcast_pending && self.role == Role::Leader && !self.manual_replication)
+            || (self.broadcast_pending && self.role == Role::Leader)
     }
 
     /// Takes the pending effects as one batch.

@@ -167,7 +167,7 @@ impl Core {
 
     /// Sends what flow control allows to `peer`; an empty message only with `allow_empty`.
     pub(super) fn maybe_send_append(&mut self, peer: NodeId, allow_empty: bool) {
-        if self.manual_replication || self.role != Role::Leader {
+        if self.role != Role::Leader {
             return;
         }
         let mut sent_any = false;
@@ -232,26 +232,6 @@ impl Core {
             entries,
             leader_commit: self.log.committed(),
         })
-    }
-
-    /// For the caller-driven API: the next AppendEntries for `peer` (entries from its next
-    /// index; none when it is caught up and `heartbeat` is false). Records what was sent.
-    pub(crate) fn append_request_for(
-        &mut self,
-        peer: NodeId,
-        heartbeat: bool,
-    ) -> Option<AppendEntriesRequest> {
-        if self.role != Role::Leader || peer == self.id {
-            return None;
-        }
-        let pr = self.tracker.progress(peer)?;
-        if !heartbeat && pr.next_index > self.log.last_index() {
-            return None;
-        }
-        let request = self.build_append(peer, heartbeat)?;
-        let pr = self.tracker.progress_mut(peer)?;
-        pr.sent_up_to = pr.sent_up_to.max(request.last_index());
-        Some(request)
     }
 
     pub(super) fn send(&mut self, to: NodeId, payload: Payload) {
