@@ -1,0 +1,376 @@
+//! Scenario tests as data: every file in tests/scenarios/ is a script of commands run on an
+//! in-process cluster (`quorate::testing::Cluster`), each followed by the output it must
+//! give. A file starts with comment lines (`#`) saying what it tests.
+//!
+//! ```text
+//! # What this file tests.
+//!
+//! command arg key=value
+//! ----
+//! expected output
+//! ```
+//!
+//! Blocks are separated by blank lines. With `QUORATE_REWRITE=1` the test writes the outputs
+//! it got into the files instead of comparing them (review the diff before committing it).
+//!
+//! Commands:
+//! - `add-nodes N [pre-vote=B] [check-quorum=B] [max-entries=K]`: a cluster of voters 1..=N;
+//! - `set-log ID T1 T2 ... [term=T] [vote=V] [commit=C]`: node ID restarts from a disk
+//!   holding entries of those terms (and that hard state);
+//! - `campaign ID`, `propose ID TEXT`, `tick MS` (every node's clock moves on MS ms, one at
+//!   a time, delivering messages after each), `elect ID` (campaign and deliver until quiet);
+//! - `msgs` (the messages in flight), `deliver-msgs [N]` (deliver N, or all in flight now,
+//!   printing each), `stabilize` (deliver until nothing is in flight), `drop-msgs`;
+//! - `crash ID`, `restart ID`, `isolate ID`, `cut A B`, `heal`;
+//! - `log ID` (its entries as index/term, and its commit index), `status` (every node's
+//!   role, term, vote, commit, applied, last index and leader).
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use quorate::testing::Cluster;
+use quorate::{Input, Message, NodeState, Payload, RaftConfig};
+
+/// The cluster a script builds, and the options its configurations take.
+struct Runner {
+    cluster: Option<Cluster>,
+    nodes: u64,
+    adjust: Box<dyn Fn(&mut RaftConfig)>,
+}
+
+impl Runner {
+    fn new() -> Self {
+        Runner { cluster: None, nodes: 0, adjust: Box::new(|_| {}) }
+    }
+
+    fn cluster(&mut self) -> Result<&mut Cluster, String> {
+        self.cluster.as_mut().ok_or_else(|| "no cluster: add-nodes first".to_string())
+    }
+
+    fn config(&self, id: u64) -> RaftConfig {
+        let mut c = config(id, self.nodes);
+        (self.adjust)(&mut c);
+        c
+    }
+
+    /// Runs one command; its output, or why it could not run.
+    fn run(&mut self, line: &str) -> Result<String, String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (args, opts): (Vec<&str>, Vec<&str>) = words[1..].iter().partition(|w| !w.contains('='));
+        let opt =
+            |name: &str| opts.iter().find_map(|o| o.strip_prefix(name).and_then(|v| v.strip_prefix('=')));
+        let num = |i: usize| -> Result<u64, String> {
+            args.get(i)
+                .ok_or_else(|| format!("{}: missing argument {}", words[0], i + 1))?
+                .parse()
+                .map_err(|e| format!("{e}"))
+        };
+        match words[0] {
+            "add-nodes" => {
+                let n = num(0)?;
+                let flag = |name: &str, default: bool| opt(name).map_or(default, |v| v == "true");
+                let (pre_vote, check_quorum) = (flag("pre-vote", true), flag("check-quorum", true));
+                let max_entries: Option<usize> = opt("max-entries").map(|v| v.parse().expect("a number"));
+                let adjust = move |c: &mut RaftConfig| {
+                    c.pre_vote = pre_vote;
+                    c.check_quorum = check_quorum;
+                    if let Some(k) = max_entries {
+                        c.max_entries_per_append = k;
+                    }
+                };
+                self.cluster = Some(Cluster::with_config(n, 0, adjust));
+                self.nodes = n;
+                self.adjust = Box::new(adjust);
+                Ok("ok".into())
+            }
+            "set-log" => {
+                let id = num(0)?;
+                let terms: Vec<u64> = args[1..].iter().map(|t| t.parse().expect("a term")).collect();
+                let max = terms.iter().copied().max().unwrap_or(0);
+                let term = opt("term").map_or(max, |t| t.parse().expect("a term"));
+                let vote = opt("vote").map(|v| v.parse().expect("a node"));
+                let commit = opt("commit").map_or(0, |c| c.parse().expect("an index"));
+                let config = self.config(id);
+                install(self.cluster()?, config, durable(&terms, term, vote, commit));
+                Ok("ok".into())
+            }
+            "campaign" => {
+                let id = num(0)?;
+                self.cluster()?.step(id, Input::Campaign).map_err(|e| e.to_string())?;
+                Ok("ok".into())
+            }
+            "elect" => {
+                let id = num(0)?;
+                self.cluster()?.elect(id);
+                Ok(status(self.cluster()?))
+            }
+            "propose" => {
+                let id = num(0)?;
+                let text = args.get(1).copied().unwrap_or("");
+                Ok(match self.cluster()?.propose(id, text.as_bytes()) {
+                    Ok(index) => format!("index {index}"),
+                    Err(e) => format!("error: {e}"),
+                })
+            }
+            "tick" => {
+                let ms = num(0)?;
+                self.cluster()?.run_for(ms);
+                Ok("ok".into())
+            }
+            "msgs" => {
+                let c = self.cluster()?;
+                Ok(lines(c.in_flight.iter().map(describe)))
+            }
+            "deliver-msgs" => {
+                let c = self.cluster()?;
+                let n = if args.is_empty() { c.in_flight.len() } else { num(0)? as usize };
+                let mut out = Vec::new();
+                for _ in 0..n {
+                    let Some(msg) = c.in_flight.front().cloned() else { break };
+                    out.push(describe(&msg));
+                    c.deliver_one();
+                }
+                Ok(lines(out.into_iter()))
+            }
+            "stabilize" => {
+                let c = self.cluster()?;
+                let before = c.delivered;
+                c.deliver_all();
+                Ok(format!("delivered {} messages", c.delivered - before))
+            }
+            "drop-msgs" => {
+                let c = self.cluster()?;
+                let n = c.in_flight.len();
+                c.in_flight.clear();
+                Ok(format!("dropped {n} messages"))
+            }
+            "crash" => {
+                let id = num(0)?;
+                self.cluster()?.crash(id);
+                Ok("ok".into())
+            }
+            "restart" => {
+                let id = num(0)?;
+                self.cluster()?.restart(id);
+                Ok("ok".into())
+            }
+            "isolate" => {
+                let id = num(0)?;
+                self.cluster()?.isolate(id);
+                Ok("ok".into())
+            }
+            "cut" => {
+                let (a, b) = (num(0)?, num(1)?);
+                self.cluster()?.cut_link(a, b);
+                Ok("ok".into())
+            }
+            "heal" => {
+                self.cluster()?.heal();
+                Ok("ok".into())
+            }
+            "log" => {
+                let id = num(0)?;
+                let c = self.cluster()?;
+                let core = &c.node(id).core;
+                let entries: Vec<String> =
+                    core.log().entries().iter().map(|e| format!("{}/{}", e.index, e.term)).collect();
+                Ok(format!(
+                    "{} (commit {})",
+                    if entries.is_empty() { "empty".into() } else { entries.join(" ") },
+                    core.log().committed()
+                ))
+            }
+            "status" => Ok(status(self.cluster()?)),
+            other => Err(format!("unknown command {other:?}")),
+        }
+    }
+}
+
+fn lines(items: impl Iterator<Item = String>) -> String {
+    let all: Vec<String> = items.collect();
+    if all.is_empty() {
+        "none".into()
+    } else {
+        all.join("\n")
+    }
+}
+
+/// Every node on a line: role, term, vote, commit, applied, last index, leader.
+fn status(c: &Cluster) -> String {
+    let mut out = String::new();
+    for (id, node) in &c.nodes {
+        let core = &node.core;
+        let role = if !node.up {
+            "down"
+        } else {
+            match core.state() {
+                NodeState::Leader => "leader",
+                NodeState::Candidate if core.is_pre_candidate() => "pre-candidate",
+                NodeState::Candidate => "candidate",
+                NodeState::Follower => "follower",
+            }
+        };
+        let vote = core.vote().map_or("-".to_string(), |v| v.0.to_string());
+        let leader = core.leader().map_or("-".to_string(), |l| l.0.to_string());
+        let _ = writeln!(
+            out,
+            "{id}: {role} term={} vote={vote} commit={} applied={} last={} leader={leader}",
+            core.term(),
+            core.log().committed(),
+            core.log().applied(),
+            core.log().last_index()
+        );
+    }
+    out.trim_end().to_string()
+}
+
+/// A message on one line.
+fn describe(m: &Message) -> String {
+    let body = match &m.payload {
+        Payload::RequestVote(r) => format!(
+            "{} term={} last={}/{}",
+            if r.pre_vote { "PreVote" } else { "Vote" },
+            r.term,
+            r.last_log_index,
+            r.last_log_term
+        ),
+        Payload::RequestVoteResponse(r) => format!(
+            "{} term={} granted={}",
+            if r.pre_vote { "PreVoteResponse" } else { "VoteResponse" },
+            r.term,
+            r.vote_granted
+        ),
+        Payload::AppendEntries(r) => {
+            let entries: Vec<String> = r.entries.iter().map(|e| format!("{}/{}", e.index, e.term)).collect();
+            format!(
+                "App term={} prev={}/{} entries=[{}] commit={}",
+                r.term,
+                r.prev_log_index,
+                r.prev_log_term,
+                entries.join(" "),
+                r.leader_commit
+            )
+        }
+        Payload::AppendEntriesResponse(r) => format!(
+            "AppResp term={} ok={} match={} last={}{}",
+            r.term,
+            r.success,
+            r.match_index,
+            r.last_log_index,
+            if r.success { String::new() } else { format!(" hint={}", r.conflict_index) }
+        ),
+    };
+    format!("{}->{} {body}", m.from.0, m.to.0)
+}
+
+/// One block of a script: its command and the output it must give.
+struct Block {
+    comments: Vec<String>,
+    command: String,
+    expected: String,
+}
+
+fn parse(text: &str, path: &Path) -> (Vec<String>, Vec<Block>) {
+    let mut header = Vec::new();
+    let mut blocks = Vec::new();
+    let mut lines = text.lines().peekable();
+    while lines.peek().is_some_and(|l| l.starts_with('#') || l.trim().is_empty()) {
+        let l = lines.next().expect("peeked");
+        if l.starts_with('#') {
+            header.push(l.to_string());
+        }
+    }
+    let mut comments = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if line.starts_with('#') {
+            comments.push(line.to_string());
+            continue;
+        }
+        let command = line.to_string();
+        let sep = lines.next().unwrap_or_default();
+        assert_eq!(sep, "----", "{}: a command must be followed by ---- ({command})", path.display());
+        let mut expected = Vec::new();
+        for l in lines.by_ref() {
+            if l.trim().is_empty() {
+                break;
+            }
+            expected.push(l);
+        }
+        blocks.push(Block {
+            comments: std::mem::take(&mut comments),
+            command,
+            expected: expected.join("\n"),
+        });
+    }
+    (header, blocks)
+}
+
+/// Runs a script: the mismatches between the outputs it expects and those it gets, and the
+/// script with the outputs it got.
+fn run_script(text: &str, path: &Path) -> (Vec<String>, String) {
+    let (header, blocks) = parse(text, path);
+    assert!(!header.is_empty(), "{} must start by saying what it tests", path.display());
+    let mut runner = Runner::new();
+    let mut failures = Vec::new();
+    let mut rewritten = header.join("\n") + "\n";
+    for block in &blocks {
+        let got = runner.run(&block.command).unwrap_or_else(|e| format!("error: {e}"));
+        if got != block.expected {
+            failures.push(format!(
+                "{}: `{}`\n--- expected\n{}\n--- got\n{}",
+                path.display(),
+                block.command,
+                block.expected,
+                got
+            ));
+        }
+        rewritten.push('\n');
+        for c in &block.comments {
+            rewritten.push_str(c);
+            rewritten.push('\n');
+        }
+        let _ = write!(rewritten, "{}\n----\n{}\n", block.command, got);
+    }
+    (failures, rewritten)
+}
+
+#[test]
+fn scenarios() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/scenarios exists")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 14, "scenario files: {}", files.len());
+    let rewrite = std::env::var_os("QUORATE_REWRITE").is_some();
+    let mut failures = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("readable");
+        let (mut found, rewritten) = run_script(&text, path);
+        if rewrite {
+            std::fs::write(path, rewritten).expect("writable");
+        } else {
+            failures.append(&mut found);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The runner notices an output that differs from the expected one, and an unknown command.
+#[test]
+fn a_wrong_expectation_is_a_failure() {
+    let script =
+        "# A wrong expectation.\n\nadd-nodes 3\n----\nok\n\nelect 1\n----\n1: follower\n\nfly 2\n----\nok\n";
+    let (failures, rewritten) = run_script(script, Path::new("inline"));
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(rewritten.contains("1: leader term=1"), "{rewritten}");
+    assert!(rewritten.contains("error: unknown command \"fly\""), "{rewritten}");
+}
