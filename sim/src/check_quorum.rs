@@ -12,7 +12,7 @@
 //! pause or a clock jump stops the node's clock or moves it without the node being able to
 //! act, so both restart the count from the moment the node runs again.
 
-use quorate::core::Core;
+use crate::view::NodeView;
 use quorate::message::{Message, Payload};
 use quorate::types::{NodeId, NodeState, Term};
 use std::collections::BTreeMap;
@@ -39,7 +39,7 @@ pub struct CheckQuorumChecker {
 impl CheckQuorumChecker {
     /// `core` (node `id`) just handled `msg`: an AppendEntries answer of its term counts as
     /// hearing from the sender.
-    pub fn on_delivered(&mut self, id: NodeId, core: &Core, msg: &Message) {
+    pub fn on_delivered(&mut self, id: NodeId, core: &impl NodeView, msg: &Message) {
         let Some(reign) = self.reigns.get_mut(&id) else { return };
         if let Payload::AppendEntriesResponse(resp) = &msg.payload {
             if resp.term == reign.term {
@@ -62,8 +62,8 @@ impl CheckQuorumChecker {
     }
 
     /// Checks node `id` after an event.
-    pub fn check(&mut self, id: NodeId, core: &Core) -> Result<(), String> {
-        if core.state() != NodeState::Leader || !core.config().check_quorum {
+    pub fn check(&mut self, id: NodeId, core: &impl NodeView) -> Result<(), String> {
+        if core.state() != NodeState::Leader || !core.check_quorum() {
             self.reigns.remove(&id);
             return Ok(());
         }
@@ -84,7 +84,7 @@ impl CheckQuorumChecker {
         last.sort_unstable_by(|a, b| b.cmp(a));
         let quorum = voters.len() / 2 + 1;
         let heard_quorum_at = last[quorum - 1];
-        let bound = 2 * core.config().election_timeout_min_ms + SLACK_MS;
+        let bound = 2 * core.election_timeout_min_ms() + SLACK_MS;
         if now.saturating_sub(heard_quorum_at) > bound {
             return Err(format!(
                 "check quorum: {id} still leads term {} at {now} ms on its clock, {} ms after it last heard from \

@@ -5,7 +5,8 @@
 //! that leader).
 
 use crate::trace::Fnv;
-use quorate::core::{Core, HardState};
+use crate::view::NodeView;
+use quorate::core::HardState;
 use quorate::log::LogEntry;
 use quorate::message::{Message, Payload};
 use quorate::types::{LogIndex, NodeId, NodeState, Term};
@@ -59,7 +60,7 @@ impl Checker {
     }
 
     /// Checks a running node after an event.
-    pub fn check_node(&mut self, id: NodeId, core: &Core) -> Result<(), Violation> {
+    pub fn check_node(&mut self, id: NodeId, core: &impl NodeView) -> Result<(), Violation> {
         let before = self.seen.get(&id).copied();
         self.check_monotonic(id, core)?;
         if core.state() == NodeState::Leader {
@@ -67,14 +68,14 @@ impl Checker {
         }
         // The committed prefix only needs checking when the commit index moved (or the node
         // just started): an unchanged prefix was checked before.
-        if before.map(|(_, commit)| commit) != Some(core.log().committed()) {
+        if before.map(|(_, commit)| commit) != Some(core.committed()) {
             self.check_commit(id, core)?;
         }
         Ok(())
     }
 
-    fn check_monotonic(&mut self, id: NodeId, core: &Core) -> Result<(), Violation> {
-        let now = (core.term(), core.log().committed());
+    fn check_monotonic(&mut self, id: NodeId, core: &impl NodeView) -> Result<(), Violation> {
+        let now = (core.term(), core.committed());
         if let Some(&(term, commit)) = self.seen.get(&id) {
             if now.0 < term {
                 return Err(format!("{id}: term went back from {term} to {}", now.0));
@@ -89,7 +90,7 @@ impl Checker {
 
     /// Election safety (at most one leader per term) and leader completeness (a new leader
     /// holds every committed entry), paper Figure 3.
-    fn check_leader(&mut self, id: NodeId, core: &Core) -> Result<(), Violation> {
+    fn check_leader(&mut self, id: NodeId, core: &impl NodeView) -> Result<(), Violation> {
         let term = core.term();
         match self.leaders.get(&term) {
             Some(&other) if other != id => {
@@ -107,7 +108,7 @@ impl Checker {
             self.committed.iter().zip(&self.committed_in).enumerate().filter(|(_, (_, &u))| u < term);
         for (pos, (&(committed_term, _), _)) in earlier {
             let index = LogIndex(pos as u64 + 1);
-            if core.log().term(index) != Some(committed_term) {
+            if core.term_at(index) != Some(committed_term) {
                 return Err(format!(
                     "leader completeness: {id}, leader of term {term}, lacks committed entry {index} of term {committed_term}"
                 ));
@@ -119,7 +120,7 @@ impl Checker {
     /// A new leader holds granted votes of its term from a majority of its voters: the votes
     /// delivered to it on the wire, each from a distinct voter, plus its own (paper §5.2). This
     /// is counted here, independently of the engine's own tally.
-    fn check_elected_by_quorum(&self, id: NodeId, core: &Core) -> Result<(), Violation> {
+    fn check_elected_by_quorum(&self, id: NodeId, core: &impl NodeView) -> Result<(), Violation> {
         let term = core.term();
         let voters = core.voters();
         let received = self.grants.get(&(id, term));
@@ -151,7 +152,7 @@ impl Checker {
     /// Role consistency: a node that accepts entries (or a heartbeat) from the leader of its
     /// current term is that leader's follower, and names it as its leader, both in its state and
     /// in the answer. `msgs` are what `core` just handed out.
-    pub fn check_role(&self, core: &Core, msgs: &[Message]) -> Result<(), Violation> {
+    pub fn check_role(&self, core: &impl NodeView, msgs: &[Message]) -> Result<(), Violation> {
         for msg in msgs {
             let Payload::AppendEntriesResponse(resp) = &msg.payload else { continue };
             if !resp.success || resp.term != core.term() {
@@ -176,8 +177,8 @@ impl Checker {
     }
 
     /// Records newly committed entries and checks a node's committed prefix agrees.
-    fn check_commit(&mut self, id: NodeId, core: &Core) -> Result<(), Violation> {
-        let commit = core.log().committed();
+    fn check_commit(&mut self, id: NodeId, core: &impl NodeView) -> Result<(), Violation> {
+        let commit = core.committed();
         let known = self.committed_index();
         if commit.0 == 0 {
             return Ok(());
@@ -185,8 +186,7 @@ impl Checker {
         let check_from = if commit > known { known.next() } else { commit };
         let mut index = check_from;
         while index <= commit {
-            let entry =
-                core.log().entry(index).ok_or_else(|| format!("{id}: committed index {index} missing"))?;
+            let entry = core.entry(index).ok_or_else(|| format!("{id}: committed index {index} missing"))?;
             let record = (entry.term, entry_hash(&entry));
             match self.committed.get(index.0 as usize - 1) {
                 Some(&known) if known != record => {
@@ -289,13 +289,13 @@ impl Checker {
     }
 
     /// After a restart, the node starts from at least its last durable term and commit.
-    pub fn check_restart(&mut self, id: NodeId, core: &Core) -> Result<(), Violation> {
+    pub fn check_restart(&mut self, id: NodeId, core: &impl NodeView) -> Result<(), Violation> {
         if let Some(hs) = self.durable.get(&id) {
-            if core.term() < hs.term || core.log().committed() < hs.commit {
+            if core.term() < hs.term || core.committed() < hs.commit {
                 return Err(format!(
                     "{id} restarted at term {} commit {} below its durable term {} commit {}",
                     core.term(),
-                    core.log().committed(),
+                    core.committed(),
                     hs.term,
                     hs.commit
                 ));
@@ -307,7 +307,7 @@ impl Checker {
     /// Every vote a node granted on the wire survives its crash: after a restart it is in a
     /// later term, or in that term still voting for the same candidate. (A vote must be
     /// durable before it is sent, paper Figure 2.)
-    fn check_votes_remembered(&self, id: NodeId, core: &Core) -> Result<(), Violation> {
+    fn check_votes_remembered(&self, id: NodeId, core: &impl NodeView) -> Result<(), Violation> {
         let (term, vote) = (core.term(), core.vote());
         for (&(_, voted_term), &candidate) in self.votes.range((id, Term(0))..=(id, Term(u64::MAX))) {
             if voted_term > term || (voted_term == term && vote != Some(candidate)) {

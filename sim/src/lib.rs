@@ -22,4 +22,5 @@ pub mod scenario;
 pub mod sweep;
 pub mod timeline;
 pub mod trace;
+pub mod view;
 pub mod world;

@@ -79,7 +79,7 @@ pub enum TraceEvent {
     Synced = 15,
     /// A node proposes a client's request: client, sequence number, index.
     Proposed = 16,
-    /// The liveness phase keeps a cut: its shape.
+    /// The liveness phase leaves a minority out (cut off or down): its shape.
     LivenessCut = 17,
     /// A client retries: client, sequence number, target.
     Retry = 18,

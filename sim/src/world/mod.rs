@@ -52,8 +52,9 @@ const CLIENT_TIMEOUT_CAP_MS: u64 = 3_000;
 const CLIENT_REDIRECT_MS: u64 = 10;
 /// The longest a client waits after a redirect.
 const CLIENT_REDIRECT_CAP_MS: u64 = 1_000;
-/// Probability that the liveness phase keeps part of the network cut (see `Sim::leave_a_cut`).
-const LIVENESS_CUT_CHANCE: f64 = 0.25;
+/// Probability that the liveness phase leaves a minority out, cut off or down (see
+/// `Sim::leave_a_minority_out`).
+const LIVENESS_CUT_CHANCE: f64 = 0.3;
 /// Client operations a run invokes at least (see `Sim::workload_done`).
 const MIN_OPS_PER_RUN: u32 = 200;
 /// Attempts before a client abandons a request in the safety phase (its outcome is unknown).
@@ -218,6 +219,8 @@ pub struct Sim {
     faults_on: bool,
     in_liveness: bool,
     liveness: Option<LivenessPhase>,
+    /// Nodes the liveness phase leaves down: restarts scheduled before it are dropped.
+    left_down: BTreeSet<NodeId>,
     checker: Checker,
     check_quorum: CheckQuorumChecker,
     history: ClientHistory,
@@ -249,6 +252,7 @@ impl Sim {
             faults_on: true,
             in_liveness: false,
             liveness: None,
+            left_down: BTreeSet::new(),
             checker: Checker::default(),
             check_quorum: CheckQuorumChecker::default(),
             history: ClientHistory::default(),
@@ -443,7 +447,8 @@ impl Sim {
             Event::ClientNext { client } => self.next_op(client),
             Event::Partition => self.on_partition(),
             Event::Crash => self.on_crash(),
-            Event::Restart { node } => self.restart(node),
+            Event::Restart { node } if !self.left_down.contains(&node) => self.restart(node),
+            Event::Restart { .. } => {}
             Event::Pause => self.on_pause(),
             Event::Resume { node } => self.resume(node),
             Event::ClockJump => self.on_clock_jump(),

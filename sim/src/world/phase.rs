@@ -61,7 +61,8 @@ impl Sim {
         issued >= MIN_OPS_PER_RUN || self.clients.iter().all(|c| c.issued >= self.params.ops_per_client)
     }
 
-    /// The liveness phase: heal, restart and resume everyone, stop faults.
+    /// The liveness phase: stop faults, heal, restart and resume a quorum at least (the
+    /// others perhaps left down or cut off, see [`Sim::leave_a_minority_out`]).
     pub(super) fn start_liveness(&mut self) {
         self.faults_on = false;
         self.in_liveness = true;
@@ -71,8 +72,11 @@ impl Sim {
         self.trace.event(self.now, None, TraceEvent::LivenessStart, &[], || {
             "liveness phase: network healed, faults stopped".into()
         });
-        self.leave_a_cut();
+        self.left_down = self.leave_a_minority_out().into_iter().collect();
         for id in self.ids() {
+            if self.left_down.contains(&id) {
+                continue;
+            }
             if self.nodes[&id].core.is_none() {
                 self.restart(id);
             }
@@ -83,15 +87,17 @@ impl Sim {
         self.liveness = Some(LivenessPhase::start(now, clocks_running, self.max_term(), &self.params));
     }
 
-    /// Some liveness phases keep part of the network cut: a minority isolated, or one node
-    /// that cannot hear (or cannot be heard by) the others. The rest, a connected majority,
-    /// must still elect a leader and finish every client's request: CheckQuorum has to
-    /// depose a leader stuck on the wrong side, and the cut-off nodes must not keep the
-    /// majority from making progress.
-    pub(super) fn leave_a_cut(&mut self) {
+    /// Some liveness phases restart and heal only a random quorum (as TigerBeetle's VOPR
+    /// does) and leave the others out: a minority isolated, a minority left down (crashed
+    /// if it was running), or one node that cannot hear (or cannot be heard by) the others.
+    /// The rest, a connected majority, must still elect a leader and finish every client's
+    /// request: CheckQuorum has to depose a leader stuck on the wrong side, and the nodes
+    /// left out must not keep the majority from making progress. Returns the nodes left
+    /// down.
+    pub(super) fn leave_a_minority_out(&mut self) -> Vec<NodeId> {
         let n = self.params.nodes;
         if n < 3 || !chance(&mut self.fault_rng, LIVENESS_CUT_CHANCE) {
-            return;
+            return Vec::new();
         }
         let ids = self.ids();
         let mut shuffled = ids.clone();
@@ -108,10 +114,26 @@ impl Sim {
         // of its campaigns: about 2% a round when its clock runs 27% fast and theirs 27%
         // slow (a sim_schedule input kept in fuzz/regressions ran 10 s without a leader).
         // That is Raft's known limit under a one-way partition, which PreVote lifts.
-        let shapes = if self.params.check_quorum && self.params.pre_vote { 2 } else { 1 };
-        let shape = [2, 0, 1][range(&mut self.fault_rng, 0, shapes) as usize];
+        let shapes: &[u64] =
+            if self.params.check_quorum && self.params.pre_vote { &[2, 3, 0, 1] } else { &[2, 3, 0] };
+        let shape = shapes[index(&mut self.fault_rng, shapes.len())];
         let minority = range(&mut self.fault_rng, 1, (n - 1) / 2) as usize;
-        let (cut, rest) = shuffled.split_at(if shape == 0 { minority } else { 1 });
+        let (cut, rest) = shuffled.split_at(if shape == 0 || shape == 3 { minority } else { 1 });
+        let name =
+            ["minority isolated", "one node deaf", "one node mute", "minority left down"][shape as usize];
+        let cut_ids: Vec<u64> = cut.iter().map(|n| n.0).collect();
+        self.trace.event(self.now, None, TraceEvent::LivenessCut, &[shape], || {
+            format!("liveness phase leaves a minority out ({name}): {cut_ids:?}")
+        });
+        if shape == 3 {
+            let down = cut.to_vec();
+            for &id in &down {
+                if self.nodes[&id].core.is_some() {
+                    self.crash(id);
+                }
+            }
+            return down;
+        }
         for &x in cut {
             for &y in rest {
                 if shape != 2 {
@@ -122,10 +144,6 @@ impl Sim {
                 }
             }
         }
-        let name = ["minority isolated", "one node deaf", "one node mute"][shape as usize];
-        let cut: Vec<u64> = cut.iter().map(|n| n.0).collect();
-        self.trace.event(self.now, None, TraceEvent::LivenessCut, &[shape], || {
-            format!("liveness phase keeps a cut ({name}): {cut:?}")
-        });
+        Vec::new()
     }
 }
