@@ -78,24 +78,12 @@ impl Sim {
     /// checks invariants and re-arms the node's timer.
     pub(super) fn after_input(&mut self, id: NodeId) {
         loop {
-            let now = self.now;
             let node = self.nodes.get_mut(&id).expect("node exists");
-            let SimNode { core, pipeline, disk, written, sync_asked, .. } = node;
-            let Some(core) = core.as_mut() else { return };
+            let (mut store, pipeline, core) = node.parts(self.now, &mut self.checker, &mut self.trace);
+            let Some(core) = core else { return };
             if !core.has_ready() {
                 break;
             }
-            let mut store = SimStore {
-                id,
-                now,
-                disk,
-                written,
-                sync_asked,
-                checker: &mut self.checker,
-                trace: &mut self.trace,
-                violation: None,
-                prev_term: Term::default(),
-            };
             let mut out: Vec<Message> = Vec::new();
             pipeline.take(core, &mut store, &mut out).expect("the simulated disk does not fail a write");
             if let Some(v) = store.violation {
@@ -118,20 +106,8 @@ impl Sim {
     /// the node crashed or a checker failed.
     fn complete_durable(&mut self, id: NodeId) -> bool {
         loop {
-            let now = self.now;
             let node = self.nodes.get_mut(&id).expect("node exists");
-            let SimNode { pipeline, disk, written, sync_asked, .. } = node;
-            let mut store = SimStore {
-                id,
-                now,
-                disk,
-                written,
-                sync_asked,
-                checker: &mut self.checker,
-                trace: &mut self.trace,
-                violation: None,
-                prev_term: Term::default(),
-            };
+            let (mut store, pipeline, _) = node.parts(self.now, &mut self.checker, &mut self.trace);
             let batch = pipeline.next_durable(&mut store).expect("the simulated disk does not fail a sync");
             if let Some(batch) = batch {
                 if !self.complete(id, batch) {
@@ -325,6 +301,31 @@ impl Sim {
         node.timer_at = Some(at);
         let generation = node.timer_generation;
         self.schedule_at(at, Event::Timer { node: id, generation });
+    }
+}
+
+impl SimNode {
+    /// The node split for the pipeline: its disk as a store (with the checkers and the
+    /// trace lent to it), its pipeline, and its core if it runs.
+    fn parts<'a>(
+        &'a mut self,
+        now: u64,
+        checker: &'a mut Checker,
+        trace: &'a mut Trace,
+    ) -> (SimStore<'a>, &'a mut Pipeline, Option<&'a mut Core>) {
+        let SimNode { id, core, pipeline, disk, written, sync_asked, .. } = self;
+        let store = SimStore {
+            id: *id,
+            now,
+            disk,
+            written,
+            sync_asked,
+            checker,
+            trace,
+            violation: None,
+            prev_term: Term::default(),
+        };
+        (store, pipeline, core.as_mut())
     }
 }
 
