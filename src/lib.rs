@@ -73,45 +73,45 @@
 //! assert_eq!(node(3).commit_index(), index);
 //! ```
 //!
-//! # Example: the same through [`Core`] and the driver's contract
-//! A driver of its own takes each [`Ready`] and follows the four steps above. Here a disk is a
-//! vector and the network a queue; no time needs to pass, because node 1 is told to campaign.
+//! # Example: the same through [`Core`] and the driver pipeline
+//! A driver of its own steps the core and runs [`driver::Pipeline`], which follows the four
+//! steps above over a store, a transport and an applier. Here the disk is a
+//! [`DurableState`] in memory and the network a queue; no time needs to pass, because node 1
+//! is told to campaign.
 //!
 //! ```
+//! use quorate::driver::{Apply, Pipeline};
 //! use quorate::{Command, Core, DurableState, EntryKind, Input, LogEntry, Message, NodeState, RaftConfig};
 //! use std::collections::VecDeque;
 //!
 //! struct Node {
 //!     core: Core,
-//!     disk: Vec<LogEntry>,
-//!     applied: Vec<Vec<u8>>,
+//!     pipeline: Pipeline,
+//!     disk: DurableState,
+//!     applied: Applied,
 //! }
 //!
-//! /// Handles every ready of `node`: persist, send, apply, acknowledge.
-//! fn drive(node: &mut Node, network: &mut VecDeque<Message>) {
-//!     while node.core.has_ready() {
-//!         let ready = node.core.ready();
-//!         network.extend(ready.messages.iter().cloned()); // these may go before the write
-//!         if let Some(first) = ready.entries.first() {
-//!             // 1. Persist (a real driver also writes `ready.hard_state`, then syncs).
-//!             node.disk.truncate(first.index.0 as usize - 1);
-//!             node.disk.extend(ready.entries.iter().cloned());
-//!         }
-//!         network.extend(ready.messages_when_durable.iter().cloned()); // 2. once durable
-//!         for entry in &ready.committed_entries {
-//!             if entry.kind == EntryKind::Normal {
-//!                 node.applied.push(entry.command.data.clone()); // 3. apply
-//!             }
-//!         }
-//!         node.core.advance(&ready); // 4. acknowledge
+//! /// The state machine: the commands applied, in order.
+//! struct Applied(Vec<Vec<u8>>);
+//!
+//! impl Apply for Applied {
+//!     fn apply(&mut self, entries: &[LogEntry]) {
+//!         let commands = entries.iter().filter(|e| e.kind == EntryKind::Normal);
+//!         self.0.extend(commands.map(|e| e.command.data.clone()));
 //!     }
+//! }
+//!
+//! /// Handles every ready of `node`: persist, send, sync, send what waited, apply, acknowledge.
+//! fn drive(node: &mut Node, network: &mut VecDeque<Message>) {
+//!     node.pipeline.drive(&mut node.core, &mut node.disk, network, &mut node.applied).unwrap();
 //! }
 //!
 //! let mut nodes: Vec<Node> = (1..=3)
 //!     .map(|id| Node {
 //!         core: Core::with_seed(RaftConfig::new(id, [1, 2, 3]), DurableState::default(), id, 0).unwrap(),
-//!         disk: Vec::new(),
-//!         applied: Vec::new(),
+//!         pipeline: Pipeline::new(),
+//!         disk: DurableState::default(),
+//!         applied: Applied(Vec::new()),
 //!     })
 //!     .collect();
 //! let mut network = VecDeque::new();
@@ -131,8 +131,8 @@
 //!     nodes[to].core.step(Input::Message(msg)).unwrap();
 //! }
 //! for node in &nodes {
-//!     assert_eq!(node.applied, vec![b"x = 1".to_vec()]);
-//!     assert_eq!(node.disk.len(), 2, "the leader's no-op and the command");
+//!     assert_eq!(node.applied.0, vec![b"x = 1".to_vec()]);
+//!     assert_eq!(node.disk.entries.len(), 2, "the leader's no-op and the command");
 //! }
 //! ```
 
