@@ -407,8 +407,13 @@ impl Sim {
         }
     }
 
+    /// The highest term anywhere: of a running core, or durable on any node's disk (a node
+    /// left down still holds its term, and every message carries a term its sender had made
+    /// durable, so no message in flight or deferred carries a higher one).
     fn max_term(&self) -> Term {
-        self.nodes.values().filter_map(|n| n.core.as_ref()).map(Core::term).max().unwrap_or_default()
+        let running = self.nodes.values().filter_map(|n| n.core.as_ref()).map(Core::term);
+        let durable = self.nodes.values().map(|n| n.disk.durable_hard_state().term);
+        running.chain(durable).max().unwrap_or_default()
     }
 
     fn leader(&self) -> Option<NodeId> {
