@@ -42,6 +42,13 @@ pub trait LogStore {
 pub trait Transport {
     /// Sends `msg` (or loses it: Raft tolerates loss).
     fn send(&mut self, msg: Message);
+
+    /// Sends every message of `msgs`, in order.
+    fn send_all(&mut self, msgs: Vec<Message>) {
+        for msg in msgs {
+            self.send(msg);
+        }
+    }
 }
 
 /// Where committed entries go.
@@ -111,23 +118,57 @@ impl Pipeline {
         apply: &mut impl Apply,
     ) -> RaftResult<()> {
         loop {
-            self.take(core, store, net)?;
             let mut completed = false;
+            while core.has_ready() {
+                let batch = self.take_one(core, store, net)?;
+                // With nothing waiting before it and a sync that is done at once (or none
+                // needed), the batch completes here without a trip through the queue.
+                if self.waiting.is_empty() && self.durable_now(batch.sync_to, store)? {
+                    Self::complete(batch, core, net, apply)?;
+                    completed = true;
+                } else {
+                    self.waiting.push_back(batch);
+                }
+            }
             while let Some(batch) = self.next_durable(store)? {
-                let Batch { messages_when_durable, committed_entries, last_entry, .. } = batch;
-                for msg in messages_when_durable {
-                    net.send(msg);
-                }
-                if !committed_entries.is_empty() {
-                    apply.apply(&committed_entries);
-                }
-                Self::acknowledge(core, last_entry, committed_entries.last().map(|e| e.index))?;
+                Self::complete(batch, core, net, apply)?;
                 completed = true;
             }
             if !completed || !core.has_ready() {
                 return Ok(());
             }
         }
+    }
+
+    /// Whether a write that must reach `sync_to` is durable now, asking the store for a sync
+    /// if it is not and none is in progress.
+    fn durable_now(&mut self, sync_to: Option<u64>, store: &mut impl LogStore) -> RaftResult<bool> {
+        let Some(to) = sync_to.filter(|&to| to > self.durable) else { return Ok(true) };
+        if self.syncing {
+            return Ok(false);
+        }
+        if store.sync(to)? {
+            self.durable = self.durable.max(to);
+            Ok(true)
+        } else {
+            self.syncing = true;
+            Ok(false)
+        }
+    }
+
+    /// Sends what waited for the batch, applies its entries and acknowledges it.
+    fn complete(
+        batch: Batch,
+        core: &mut Core,
+        net: &mut impl Transport,
+        apply: &mut impl Apply,
+    ) -> RaftResult<()> {
+        let Batch { messages_when_durable, committed_entries, last_entry, .. } = batch;
+        net.send_all(messages_when_durable);
+        if !committed_entries.is_empty() {
+            apply.apply(&committed_entries);
+        }
+        Self::acknowledge(core, last_entry, committed_entries.last().map(|e| e.index))
     }
 
     /// Takes every batch the core has ready: each is inspected, written, its `messages`
@@ -139,22 +180,31 @@ impl Pipeline {
         net: &mut impl Transport,
     ) -> RaftResult<()> {
         while core.has_ready() {
-            let mut ready = core.ready();
-            store.inspect(core, &ready);
-            let last_entry = ready.entries.last().map(|e| (e.index, e.term));
-            let position = if ready.must_persist() { Some(store.write(&mut ready)?) } else { None };
-            let Ready { messages, messages_when_durable, committed_entries, must_sync, .. } = ready;
-            for msg in messages {
-                net.send(msg);
-            }
-            self.waiting.push_back(Batch {
-                sync_to: position.filter(|_| must_sync),
-                messages_when_durable,
-                committed_entries,
-                last_entry,
-            });
+            let batch = self.take_one(core, store, net)?;
+            self.waiting.push_back(batch);
         }
         Ok(())
+    }
+
+    /// Takes one ready: inspects it, writes it, sends its `messages`; returns the rest.
+    fn take_one(
+        &mut self,
+        core: &mut Core,
+        store: &mut impl LogStore,
+        net: &mut impl Transport,
+    ) -> RaftResult<Batch> {
+        let mut ready = core.ready();
+        store.inspect(core, &ready);
+        let last_entry = ready.entries.last().map(|e| (e.index, e.term));
+        let position = if ready.must_persist() { Some(store.write(&mut ready)?) } else { None };
+        let Ready { messages, messages_when_durable, committed_entries, must_sync, .. } = ready;
+        net.send_all(messages);
+        Ok(Batch {
+            sync_to: position.filter(|_| must_sync),
+            messages_when_durable,
+            committed_entries,
+            last_entry,
+        })
     }
 
     /// The oldest batch, if it may complete now: it is durable, or needs no sync of its own.
@@ -163,16 +213,11 @@ impl Pipeline {
     /// until [`Pipeline::synced`] says it did.
     pub fn next_durable(&mut self, store: &mut impl LogStore) -> RaftResult<Option<Batch>> {
         let Some(front) = self.waiting.front() else { return Ok(None) };
-        if let Some(to) = front.sync_to.filter(|&to| to > self.durable) {
-            if self.syncing {
+        if front.sync_to.is_some_and(|to| to > self.durable) {
+            let last = self.waiting.iter().filter_map(|w| w.sync_to).max();
+            if !self.durable_now(last, store)? {
                 return Ok(None);
             }
-            let last = self.waiting.iter().filter_map(|w| w.sync_to).max().unwrap_or(to);
-            if !store.sync(last)? {
-                self.syncing = true;
-                return Ok(None);
-            }
-            self.durable = self.durable.max(last);
         }
         Ok(self.waiting.pop_front())
     }
@@ -219,12 +264,20 @@ impl Transport for Vec<Message> {
     fn send(&mut self, msg: Message) {
         self.push(msg);
     }
+
+    fn send_all(&mut self, mut msgs: Vec<Message>) {
+        self.append(&mut msgs);
+    }
 }
 
 /// A transport that queues the messages, in order, for the caller to deliver.
 impl Transport for VecDeque<Message> {
     fn send(&mut self, msg: Message) {
         self.push_back(msg);
+    }
+
+    fn send_all(&mut self, msgs: Vec<Message>) {
+        self.extend(msgs);
     }
 }
 

@@ -227,14 +227,10 @@ impl RaftLog {
 
     /// Bytes of the entries the log holds in `from..=to`.
     fn bytes_in(&self, from: LogIndex, to: LogIndex) -> u64 {
-        let mut bytes = 0;
-        let mut index = from.max(self.first_index());
-        while index <= to {
-            let Some(stored) = self.stored(index) else { break };
-            bytes += stored.size_bytes();
-            index = index.next();
-        }
-        bytes
+        let from = from.max(self.first_index());
+        let (Some(pos), true) = (self.position(from), from <= to) else { return 0 };
+        let count = usize::try_from(to.0 - from.0 + 1).unwrap_or(usize::MAX);
+        self.entries.iter_from(pos).take(count).map(Stored::size_bytes).sum()
     }
 
     /// Number of entries held.
@@ -283,9 +279,12 @@ impl RaftLog {
         let by_bytes = max_bytes / ENTRY_HEADER_BYTES + 1;
         let capacity = usize::try_from(span.min(by_bytes)).unwrap_or(usize::MAX).min(max_count);
         let mut out = Vec::with_capacity(capacity);
+        let Some(pos) = self.position(index) else { return out };
         let mut bytes = 0u64;
-        while index <= to && out.len() < max_count {
-            let Some(entry) = self.stored(index) else { break };
+        for entry in self.entries.iter_from(pos) {
+            if index > to || out.len() >= max_count {
+                break;
+            }
             bytes += entry.size_bytes();
             if !out.is_empty() && bytes > max_bytes {
                 break;

@@ -83,6 +83,20 @@ impl EntryStore {
         }
     }
 
+    /// The entries from position `pos` on, in order: a walk over the chunks, cheaper than a
+    /// lookup per position.
+    pub(crate) fn iter_from(&self, pos: usize) -> impl Iterator<Item = &Stored> + '_ {
+        let slot = pos.min(self.len) + self.front;
+        let (chunk, offset) = (slot / CHUNK, slot % CHUNK);
+        let remaining = self.len - pos.min(self.len);
+        self.chunks
+            .iter()
+            .skip(chunk)
+            .enumerate()
+            .flat_map(move |(k, c)| c[if k == 0 { offset.min(c.len()) } else { 0 }..].iter())
+            .take(remaining)
+    }
+
     pub(crate) fn last(&self) -> Option<&Stored> {
         self.len.checked_sub(1).and_then(|pos| self.get(pos))
     }

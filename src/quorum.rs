@@ -62,7 +62,19 @@ impl MajorityConfig {
         if self.voters.is_empty() {
             return LogIndex(u64::MAX);
         }
-        let mut indices: Vec<LogIndex> = self.voters.iter().map(|&v| acked(v)).collect();
+        // The leader asks on every acknowledgement: small clusters sort on the stack.
+        const SMALL: usize = 16;
+        let mut small = [LogIndex(0); SMALL];
+        let mut large = Vec::new();
+        let indices: &mut [LogIndex] = if self.voters.len() <= SMALL {
+            for (slot, &v) in small.iter_mut().zip(&self.voters) {
+                *slot = acked(v);
+            }
+            &mut small[..self.voters.len()]
+        } else {
+            large.extend(self.voters.iter().map(|&v| acked(v)));
+            &mut large
+        };
         indices.sort_unstable_by(|a, b| b.cmp(a));
         indices[self.majority() - 1]
     }

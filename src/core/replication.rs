@@ -83,6 +83,7 @@ impl Core {
                 return;
             }
             if pr.on_ack(resp.match_index) {
+                self.check_progress(from);
                 self.maybe_commit();
             }
         } else {
@@ -98,6 +99,7 @@ impl Core {
                 return;
             }
         }
+        self.check_progress(from);
         self.maybe_send_append(from, false);
     }
 
@@ -198,6 +200,7 @@ impl Core {
         if let Some(pr) = self.tracker.progress_mut(peer) {
             pr.on_sent(last, sent_entries);
         }
+        self.check_progress(peer);
         self.send(peer, Payload::AppendEntries(request));
         sent_entries
     }
