@@ -71,6 +71,7 @@ impl LogEntry {
     }
 
     /// The entry's term.
+    #[inline]
     pub fn term(&self) -> Term {
         self.term
     }
@@ -183,12 +184,14 @@ impl RaftLog {
 
     /// The first index the log holds an entry for (one past the snapshot point; past the
     /// last index when the log holds none).
+    #[inline]
     pub fn first_index(&self) -> LogIndex {
         self.snapshot.index.next()
     }
 
     /// The position in the entry store of the entry at `index`, if the log holds it: the one
     /// place where indices become positions.
+    #[inline]
     fn position(&self, index: LogIndex) -> Option<usize> {
         let pos = index.0.checked_sub(self.first_index().0)?;
         let pos = usize::try_from(pos).ok()?;
@@ -196,26 +199,31 @@ impl RaftLog {
     }
 
     /// Index of the last entry (the snapshot point's when the log holds none).
+    #[inline]
     pub fn last_index(&self) -> LogIndex {
         self.snapshot.index.plus(self.entries.len() as u64)
     }
 
     /// Term of the last entry (the snapshot point's when the log holds none).
+    #[inline]
     pub fn last_term(&self) -> Term {
         self.entries.last().map_or(self.snapshot.term, |e| e.term)
     }
 
     /// The committed index.
+    #[inline]
     pub fn committed(&self) -> LogIndex {
         self.committed
     }
 
     /// The highest index confirmed durable.
+    #[inline]
     pub fn durable_index(&self) -> LogIndex {
         self.durable
     }
 
     /// The highest index confirmed applied.
+    #[inline]
     pub fn applied(&self) -> LogIndex {
         self.applied
     }
@@ -253,6 +261,7 @@ impl RaftLog {
         self.stored(index).map(|e| e.term)
     }
 
+    #[inline]
     fn stored(&self, index: LogIndex) -> Option<&Stored> {
         self.entries.get(self.position(index)?)
     }
@@ -264,6 +273,7 @@ impl RaftLog {
 
     /// True when the log holds an entry at `index` with `term` (the snapshot point always
     /// matches, index 0 included).
+    #[inline]
     pub fn matches(&self, index: LogIndex, term: Term) -> bool {
         self.term(index) == Some(term)
     }

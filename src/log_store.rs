@@ -48,10 +48,12 @@ pub(crate) struct EntryStore {
 }
 
 impl EntryStore {
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
+    #[inline]
     pub(crate) fn get(&self, pos: usize) -> Option<&Stored> {
         if pos >= self.len {
             return None;
@@ -97,6 +99,7 @@ impl EntryStore {
             .take(remaining)
     }
 
+    #[inline]
     pub(crate) fn last(&self) -> Option<&Stored> {
         self.len.checked_sub(1).and_then(|pos| self.get(pos))
     }
