@@ -8,7 +8,10 @@
 //! *before* anything that depends on it is returned, then committed entries are applied.
 //! Everything the node sends leaves through the core's `Ready`: vote requests and answers
 //! are returned by the call that caused them, and AppendEntries (with flow control, as the
-//! core sends them) wait in a per-peer outbox until a `create_*` call hands them out.
+//! core sends them) wait in a per-peer outbox until a `create_*` call hands them out. What
+//! waits there was never sent: a probe still there is rebuilt before a replication round
+//! ([`Input::ProbeUnsent`]), and a request a later one covers is dropped, so a proposal made
+//! right after an election goes out in one request with the leader's no-op.
 //!
 //! Locking: two locks, always taken in the order `apply` then `inner`, never the reverse; the
 //! state machine (a user callback) runs with only `apply` held, so it may call back into the
@@ -24,6 +27,7 @@ use crate::log::{Command, EntryKind, LogEntry};
 use crate::message::{
     AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
 };
+use crate::progress::ProgressState;
 use crate::state_machine::StateMachine;
 use crate::storage::{load_durable, MemPersistence, RaftPersistence};
 use crate::types::{LogIndex, NodeId, NodeState, Term};
@@ -270,6 +274,23 @@ impl RaftNode {
         (!requests.is_empty()).then(|| requests.remove(0).1)
     }
 
+    /// A probe the caller never collected never left the node: before a replication round
+    /// it is dropped, and the core told so, so that the round rebuilds it from the
+    /// follower's next index with what the log holds now (a proposal made since the leader
+    /// was elected goes with it, in one request, as the caller expects).
+    fn drop_unsent_probes(&self, only: Option<NodeId>) {
+        let Ok(mut inner) = self.lock_inner() else { return };
+        let Inner { core, outbox, .. } = &mut *inner;
+        for (&peer, queue) in outbox.iter_mut() {
+            let probing = core.progress(peer).is_some_and(|p| p.state == ProgressState::Probe);
+            if only.is_some_and(|p| p != peer) || !probing || queue.is_empty() {
+                continue;
+            }
+            queue.clear();
+            let _ = core.step(Input::ProbeUnsent { to: peer });
+        }
+    }
+
     /// Steps the core with `input` (a heartbeat or replication round), then hands out the
     /// AppendEntries waiting for the caller (for `only` that peer, or for all) that `wanted`
     /// picks, oldest first, and keeps the others. With `one_empty_at_most`, a peer that
@@ -282,6 +303,9 @@ impl RaftNode {
         wanted: impl Fn(&AppendEntriesRequest) -> bool,
         one_empty_at_most: bool,
     ) -> Vec<(NodeId, AppendEntriesRequest)> {
+        if matches!(input, Input::Replicate { .. }) {
+            self.drop_unsent_probes(only);
+        }
         if self.drive(|core| core.step(input)).is_err() {
             return Vec::new();
         }
@@ -291,6 +315,7 @@ impl RaftNode {
             if only.is_some_and(|p| p != peer) {
                 continue;
             }
+            drop_covered(queue);
             let (mut take, keep): (VecDeque<_>, VecDeque<_>) = queue.drain(..).partition(|r| wanted(r));
             *queue = keep;
             if one_empty_at_most {
@@ -509,6 +534,26 @@ impl RaftNode {
             }
         }
     }
+}
+
+/// Drops the requests with entries that a later one in the queue covers (the same term, a
+/// previous index at or before theirs and a last index at or after theirs): a probe sent
+/// while the follower's position was unknown, superseded once it was learned. The caller
+/// gets the later one alone, as one request from the follower's next index.
+fn drop_covered(queue: &mut VecDeque<AppendEntriesRequest>) {
+    let covered = |i: usize, queue: &VecDeque<AppendEntriesRequest>| {
+        let a = &queue[i];
+        !a.entries.is_empty()
+            && queue.iter().skip(i + 1).any(|b| {
+                b.term == a.term
+                    && !b.entries.is_empty()
+                    && b.prev_log_index <= a.prev_log_index
+                    && b.last_index() >= a.last_index()
+            })
+    };
+    let keep: Vec<bool> = (0..queue.len()).map(|i| !covered(i, queue)).collect();
+    let mut flags = keep.into_iter();
+    queue.retain(|_| flags.next().unwrap_or(true));
 }
 
 /// The state machine's side of the pipeline: committed entries wait in a queue for the

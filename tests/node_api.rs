@@ -200,10 +200,10 @@ fn propose_replicate_commit_apply() {
     assert_eq!((a, b), (LogIndex(2), LogIndex(3)));
     assert_eq!(leader.commit_index(), LogIndex(0), "nothing commits before a follower has it");
 
-    // Flow control: the first round is the probe each follower got when the leader was
-    // elected (the no-op); once it is acknowledged, the rest goes in one batch.
+    // The probe each follower got when the leader was elected (the no-op) was never handed
+    // out: the first round rebuilds it with everything proposed since.
     let rounds = t.replicate(1);
-    assert_eq!(rounds, 2, "a probe, then one batch with everything else");
+    assert_eq!(rounds, 1, "one batch carries everything");
     for id in 1..=3 {
         let n = t.node(id);
         assert_eq!(n.commit_index(), LogIndex(3), "node {id}");

@@ -84,6 +84,13 @@ pub enum Input {
     Campaign,
     /// The leader sends a heartbeat (an AppendEntries without entries) to every peer now.
     Heartbeat,
+    /// The probe last sent to `to` never left this node (the seed's RPC-style API drops a
+    /// probe its caller did not collect before asking for fresh requests): flow control
+    /// lets the leader send `to` a new one, from its next index, with what the log holds now.
+    ProbeUnsent {
+        /// The peer.
+        to: NodeId,
+    },
     /// The leader sends each peer (or only `to`) the entries flow control lets go now; with
     /// `idle_heartbeat`, a peer that gets none gets a heartbeat instead.
     Replicate {
@@ -335,6 +342,16 @@ impl Core {
             Input::Heartbeat => {
                 if self.role == Role::Leader {
                     self.broadcast_heartbeat();
+                }
+                Ok(None)
+            }
+            Input::ProbeUnsent { to } => {
+                if self.role == Role::Leader && to != self.id {
+                    if let Some(pr) = self.tracker.progress_mut(to) {
+                        if pr.state == ProgressState::Probe {
+                            pr.probe_sent = false;
+                        }
+                    }
                 }
                 Ok(None)
             }
