@@ -4,7 +4,7 @@
 //! gateways (STYLE.md 4):
 //! - the log starts after a snapshot point (index and term; 0 and 0 before any compaction),
 //!   and entries are contiguous from there: the entry at `index` sits at position
-//!   `index - snapshot.index - 1` ([`RaftLog::position`], the one place that says so);
+//!   `index - snapshot.index - 1` (`RaftLog::position`, the one place that says so);
 //! - terms never decrease along the log;
 //! - `applied <= committed <= last_index`, and `committed` never decreases;
 //! - nothing at or below `committed` is ever truncated or overwritten (paper §5.3, §5.4).
