@@ -381,7 +381,7 @@ impl Core {
 
     /// The core's invariants, checked after every input in every build, in constant time:
     /// a failure is a bug in the engine, never a peer's or a disk's doing. A follower's
-    /// progress is checked where it changes ([`Core::check_progress`]).
+    /// progress is checked where it changes (`check_progress`).
     fn check_invariants(&self) {
         let log = &self.log;
         assert!(
@@ -401,20 +401,20 @@ impl Core {
             );
         }
     }
+}
 
-    /// A follower's progress after it changed: its match is below its next index, and no
-    /// more messages are in flight to it than the window allows.
-    fn check_progress(&self, peer: NodeId) {
-        let Some(pr) = self.tracker.progress(peer) else { return };
-        assert!(pr.match_index < pr.next_index, "{peer}: match {} < next {}", pr.match_index, pr.next_index);
-        assert!(
-            pr.inflight.len() <= self.config.max_inflight,
-            "{peer}: {} messages in flight, above the bound {}",
-            pr.inflight.len(),
-            self.config.max_inflight
-        );
-    }
+/// A follower's progress after it changed: its match is below its next index, and no more
+/// messages are in flight to it than the window (`max_inflight`) allows.
+fn check_progress(peer: NodeId, pr: &Progress, max_inflight: usize) {
+    assert!(pr.match_index < pr.next_index, "{peer}: match {} < next {}", pr.match_index, pr.next_index);
+    assert!(
+        pr.inflight.len() <= max_inflight,
+        "{peer}: {} messages in flight, above the bound {max_inflight}",
+        pr.inflight.len()
+    );
+}
 
+impl Core {
     /// Proposes a command: shorthand for [`Core::step`] with [`Input::Propose`]. Returns the
     /// index it will have if it commits. Refuses a command above
     /// [`RaftConfig::max_command_bytes`], and one that would take the leader's uncommitted

@@ -83,7 +83,7 @@ impl Core {
                 return;
             }
             if pr.on_ack(resp.match_index) {
-                self.check_progress(from);
+                check_progress(from, pr, self.config.max_inflight);
                 self.maybe_commit();
             }
         } else {
@@ -98,8 +98,8 @@ impl Core {
             if !pr.on_reject(resp.match_index, resp.last_log_index, hint) {
                 return;
             }
+            check_progress(from, pr, self.config.max_inflight);
         }
-        self.check_progress(from);
         self.maybe_send_append(from, false);
     }
 
@@ -199,8 +199,8 @@ impl Core {
         let sent_entries = !request.entries.is_empty();
         if let Some(pr) = self.tracker.progress_mut(peer) {
             pr.on_sent(last, sent_entries);
+            check_progress(peer, pr, self.config.max_inflight);
         }
-        self.check_progress(peer);
         self.send(peer, Payload::AppendEntries(request));
         sent_entries
     }
