@@ -7,11 +7,12 @@
 //! against the node's state at that moment so that most of them mean something: messages from
 //! voters or strangers with terms and indexes near the node's own, or hostile ones (terms near
 //! `u64::MAX`, indexes past the end, entries that skip, repeat, lower their term or rewrite
-//! committed ones), misaddressed messages, ticks, proposals, forced campaigns and restarts
+//! committed ones), misaddressed messages, ticks, clock readings without timers, proposals,
+//! forced campaigns, heartbeat and replication rounds, probes reported unsent, and restarts
 //! from the durable state. The two targets differ only in the messages they send.
 //!
-//! The harness is the driver: it persists each [`Ready`] to an in-memory [`DurableState`],
-//! then "sends" (checks) its messages, then applies and calls [`Core::advance`]. [`Checks`]
+//! The harness drives the node through the driver pipeline ([`quorate::driver::Pipeline`])
+//! over an in-memory [`DurableState`], with its checks in the store. [`Checks`]
 //! holds what was observed and asserts the node's invariants on every batch and after every
 //! input. Set `QUORATE_FUZZ_TRACE=1` to print every input as it is fed.
 
@@ -287,9 +288,16 @@ fn read_input(u: &mut Unstructured<'_>, h: &Harness, payload: PayloadReader) -> 
             let to = NodeId(u.arbitrary()?);
             Input::Message(Message { from, to, payload: payload(u, from, core)? })
         }
-        190..=219 => Input::Tick { now: h.now + 4 * u64::from(u.arbitrary::<u8>()?) },
-        220..=234 => Input::Propose(Command::new(vec![u.arbitrary()?; u.int_in_range(0..=3)?])),
-        235..=244 => Input::Campaign,
+        190..=214 => Input::Tick { now: h.now + 4 * u64::from(u.arbitrary::<u8>()?) },
+        215..=217 => Input::Clock { now: h.now + 4 * u64::from(u.arbitrary::<u8>()?) },
+        218..=230 => Input::Propose(Command::new(vec![u.arbitrary()?; u.int_in_range(0..=3)?])),
+        231..=238 => Input::Campaign,
+        239..=240 => Input::Heartbeat,
+        241..=243 => {
+            let to = if u.arbitrary()? { Some(read_peer(u, core)?) } else { None };
+            Input::Replicate { to, idle_heartbeat: u.arbitrary()? }
+        }
+        244 => Input::ProbeUnsent { to: read_peer(u, core)? },
         _ => return Ok(Event::Restart),
     };
     Ok(Event::Input(input))
@@ -385,7 +393,7 @@ impl Harness {
         }
         match event {
             Event::Input(input) => {
-                if let Input::Tick { now } = input {
+                if let Input::Tick { now } | Input::Clock { now } = input {
                     self.now = self.now.max(now);
                 }
                 if let Input::Message(msg) = &input {
