@@ -12,7 +12,7 @@
 //! from the durable state. The two targets differ only in the messages they send.
 //!
 //! The harness drives the node through the driver pipeline ([`quorate::driver::Pipeline`])
-//! over an in-memory [`DurableState`], with its checks in the store. [`Checks`]
+//! over an in-memory [`DurableState`], with its checks in the store. `Checks`
 //! holds what was observed and asserts the node's invariants on every batch and after every
 //! input. Set `QUORATE_FUZZ_TRACE=1` to print every input as it is fed.
 
