@@ -97,11 +97,6 @@ impl Pipeline {
         self.waiting.is_empty()
     }
 
-    /// The batches waiting, oldest first.
-    pub fn waiting(&self) -> impl Iterator<Item = &Batch> {
-        self.waiting.iter()
-    }
-
     /// Forgets every waiting batch: the node crashed, and its core is rebuilt from disk.
     pub fn reset(&mut self) {
         *self = Pipeline::default();
@@ -251,11 +246,6 @@ impl Batch {
     /// The last entry written by the batch, to acknowledge as durable.
     pub fn last_entry(&self) -> Option<(LogIndex, Term)> {
         self.last_entry
-    }
-
-    /// The position the batch's write must reach to be durable, when it must be.
-    pub fn sync_to(&self) -> Option<u64> {
-        self.sync_to
     }
 }
 

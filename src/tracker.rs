@@ -56,11 +56,6 @@ impl ProgressTracker {
         self.progress.keys().copied().filter(|&p| p != me).collect()
     }
 
-    /// Every progress, in member order.
-    pub fn progresses(&self) -> impl Iterator<Item = (NodeId, &Progress)> {
-        self.progress.iter().map(|(&id, p)| (id, p))
-    }
-
     /// The highest index a quorum of voters holds (a member without progress holds none).
     pub fn committed_index(&self) -> LogIndex {
         self.config.committed_index(|v| self.progress.get(&v).map_or(LogIndex(0), |p| p.match_index))

@@ -227,6 +227,16 @@ fn naive_kv(map: &BTreeMap<String, String>, input: &KvInput) -> (BTreeMap<String
 
 fn kv_history(gens: &[Gen]) -> History<KvInput, KvOutput> {
     let inputs: Vec<KvInput> = gens.iter().map(kv_input).collect();
+    kv_history_of(gens, inputs, |value| format!("{value}x"))
+}
+
+/// The history of `inputs` taking effect in the generated order, with the outputs the naive
+/// model gives; a corrupted read returns `corrupt(value)`, a corrupted write the opposite.
+fn kv_history_of(
+    gens: &[Gen],
+    inputs: Vec<KvInput>,
+    corrupt: fn(String) -> String,
+) -> History<KvInput, KvOutput> {
     let mut outputs = vec![None; gens.len()];
     let mut map = BTreeMap::new();
     for i in effect_order(gens, &intervals(gens)) {
@@ -238,7 +248,7 @@ fn kv_history(gens: &[Gen]) -> History<KvInput, KvOutput> {
         let out = output.take().unwrap_or(KvOutput::Ok { ok: false });
         *output = Some(match (g.corrupt, out) {
             (false, out) => out,
-            (true, KvOutput::Value { value }) => KvOutput::Value { value: format!("{value}x") },
+            (true, KvOutput::Value { value }) => KvOutput::Value { value: corrupt(value) },
             (true, KvOutput::Ok { ok }) => KvOutput::Ok { ok: !ok },
         });
     }
@@ -279,22 +289,7 @@ fn kv_token_history(gens: &[Gen]) -> History<KvInput, KvOutput> {
             }
         })
         .collect();
-    let mut outputs = vec![None; gens.len()];
-    let mut map = BTreeMap::new();
-    for i in effect_order(gens, &intervals(gens)) {
-        let (next, output) = naive_kv(&map, &inputs[i]);
-        map = next;
-        outputs[i] = Some(output);
-    }
-    for (g, output) in gens.iter().zip(outputs.iter_mut()) {
-        let out = output.take().unwrap_or(KvOutput::Ok { ok: false });
-        *output = Some(match (g.corrupt, out) {
-            (false, out) => out,
-            (true, KvOutput::Value { value }) => KvOutput::Value { value: value.replacen(';', "", 1) },
-            (true, KvOutput::Ok { ok }) => KvOutput::Ok { ok: !ok },
-        });
-    }
-    build(gens, inputs, outputs)
+    kv_history_of(gens, inputs, |value| value.replacen(';', "", 1))
 }
 
 /// How many of the history's operations [`Kv::droppable`] leaves out.
