@@ -81,7 +81,7 @@
 //!
 //! ```
 //! use quorate::driver::{Apply, Pipeline};
-//! use quorate::{Command, Core, DurableState, EntryKind, Input, LogEntry, Message, NodeState, RaftConfig};
+//! use quorate::{Bytes, Command, Core, DurableState, EntryKind, Input, LogEntry, Message, NodeState, RaftConfig};
 //! use std::collections::VecDeque;
 //!
 //! struct Node {
@@ -92,7 +92,7 @@
 //! }
 //!
 //! /// The state machine: the commands applied, in order.
-//! struct Applied(Vec<Vec<u8>>);
+//! struct Applied(Vec<Bytes>);
 //!
 //! impl Apply for Applied {
 //!     fn apply(&mut self, entries: &[LogEntry]) {
@@ -169,6 +169,8 @@ pub use crate::node::RaftNode;
 pub use crate::state_machine::StateMachine;
 pub use crate::storage::{MemPersistence, RaftPersistence};
 pub use crate::types::{LogIndex, NodeId, NodeState, Term};
+/// The shared, immutable buffer that carries a command's payload ([`Command::data`]).
+pub use bytes::Bytes;
 /// The RNG [`Core::new`] draws its election jitter from, and the trait that seeds it
 /// (`ChaCha8Rng::seed_from_u64`), re-exported so that a driver needs no crates of its own at
 /// matching versions. [`Core::with_seed`] takes a plain `u64` instead.

@@ -11,19 +11,30 @@
 
 use crate::log_store::{EntryStore, Stored};
 use crate::types::{LogIndex, Term};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An opaque command for the user's state machine.
+///
+/// The payload is a shared, immutable buffer ([`Bytes`]): from `propose` to `apply`, handing
+/// an entry to persistence, to each follower's AppendEntries and to the state machine clones
+/// a reference, never the bytes. `Bytes` reads as a `[u8]` (it dereferences to one and
+/// compares with `Vec<u8>`, `[u8]` and `&[u8]`); `data.to_vec()` gives an owned copy.
 #[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Command {
     /// The command's bytes, interpreted only by the state machine.
-    pub data: Vec<u8>,
+    pub data: Bytes,
 }
 
 impl Command {
-    /// A command carrying `data`.
+    /// A command carrying `data`: the vector becomes the shared buffer, without a copy.
     pub fn new(data: Vec<u8>) -> Self {
+        Command { data: Bytes::from(data) }
+    }
+
+    /// A command carrying a buffer that is already shared.
+    pub fn from_bytes(data: Bytes) -> Self {
         Command { data }
     }
 }
@@ -36,6 +47,12 @@ impl fmt::Debug for Command {
 
 impl From<Vec<u8>> for Command {
     fn from(data: Vec<u8>) -> Self {
+        Command::new(data)
+    }
+}
+
+impl From<Bytes> for Command {
+    fn from(data: Bytes) -> Self {
         Command { data }
     }
 }

@@ -100,8 +100,8 @@ impl Recorder {
 
 impl StateMachine for Recorder {
     fn apply(&mut self, entry: &LogEntry) -> RaftResult<Vec<u8>> {
-        self.applied.lock().unwrap().push((entry.index, entry.command.data.clone()));
-        Ok(entry.command.data.clone())
+        self.applied.lock().unwrap().push((entry.index, entry.command.data.to_vec()));
+        Ok(entry.command.data.to_vec())
     }
     fn snapshot(&self) -> RaftResult<Vec<u8>> {
         Ok(Vec::new())
@@ -249,7 +249,7 @@ fn replication_requests_and_heartbeats() {
     assert_eq!(req.prev_log_index, LogIndex(1));
     assert_eq!(req.entries.len(), 1);
     assert_eq!(req.entries[0].index, index);
-    assert_eq!(req.entries[0].command.data, b"x");
+    assert_eq!(req.entries[0].command.data, &b"x"[..]);
     let resp = t.node(3).handle_append_entries(req);
     assert!(resp.success);
     assert_eq!(resp.match_index, index);
@@ -459,10 +459,10 @@ impl StateMachine for Echo {
         assert!(node.commit_index() >= entry.index);
         assert!(node.last_log_index() >= entry.index);
         let _ = (node.current_term(), node.state(), node.get_leader_hint(), node.is_recovering());
-        if entry.command.data == b"ping" {
+        if entry.command.data == b"ping"[..] {
             node.propose(Command::new(b"pong".to_vec()))?;
         }
-        self.log.lock().unwrap().push(entry.command.data.clone());
+        self.log.lock().unwrap().push(entry.command.data.to_vec());
         Ok(Vec::new())
     }
     fn snapshot(&self) -> RaftResult<Vec<u8>> {

@@ -258,7 +258,7 @@ fn defect_4_propose_returns_the_storage_error_and_nothing_is_applied() {
     let err = n.propose(Command::new(b"lost".to_vec())).unwrap_err();
     assert!(matches!(err, RaftError::StorageError(_)), "got {err:?}");
     p.set_fail(false);
-    let applied: Vec<Vec<u8>> = sm.applied.lock().unwrap().iter().map(|e| e.command.data.clone()).collect();
+    let applied: Vec<Vec<u8>> = sm.applied.lock().unwrap().iter().map(|e| e.command.data.to_vec()).collect();
     assert_eq!(applied, vec![b"ok".to_vec()]);
     assert_eq!(p.load_log().unwrap().len(), 2, "the no-op and the first command only");
 }
