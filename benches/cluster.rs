@@ -12,7 +12,7 @@
 
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use quorate::core::{Core, Ready};
-use quorate::driver::{Apply, LogStore, Pipeline};
+use quorate::driver::{Apply, LogStore, MemoryLog, Pipeline};
 use quorate::RaftResult;
 use quorate::{Command, DurableState, Input, LogEntry, LogIndex, Message, NodeState, RaftConfig};
 use rand_chacha::ChaCha8Rng;
@@ -68,28 +68,11 @@ const PAYLOAD: usize = 64;
 
 struct Node {
     core: Core,
-    /// In-memory persistence: the durable log.
-    disk: Vec<LogEntry>,
+    /// In-memory persistence: the durable log, sharing the core's buffers.
+    disk: MemoryLog,
     /// The "state machine": how many entries and bytes were applied.
     applied: Applied,
     pipeline: Pipeline,
-}
-
-/// The durable log, kept in memory: the entries are moved in, not copied.
-struct VecDisk<'a>(&'a mut Vec<LogEntry>);
-
-impl LogStore for VecDisk<'_> {
-    fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
-        if let Some(first) = ready.entries.first() {
-            self.0.truncate(first.index.0 as usize - 1);
-            self.0.append(&mut ready.entries);
-        }
-        Ok(0)
-    }
-
-    fn sync(&mut self, _position: u64) -> RaftResult<bool> {
-        Ok(true)
-    }
 }
 
 /// A disk that keeps nothing (the memory benchmark counts only the core's own log).
@@ -138,7 +121,7 @@ impl Bench {
                 let rng = ChaCha8Rng::seed_from_u64(id);
                 let core = Core::new(RaftConfig::new(id, voters.clone()), DurableState::default(), rng, 0)
                     .expect("valid configuration");
-                Node { core, disk: Vec::new(), applied: Applied::default(), pipeline: Pipeline::new() }
+                Node { core, disk: MemoryLog::new(), applied: Applied::default(), pipeline: Pipeline::new() }
             })
             .collect();
         let mut bench = Bench { nodes, net: VecDeque::new(), delivered: 0 };
@@ -154,7 +137,7 @@ impl Bench {
     fn process(&mut self, k: usize) {
         let Node { core, disk, applied, pipeline } = &mut self.nodes[k];
         pipeline
-            .drive(core, &mut VecDisk(disk), &mut self.net, applied)
+            .drive(core, disk, &mut self.net, applied)
             .expect("an in-memory disk does not fail");
     }
 

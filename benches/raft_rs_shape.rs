@@ -1,8 +1,8 @@
 //! The core measured in the shape of the usual tikv/raft-rs harness, so that the figures can
 //! be set beside raft-rs's own:
 //!
-//! - 3 voters in one thread, each with in-memory storage (a `Vec<LogEntry>` the driver keeps,
-//!   as the Ready contract requires of a driver) and a state machine that hashes every
+//! - 3 voters in one thread, each with in-memory storage (`quorate::driver::MemoryLog`, the
+//!   driver's copy of the log that the Ready contract requires, sharing the core's buffers) and a state machine that hashes every
 //!   payload it applies;
 //! - messages handed over directly (no encoding), delivered in order until the network is
 //!   quiet;
@@ -24,9 +24,9 @@
 //! `scripts/bench.sh --shape`). Arguments: `N` (proposals), `RUNS`, then the batch sizes
 //! (default 1 16 256).
 
-use quorate::core::{Core, Ready};
-use quorate::driver::{Apply, LogStore, Pipeline};
-use quorate::{Command, DurableState, Input, LogEntry, Message, NodeState, RaftConfig, RaftResult};
+use quorate::core::Core;
+use quorate::driver::{Apply, MemoryLog, Pipeline};
+use quorate::{Command, DurableState, Input, LogEntry, Message, NodeState, RaftConfig};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::collections::VecDeque;
@@ -44,23 +44,6 @@ const PAYLOAD: usize = 64;
 /// The payload size of the run that counts copies: no other allocation has this size.
 const WATCHED_PAYLOAD: usize = 61;
 
-/// The driver's in-memory storage: the durable log, entries moved in from each ready.
-struct MemStorage(Vec<LogEntry>);
-
-impl LogStore for MemStorage {
-    fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
-        if let Some(first) = ready.entries.first() {
-            let keep = self.0.partition_point(|e| e.index < first.index);
-            self.0.truncate(keep);
-            self.0.append(&mut ready.entries);
-        }
-        Ok(0)
-    }
-
-    fn sync(&mut self, _position: u64) -> RaftResult<bool> {
-        Ok(true)
-    }
-}
 
 /// The state machine: hashes every payload, counts entries.
 struct Hashing {
@@ -79,7 +62,8 @@ impl Apply for Hashing {
 
 struct Node {
     core: Core,
-    storage: MemStorage,
+    /// The driver's in-memory storage: the durable log, kept as the runs the core hands out.
+    storage: MemoryLog,
     state_machine: Hashing,
     pipeline: Pipeline,
 }
@@ -103,7 +87,7 @@ impl Cluster {
                     .expect("a valid configuration");
                 Node {
                     core,
-                    storage: MemStorage(Vec::new()),
+                    storage: MemoryLog::new(),
                     state_machine: Hashing { hasher: Default::default(), entries: 0 },
                     pipeline: Pipeline::new(),
                 }
@@ -172,6 +156,7 @@ fn main() {
         let mut best = f64::MAX;
         for _ in 0..runs {
             let mut cluster = Cluster::new();
+            #[allow(clippy::disallowed_methods)] // a benchmark measures wall-clock time
             let start = Instant::now();
             cluster.run(n, batch, PAYLOAD);
             best = best.min(start.elapsed().as_secs_f64());

@@ -16,6 +16,7 @@
 use crate::core::{Core, Input, Ready};
 use crate::error::RaftResult;
 use crate::log::LogEntry;
+use crate::log_store::{Entries, EntryRuns};
 use crate::message::Message;
 use crate::types::{LogIndex, Term};
 use std::collections::VecDeque;
@@ -53,7 +54,8 @@ pub trait Transport {
 
 /// Where committed entries go.
 pub trait Apply {
-    /// Applies committed entries, in order (no-op entries included: skip them).
+    /// Applies committed entries, in order (no-op entries included: skip them). A batch's
+    /// entries come as one call per shared run of the log: borrowed, never copied.
     fn apply(&mut self, entries: &[LogEntry]);
 }
 
@@ -65,8 +67,8 @@ pub struct Batch {
     sync_to: Option<u64>,
     /// Messages that waited for the batch to be durable.
     pub messages_when_durable: Vec<Message>,
-    /// Committed entries to apply, in order.
-    pub committed_entries: Vec<LogEntry>,
+    /// Committed entries to apply, in order (shared runs of the core's log).
+    pub committed_entries: EntryRuns,
     /// The last entry written, to acknowledge as durable.
     last_entry: Option<(LogIndex, Term)>,
 }
@@ -160,8 +162,8 @@ impl Pipeline {
     ) -> RaftResult<()> {
         let Batch { messages_when_durable, committed_entries, last_entry, .. } = batch;
         net.send_all(messages_when_durable);
-        if !committed_entries.is_empty() {
-            apply.apply(&committed_entries);
+        for run in committed_entries.runs() {
+            apply.apply(run);
         }
         Self::acknowledge(core, last_entry, committed_entries.last().map(|e| e.index))
     }
@@ -289,7 +291,84 @@ impl LogStore for crate::core::DurableState {
         if let Some(first) = ready.entries.first() {
             let from = first.index;
             self.entries.retain(|e| e.index < from);
-            self.entries.append(&mut ready.entries);
+            self.entries.extend(std::mem::take(&mut ready.entries).into_vec());
+        }
+        if let Some(hs) = ready.hard_state {
+            self.hard_state = hs;
+        }
+        Ok(0)
+    }
+
+    fn sync(&mut self, _position: u64) -> RaftResult<bool> {
+        Ok(true)
+    }
+}
+
+/// An in-memory durable log that keeps the shared runs the core hands out, without copying
+/// a single entry: the driver's copy of the log shares its buffers with the core's. For
+/// in-memory drivers (benches, tests); every write is durable at once.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryLog {
+    runs: Vec<Entries>,
+    hard_state: crate::core::HardState,
+}
+
+impl MemoryLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The last hard state written.
+    pub fn hard_state(&self) -> crate::core::HardState {
+        self.hard_state
+    }
+
+    /// The number of entries held.
+    pub fn len(&self) -> usize {
+        self.runs.iter().map(|r| r.len()).sum()
+    }
+
+    /// True when no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// The entries, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &LogEntry> + '_ {
+        self.runs.iter().flat_map(|r| r.iter())
+    }
+
+    /// What a node restarting from this log recovers.
+    pub fn durable_state(&self) -> crate::core::DurableState {
+        crate::core::DurableState {
+            hard_state: self.hard_state,
+            snapshot: Default::default(),
+            entries: self.iter().cloned().collect(),
+        }
+    }
+
+    /// Removes every entry at `index` and after.
+    fn truncate_from(&mut self, index: LogIndex) {
+        if self.runs.last().and_then(|r| r.last()).is_none_or(|last| last.index < index) {
+            return;
+        }
+        let k = self.runs.partition_point(|r| r[0].index < index);
+        self.runs.truncate(k);
+        if let Some(last) = self.runs.last_mut() {
+            let keep = last.iter().take_while(|e| e.index < index).count();
+            if keep < last.len() {
+                *last = last.share(0, keep);
+            }
+        }
+    }
+}
+
+impl LogStore for MemoryLog {
+    fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        if let Some(first) = ready.entries.first() {
+            self.truncate_from(first.index);
+            self.runs.extend(ready.entries.take_runs());
         }
         if let Some(hs) = ready.hard_state {
             self.hard_state = hs;
@@ -322,7 +401,9 @@ impl LogStore for PersistenceStore<'_> {
     fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
         if let Some(first) = ready.entries.first() {
             self.persistence.truncate_log(first.index)?;
-            self.persistence.append_entries(&ready.entries)?;
+            for run in ready.entries.runs() {
+                self.persistence.append_entries(run)?;
+            }
         }
         if let Some(hs) = &ready.hard_state {
             self.persistence.save_hard_state(hs)?;

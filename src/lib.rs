@@ -162,6 +162,7 @@ pub use crate::config::RaftConfig;
 pub use crate::core::{Core, DurableState, HardState, Input, Ready};
 pub use crate::error::{RaftError, RaftResult};
 pub use crate::log::{Command, EntryKind, LogEntry, SnapshotPoint};
+pub use crate::log_store::{Entries, EntryRuns};
 pub use crate::message::{
     AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
 };

@@ -9,7 +9,7 @@
 //! - `applied <= committed <= last_index`, and `committed` never decreases;
 //! - nothing at or below `committed` is ever truncated or overwritten (paper §5.3, §5.4).
 
-use crate::log_store::{EntryStore, Stored};
+use crate::log_store::{EntryRuns, EntryStore};
 use crate::types::{LogIndex, Term};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -135,8 +135,9 @@ pub enum AppendRejection {
 }
 
 /// The core's view of the log: the entries after its snapshot point, plus the commit,
-/// stability and apply cursors. Entries are stored compactly (the private `log_store`
-/// module); reading one hands out a copy.
+/// stability and apply cursors. Entries are stored in shared runs (the private `log_store`
+/// module): handing them out for persistence or applying shares them, and reading one
+/// clones the entry, whose payload is itself shared.
 #[derive(Clone, Debug)]
 pub struct RaftLog {
     /// Where the log starts: entries up to it are compacted away.
@@ -174,9 +175,7 @@ impl RaftLog {
         let uncommitted_bytes =
             entries.iter().filter(|e| e.index > committed).map(LogEntry::size_bytes).sum();
         let mut store = EntryStore::default();
-        for entry in entries {
-            store.push(Stored::from(entry));
-        }
+        store.extend(entries);
         Ok(RaftLog {
             snapshot,
             entries: store,
@@ -204,15 +203,6 @@ impl RaftLog {
     #[inline]
     pub fn first_index(&self) -> LogIndex {
         self.snapshot.index.next()
-    }
-
-    /// The position in the entry store of the entry at `index`, if the log holds it: the one
-    /// place where indices become positions.
-    #[inline]
-    fn position(&self, index: LogIndex) -> Option<usize> {
-        let pos = index.0.checked_sub(self.first_index().0)?;
-        let pos = usize::try_from(pos).ok()?;
-        (pos < self.entries.len()).then_some(pos)
     }
 
     /// Index of the last entry (the snapshot point's when the log holds none).
@@ -253,9 +243,7 @@ impl RaftLog {
     /// Bytes of the entries the log holds in `from..=to`.
     fn bytes_in(&self, from: LogIndex, to: LogIndex) -> u64 {
         let from = from.max(self.first_index());
-        let (Some(pos), true) = (self.position(from), from <= to) else { return 0 };
-        let count = usize::try_from(to.0 - from.0 + 1).unwrap_or(usize::MAX);
-        self.entries.iter_from(pos).take(count).map(Stored::size_bytes).sum()
+        self.entries.iter_from(from).take_while(|e| e.index <= to).map(LogEntry::size_bytes).sum()
     }
 
     /// Number of entries held.
@@ -275,17 +263,12 @@ impl RaftLog {
         if index == self.snapshot.index {
             return Some(self.snapshot.term);
         }
-        self.stored(index).map(|e| e.term)
+        self.entries.get(index).map(|e| e.term)
     }
 
-    #[inline]
-    fn stored(&self, index: LogIndex) -> Option<&Stored> {
-        self.entries.get(self.position(index)?)
-    }
-
-    /// A copy of the entry at `index`, if present.
+    /// A copy of the entry at `index`, if present (its payload shared).
     pub fn entry(&self, index: LogIndex) -> Option<LogEntry> {
-        self.stored(index).map(|e| e.to_entry(index))
+        self.entries.get(index).cloned()
     }
 
     /// True when the log holds an entry at `index` with `term` (the snapshot point always
@@ -295,29 +278,28 @@ impl RaftLog {
         self.term(index) == Some(term)
     }
 
-    /// Entries in `from..=to` that the log holds (none before [`RaftLog::first_index`]),
-    /// stopping early once `max_bytes` is exceeded (at least one entry is returned when the
-    /// range is not empty) or `max_count` entries are taken.
+    /// Copies of the entries in `from..=to` that the log holds (none before
+    /// [`RaftLog::first_index`]; payloads shared), stopping early once `max_bytes` is
+    /// exceeded (at least one entry is returned when the range is not empty) or `max_count`
+    /// entries are taken.
     pub fn slice(&self, from: LogIndex, to: LogIndex, max_count: usize, max_bytes: u64) -> Vec<LogEntry> {
-        let mut index = from.max(self.first_index());
+        let from = from.max(self.first_index());
         // Size the output once, so pushes never reallocate and copy: the range, bounded by the
         // log, the count limit and the most entries the byte limit can admit.
-        let span = to.0.saturating_add(1).saturating_sub(index.0).min(self.entries.len() as u64);
+        let span = to.0.saturating_add(1).saturating_sub(from.0).min(self.entries.len() as u64);
         let by_bytes = max_bytes / ENTRY_HEADER_BYTES + 1;
         let capacity = usize::try_from(span.min(by_bytes)).unwrap_or(usize::MAX).min(max_count);
         let mut out = Vec::with_capacity(capacity);
-        let Some(pos) = self.position(index) else { return out };
         let mut bytes = 0u64;
-        for entry in self.entries.iter_from(pos) {
-            if index > to || out.len() >= max_count {
+        for entry in self.entries.iter_from(from) {
+            if entry.index > to || out.len() >= max_count {
                 break;
             }
             bytes += entry.size_bytes();
             if !out.is_empty() && bytes > max_bytes {
                 break;
             }
-            out.push(entry.to_entry(index));
-            index = index.next();
+            out.push(entry.clone());
         }
         out
     }
@@ -344,9 +326,9 @@ impl RaftLog {
     /// The last index whose term is `term`, if the log holds any entry of that term.
     pub fn last_index_of_term(&self, term: Term) -> Option<LogIndex> {
         // Terms are sorted: binary search for the first entry with a larger term.
-        let pos = self.entries.partition_point_by_term(term).checked_sub(1)?;
-        let candidate = self.entries.get(pos)?;
-        (candidate.term == term).then_some(self.first_index().plus(pos as u64))
+        let after = self.entries.first_index_after_term(term).unwrap_or(self.last_index().next());
+        let candidate = after.prev();
+        (candidate >= self.first_index() && self.term(candidate) == Some(term)).then_some(candidate)
     }
 
     /// Appends a leader's own new entry. Panics on an index or term that breaks the invariants:
@@ -355,7 +337,7 @@ impl RaftLog {
         assert_eq!(entry.index, self.last_index().next(), "local append must be contiguous");
         assert!(entry.term >= self.last_term(), "local append must not lower the term");
         self.uncommitted_bytes += entry.size_bytes();
-        self.entries.push(Stored::from(entry));
+        self.entries.push(entry);
     }
 
     /// Follower side of AppendEntries (§5.3): checks `prev_index/prev_term`, skips entries that
@@ -370,10 +352,8 @@ impl RaftLog {
         let (proved, first_new) = self.check_append(prev_index, prev_term, entries)?;
         if let Some(first_new) = first_new {
             self.truncate_from(entries[first_new].index);
-            for entry in &entries[first_new..] {
-                self.uncommitted_bytes += entry.size_bytes();
-                self.entries.push(Stored::from(entry.clone()));
-            }
+            self.uncommitted_bytes += entries[first_new..].iter().map(LogEntry::size_bytes).sum::<u64>();
+            self.entries.extend(entries[first_new..].to_vec());
         }
         Ok(proved)
     }
@@ -389,10 +369,9 @@ impl RaftLog {
         let (proved, first_new) = self.check_append(prev_index, prev_term, &entries)?;
         if let Some(first_new) = first_new {
             self.truncate_from(entries[first_new].index);
-            for entry in entries.drain(first_new..) {
-                self.uncommitted_bytes += entry.size_bytes();
-                self.entries.push(Stored::from(entry));
-            }
+            entries.drain(..first_new);
+            self.uncommitted_bytes += entries.iter().map(LogEntry::size_bytes).sum::<u64>();
+            self.entries.extend(entries);
         }
         Ok(proved)
     }
@@ -423,9 +402,9 @@ impl RaftLog {
     /// Removes every entry at `from` and after. Never below the commit index.
     fn truncate_from(&mut self, from: LogIndex) {
         assert!(from > self.committed, "truncating committed entries");
-        if let Some(keep) = self.position(from) {
+        if self.entries.get(from).is_some() {
             self.uncommitted_bytes -= self.bytes_in(from, self.last_index());
-            self.entries.truncate(keep);
+            self.entries.truncate_from(from);
             self.unwritten_from = self.unwritten_from.min(from);
             self.durable = self.durable.min(from.prev());
         }
@@ -444,15 +423,17 @@ impl RaftLog {
         }
     }
 
-    /// Entries not yet handed out for persistence; marks them handed out.
-    pub fn take_unwritten(&mut self) -> Vec<LogEntry> {
+    /// Entries not yet handed out for persistence (shared, not copied); marks them handed
+    /// out.
+    pub fn take_unwritten(&mut self) -> EntryRuns {
         let from = self.unwritten_from;
         let last = self.last_index();
         if from > last {
-            return Vec::new();
+            return EntryRuns::new();
         }
         self.unwritten_from = last.next();
-        self.slice(from, last, usize::MAX, u64::MAX)
+        self.entries.seal();
+        self.entries.runs(from, last, u64::MAX)
     }
 
     /// True when some entries have not been handed out for persistence yet.
@@ -469,11 +450,15 @@ impl RaftLog {
     }
 
     /// Committed entries not yet handed out for applying, up to what was handed out for
-    /// persistence (the driver persists a batch before applying it); marks them handed out.
-    pub fn take_committed(&mut self, max_bytes: u64) -> Vec<LogEntry> {
+    /// persistence (the driver persists a batch before applying it), shared and not copied;
+    /// marks them handed out.
+    pub fn take_committed(&mut self, max_bytes: u64) -> EntryRuns {
         let to = self.committed.min(self.unwritten_from.prev());
         let from = self.apply_handed_out.next();
-        let out = self.slice(from, to, usize::MAX, max_bytes);
+        if from > to {
+            return EntryRuns::new();
+        }
+        let out = self.entries.runs(from.max(self.first_index()), to, max_bytes);
         if let Some(last) = out.last() {
             self.apply_handed_out = last.index;
         }
@@ -519,8 +504,7 @@ impl RaftLog {
             return Err(format!("cannot compact to {index}: only {} is applied", self.applied));
         }
         let term = self.term(index).ok_or_else(|| format!("cannot compact to {index}: not in the log"))?;
-        let drop = self.position(index).expect("a held index has a position") + 1;
-        self.entries.drop_front(drop);
+        self.entries.drop_through(index);
         self.snapshot = SnapshotPoint { index, term };
         Ok(())
     }

@@ -1,50 +1,212 @@
-//! Compact storage of log entries: what the log holds per entry is its term, its kind and
-//! its payload; the index follows from the position and is not stored. Entries sit in
-//! fixed-capacity chunks, so a growing log never holds more than one chunk of spare
-//! capacity (a single `Vec` doubling would hold up to the whole log's size again), and a
-//! compacted log releases whole chunks from the front ([`EntryStore::drop_front`]).
+//! Storage of the log's entries in shared, immutable runs.
+//!
+//! Entries sit in chunks: each chunk is a buffer shared by reference count ([`Entries`]) and
+//! holds a contiguous run of entries. Handing entries out (for persistence, for applying)
+//! gives out views of these buffers: one reference-count increment per chunk, not one copy
+//! per entry (and each entry's payload is itself a shared buffer). A chunk nobody else holds
+//! grows in place, so a leader's proposals between two hand-outs, or a follower's appends,
+//! share one buffer. Compaction drops whole chunks from the front.
 
-use crate::log::{Command, EntryKind, LogEntry};
+use crate::log::LogEntry;
 use crate::types::{LogIndex, Term};
-use bytes::Bytes;
+use std::collections::VecDeque;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
-/// Entries per chunk: large enough that the chunk table is negligible, small enough that
-/// one chunk's spare capacity (192 KiB at 48 bytes an entry) is too.
-const CHUNK: usize = 4096;
-
-/// One stored entry: 48 bytes beside its payload, which it shares (a [`Bytes`] handle).
-#[derive(Clone, Debug)]
-pub(crate) struct Stored {
-    pub(crate) term: Term,
-    pub(crate) kind: EntryKind,
-    pub(crate) data: Bytes,
+/// A contiguous run of log entries in a shared, immutable buffer: cloning it, or handing it
+/// to persistence, to the state machine or to another thread, never copies the entries.
+/// Reads as a `[LogEntry]`.
+#[derive(Clone, Default)]
+pub struct Entries {
+    buf: Arc<Vec<LogEntry>>,
+    start: usize,
+    end: usize,
 }
 
-impl Stored {
-    /// The full entry at `index`, sharing the payload (a reference count, not a copy).
-    pub(crate) fn to_entry(&self, index: LogIndex) -> LogEntry {
-        LogEntry { term: self.term, index, kind: self.kind, command: Command::from_bytes(self.data.clone()) }
+impl Entries {
+    /// A run over `entries` (which the run takes without copying).
+    pub fn new(entries: Vec<LogEntry>) -> Self {
+        let end = entries.len();
+        Entries { buf: Arc::new(entries), start: 0, end }
     }
 
-    /// Bytes this entry counts for in batching limits (as [`LogEntry::size_bytes`]).
-    pub(crate) fn size_bytes(&self) -> u64 {
-        crate::log::ENTRY_HEADER_BYTES + self.data.len() as u64
+    /// The entries at positions `from..to` of this run, sharing its buffer. Panics if the
+    /// range is not within the run.
+    pub fn share(&self, from: usize, to: usize) -> Entries {
+        assert!(from <= to && to <= self.len(), "{from}..{to} is not within a run of {}", self.len());
+        Entries { buf: Arc::clone(&self.buf), start: self.start + from, end: self.start + to }
+    }
+
+    /// Gives back the spare capacity of the buffer, if nothing else holds it (before it is
+    /// shared: a shared buffer never grows).
+    fn seal(&mut self) {
+        let end = self.end;
+        if let Some(buf) = Arc::get_mut(&mut self.buf) {
+            buf.truncate(end);
+            buf.shrink_to_fit();
+        }
+    }
+
+    /// The run's buffer, if nothing else holds it and the run ends where the buffer does: it
+    /// can then grow in place.
+    fn growable(&mut self) -> Option<&mut Vec<LogEntry>> {
+        let end = self.end;
+        Arc::get_mut(&mut self.buf).filter(|v| v.len() == end)
+    }
+
+    /// The entries of the run, owned: moved out if nothing else holds the buffer, cloned
+    /// (payloads shared) otherwise.
+    pub fn into_vec(self) -> Vec<LogEntry> {
+        let (start, end) = (self.start, self.end);
+        match Arc::try_unwrap(self.buf) {
+            Ok(mut v) => {
+                v.truncate(end);
+                v.drain(..start);
+                v
+            }
+            Err(buf) => buf[start..end].to_vec(),
+        }
     }
 }
 
-impl From<LogEntry> for Stored {
-    fn from(entry: LogEntry) -> Self {
-        Stored { term: entry.term, kind: entry.kind, data: entry.command.data }
+impl Deref for Entries {
+    type Target = [LogEntry];
+
+    #[inline]
+    fn deref(&self) -> &[LogEntry] {
+        &self.buf[self.start..self.end]
     }
 }
 
-/// Entries from position 0, in chunks of [`CHUNK`]. The first `front` slots of the first
-/// chunk held entries that were dropped since; their payloads are released, the slots go
-/// with their chunk.
+impl From<Vec<LogEntry>> for Entries {
+    fn from(entries: Vec<LogEntry>) -> Self {
+        Entries::new(entries)
+    }
+}
+
+impl PartialEq for Entries {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Entries {}
+
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Entries handed out together: one or more runs, contiguous and in index order. Reads like
+/// a slice of entries (`first`, `last`, `len`, `iter`), and gives its runs for a driver that
+/// keeps them without copying ([`EntryRuns::runs`]).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct EntryRuns {
+    runs: Vec<Entries>,
+}
+
+impl EntryRuns {
+    /// No entries.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The runs, in order; none is empty.
+    pub fn runs(&self) -> &[Entries] {
+        &self.runs
+    }
+
+    /// Takes the runs out, leaving none.
+    pub fn take_runs(&mut self) -> Vec<Entries> {
+        std::mem::take(&mut self.runs)
+    }
+
+    /// True when there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.runs.iter().map(|r| r.len()).sum()
+    }
+
+    /// The first entry.
+    pub fn first(&self) -> Option<&LogEntry> {
+        self.runs.first().and_then(|r| r.first())
+    }
+
+    /// The last entry.
+    pub fn last(&self) -> Option<&LogEntry> {
+        self.runs.last().and_then(|r| r.last())
+    }
+
+    /// The entries, in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &LogEntry> + '_ {
+        self.runs.iter().flat_map(|r| r.iter())
+    }
+
+    /// The entries, owned (payloads shared; the entries moved where nothing else holds them).
+    pub fn into_vec(self) -> Vec<LogEntry> {
+        let mut runs = self.runs.into_iter();
+        let Some(first) = runs.next() else { return Vec::new() };
+        let mut out = first.into_vec();
+        for run in runs {
+            out.extend(run.into_vec());
+        }
+        out
+    }
+
+    /// A copy of the entries (payloads shared).
+    pub fn to_vec(&self) -> Vec<LogEntry> {
+        self.iter().cloned().collect()
+    }
+
+    /// Drops every entry.
+    pub fn clear(&mut self) {
+        self.runs.clear();
+    }
+
+    fn push(&mut self, run: Entries) {
+        if !run.is_empty() {
+            self.runs.push(run);
+        }
+    }
+}
+
+impl From<Vec<LogEntry>> for EntryRuns {
+    fn from(entries: Vec<LogEntry>) -> Self {
+        let mut runs = EntryRuns::new();
+        runs.push(Entries::new(entries));
+        runs
+    }
+}
+
+impl<'a> IntoIterator for &'a EntryRuns {
+    type Item = &'a LogEntry;
+    type IntoIter = Box<dyn Iterator<Item = &'a LogEntry> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl fmt::Debug for EntryRuns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The entries of a log, by index, in chunks. Indices are contiguous from the first chunk's
+/// first entry; the store does not know the snapshot point (the log does).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EntryStore {
-    chunks: Vec<Vec<Stored>>,
-    front: usize,
+    chunks: VecDeque<Entries>,
+    /// The index of each chunk's first entry (lookups search here, without following a
+    /// pointer into every chunk they pass).
+    starts: VecDeque<LogIndex>,
     len: usize,
 }
 
@@ -54,176 +216,266 @@ impl EntryStore {
         self.len
     }
 
+    /// The chunk holding `index` and the entry's offset in it.
     #[inline]
-    pub(crate) fn get(&self, pos: usize) -> Option<&Stored> {
-        if pos >= self.len {
-            return None;
-        }
-        let slot = pos + self.front;
-        self.chunks.get(slot / CHUNK)?.get(slot % CHUNK)
+    fn locate(&self, index: LogIndex) -> Option<(usize, usize)> {
+        let last = self.chunks.len().checked_sub(1)?;
+        // Most lookups are near the end.
+        let k = if index >= self.starts[last] {
+            last
+        } else {
+            self.starts.partition_point(|&start| start <= index).checked_sub(1)?
+        };
+        let offset = (index.0 - self.starts[k].0) as usize;
+        (offset < self.chunks[k].len()).then_some((k, offset))
     }
 
-    /// Drops the first `n` entries (all of them if fewer): whole chunks are freed, and the
-    /// payloads of the dropped entries in a chunk still partly in use.
-    pub(crate) fn drop_front(&mut self, n: usize) {
-        let n = n.min(self.len);
-        let first = self.front;
-        self.front += n;
-        self.len -= n;
-        let whole = self.front / CHUNK;
-        self.chunks.drain(..whole.min(self.chunks.len()));
-        self.front -= whole * CHUNK;
-        if let Some(chunk) = self.chunks.first_mut() {
-            let from = if whole > 0 { 0 } else { first };
-            let to = self.front.min(chunk.len());
-            for stored in &mut chunk[from..to] {
-                stored.data = Bytes::new();
+    #[inline]
+    pub(crate) fn get(&self, index: LogIndex) -> Option<&LogEntry> {
+        let (k, offset) = self.locate(index)?;
+        Some(&self.chunks[k][offset])
+    }
+
+    #[inline]
+    pub(crate) fn last(&self) -> Option<&LogEntry> {
+        self.chunks.back().and_then(|c| c.last())
+    }
+
+    /// Appends entries that follow the last one: into the last chunk if it can grow in place,
+    /// else as a new chunk.
+    pub(crate) fn extend(&mut self, mut entries: Vec<LogEntry>) {
+        if entries.is_empty() {
+            return;
+        }
+        debug_assert!(self.last().is_none_or(|l| l.index.next() == entries[0].index));
+        self.len += entries.len();
+        if let Some(last) = self.chunks.back_mut() {
+            if let Some(buf) = last.growable() {
+                buf.append(&mut entries);
+                last.end = buf.len();
+                return;
             }
         }
-        if self.len == 0 {
-            self.chunks.clear();
-            self.front = 0;
+        self.starts.push_back(entries[0].index);
+        self.chunks.push_back(Entries::new(entries));
+    }
+
+    /// Appends one entry that follows the last one.
+    pub(crate) fn push(&mut self, entry: LogEntry) {
+        debug_assert!(self.last().is_none_or(|l| l.index.next() == entry.index));
+        self.len += 1;
+        if let Some(last) = self.chunks.back_mut() {
+            if let Some(buf) = last.growable() {
+                buf.push(entry);
+                last.end = buf.len();
+                return;
+            }
+        }
+        // A new chunk starts with room for a batch of proposals.
+        self.starts.push_back(entry.index);
+        let mut buf = Vec::with_capacity(64);
+        buf.push(entry);
+        self.chunks.push_back(Entries::new(buf));
+    }
+
+    /// Removes every entry at `index` and after.
+    pub(crate) fn truncate_from(&mut self, index: LogIndex) {
+        let Some((k, offset)) = self.locate(index) else { return };
+        let removed: usize = self.chunks.iter().skip(k).map(|c| c.len()).sum::<usize>() - offset;
+        self.len -= removed;
+        self.chunks.truncate(k + 1);
+        self.starts.truncate(k + 1);
+        let chunk = self.chunks.back_mut().expect("chunk k is kept");
+        if offset == 0 {
+            self.chunks.pop_back();
+            self.starts.pop_back();
+            return;
+        }
+        chunk.end = chunk.start + offset;
+        let end = chunk.end;
+        if let Some(buf) = Arc::get_mut(&mut chunk.buf) {
+            buf.truncate(end);
         }
     }
 
-    /// The entries from position `pos` on, in order: a walk over the chunks, cheaper than a
-    /// lookup per position.
-    pub(crate) fn iter_from(&self, pos: usize) -> impl Iterator<Item = &Stored> + '_ {
-        let slot = pos.min(self.len) + self.front;
-        let (chunk, offset) = (slot / CHUNK, slot % CHUNK);
-        let remaining = self.len - pos.min(self.len);
+    /// Removes every entry up to and including `index`: whole chunks are released.
+    pub(crate) fn drop_through(&mut self, index: LogIndex) {
+        while let Some(first) = self.chunks.front_mut() {
+            let last_index = first.last().expect("chunks are not empty").index;
+            if last_index <= index {
+                self.len -= first.len();
+                self.chunks.pop_front();
+                self.starts.pop_front();
+                continue;
+            }
+            if let Some(offset) = index.0.checked_sub(first[0].index.0) {
+                let drop = offset as usize + 1;
+                self.len -= drop;
+                first.start += drop;
+                self.starts[0] = index.next();
+            }
+            break;
+        }
+    }
+
+    /// The entries from `index` (or the first one held, if later) on, in order.
+    pub(crate) fn iter_from(&self, index: LogIndex) -> impl Iterator<Item = &LogEntry> + '_ {
+        let index = self.starts.front().map_or(index, |&first| index.max(first));
+        let (k, offset) = self.locate(index).unwrap_or((self.chunks.len(), 0));
         self.chunks
             .iter()
-            .skip(chunk)
+            .skip(k)
             .enumerate()
-            .flat_map(move |(k, c)| c[if k == 0 { offset.min(c.len()) } else { 0 }..].iter())
-            .take(remaining)
+            .flat_map(move |(n, c)| c[if n == 0 { offset } else { 0 }..].iter())
     }
 
-    #[inline]
-    pub(crate) fn last(&self) -> Option<&Stored> {
-        self.len.checked_sub(1).and_then(|pos| self.get(pos))
+    /// Gives back the spare capacity of the last chunk before it is shared (it will not
+    /// grow once it is).
+    pub(crate) fn seal(&mut self) {
+        if let Some(last) = self.chunks.back_mut() {
+            last.seal();
+        }
     }
 
-    pub(crate) fn push(&mut self, stored: Stored) {
-        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-            // The first chunk grows by doubling (small logs stay small); later ones are
-            // allocated whole. Doubling from the default reaches exactly CHUNK.
-            let capacity = if self.chunks.is_empty() { 0 } else { CHUNK };
-            self.chunks.push(Vec::with_capacity(capacity));
-        }
-        self.chunks.last_mut().expect("a chunk exists").push(stored);
-        self.len += 1;
-    }
-
-    /// Keeps the first `len` entries.
-    pub(crate) fn truncate(&mut self, len: usize) {
-        if len >= self.len {
-            return;
-        }
-        if len == 0 {
-            self.chunks.clear();
-            self.front = 0;
-            self.len = 0;
-            return;
-        }
-        let slots = len + self.front;
-        let full_chunks = slots / CHUNK;
-        let rest = slots % CHUNK;
-        self.chunks.truncate(full_chunks + usize::from(rest > 0));
-        if rest > 0 {
-            self.chunks[full_chunks].truncate(rest);
-        }
-        self.len = len;
-    }
-
-    /// The first position whose term is greater than `term` (terms never decrease).
-    pub(crate) fn partition_point_by_term(&self, term: Term) -> usize {
-        let (mut lo, mut hi) = (0, self.len);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.get(mid).expect("in range").term <= term {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+    /// The entries `from..=to` as shared runs (no copies), cut short once `max_bytes` is
+    /// exceeded (at least one entry is given when the range is not empty).
+    pub(crate) fn runs(&self, from: LogIndex, to: LogIndex, max_bytes: u64) -> EntryRuns {
+        let mut out = EntryRuns::new();
+        let Some((k, mut offset)) = self.locate(from) else { return out };
+        let (mut bytes, mut taken) = (0u64, 0usize);
+        for chunk in self.chunks.iter().skip(k) {
+            let mut end = offset;
+            for entry in &chunk[offset..] {
+                if entry.index > to {
+                    break;
+                }
+                bytes += entry.size_bytes();
+                if taken > 0 && bytes > max_bytes {
+                    break;
+                }
+                end += 1;
+                taken += 1;
             }
+            let full = end == chunk.len();
+            out.push(chunk.share(offset, end));
+            if !full {
+                break;
+            }
+            offset = 0;
         }
-        lo
+        out
+    }
+
+    /// The first index whose term is greater than `term`; `None` when there is none (terms
+    /// never decrease along the log).
+    pub(crate) fn first_index_after_term(&self, term: Term) -> Option<LogIndex> {
+        let k = self.chunks.partition_point(|c| c.last().expect("chunks are not empty").term <= term);
+        let chunk = self.chunks.get(k)?;
+        let offset = chunk.partition_point(|e| e.term <= term);
+        Some(chunk[offset].index)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::Command;
 
-    fn stored(term: u64) -> Stored {
-        Stored { term: Term(term), kind: EntryKind::Normal, data: Bytes::from(vec![term as u8]) }
+    fn entry(index: u64, term: u64) -> LogEntry {
+        LogEntry::new(Term(term), LogIndex(index), Command::new(vec![index as u8]))
+    }
+
+    fn indices(store: &EntryStore) -> Vec<u64> {
+        store.iter_from(LogIndex(0)).map(|e| e.index.0).collect()
     }
 
     #[test]
     fn push_get_truncate_across_chunks() {
         let mut store = EntryStore::default();
-        for i in 0..(3 * CHUNK + 5) {
-            store.push(stored(i as u64 / 1000));
-        }
-        assert_eq!(store.len(), 3 * CHUNK + 5);
-        assert_eq!(store.get(CHUNK).unwrap().term, Term(CHUNK as u64 / 1000));
-        assert!(store.get(3 * CHUNK + 5).is_none());
-        for keep in [3 * CHUNK + 1, 2 * CHUNK, CHUNK + 7, 1, 0] {
-            store.truncate(keep);
-            assert_eq!(store.len(), keep);
-            assert!(store.get(keep).is_none());
-            if keep > 0 {
-                assert_eq!(store.get(keep - 1).unwrap().term, Term((keep as u64 - 1) / 1000));
+        let mut held = Vec::new();
+        for i in 1..=300u64 {
+            store.push(entry(i, i / 100));
+            if i % 70 == 0 {
+                // A hand-out: the chunk is shared, so the next push starts a new one.
+                held.push(store.runs(LogIndex(1), LogIndex(i), u64::MAX));
             }
-            store.push(stored(99));
-            assert_eq!(store.last().unwrap().term, Term(99));
-            store.truncate(keep);
         }
-    }
-
-    #[test]
-    fn dropping_the_front_frees_whole_chunks_and_keeps_positions() {
-        let mut store = EntryStore::default();
-        for i in 0..(3 * CHUNK + 5) {
-            store.push(stored(i as u64));
+        assert!(store.chunks.len() > 1);
+        assert_eq!(store.len(), 300);
+        assert_eq!(store.get(LogIndex(150)).unwrap().term, Term(1));
+        assert!(store.get(LogIndex(301)).is_none());
+        assert!(store.get(LogIndex(0)).is_none());
+        for keep in [250u64, 140, 71, 70, 2, 1] {
+            store.truncate_from(LogIndex(keep + 1));
+            assert_eq!(store.len(), keep as usize);
+            assert!(store.get(LogIndex(keep + 1)).is_none());
+            assert_eq!(store.last().unwrap().index, LogIndex(keep));
+            store.push(entry(keep + 1, 9));
+            assert_eq!(store.get(LogIndex(keep + 1)).unwrap().term, Term(9));
+            store.truncate_from(LogIndex(keep + 1));
         }
-        let mut dropped = 0;
-        for n in [10, CHUNK - 10, CHUNK + 3, 1] {
-            store.drop_front(n);
-            dropped += n;
-            assert_eq!(store.len(), 3 * CHUNK + 5 - dropped);
-            assert_eq!(store.get(0).unwrap().term, Term(dropped as u64));
-            assert_eq!(store.last().unwrap().term, Term(3 * CHUNK as u64 + 4));
-            assert!(store.chunks.len() <= 4 - dropped / CHUNK, "whole chunks are freed");
-        }
-        // Truncating and pushing after a drop keep positions right.
-        store.truncate(2);
-        assert_eq!(store.len(), 2);
-        assert_eq!(store.get(1).unwrap().term, Term(dropped as u64 + 1));
-        store.push(stored(7));
-        assert_eq!(store.get(2).unwrap().term, Term(7));
-        store.drop_front(100);
+        // What was handed out is untouched by the truncations.
+        assert_eq!(held[0].len(), 70);
+        assert_eq!(held[0].last().unwrap().term, Term(0));
+        store.truncate_from(LogIndex(1));
         assert_eq!(store.len(), 0);
-        store.push(stored(8));
-        assert_eq!(store.get(0).unwrap().term, Term(8));
+        assert!(store.last().is_none());
     }
 
     #[test]
-    fn partition_point_matches_a_linear_scan() {
+    fn dropping_the_front_releases_chunks_and_keeps_indices() {
+        let (mut store, mut held) = (EntryStore::default(), Vec::new());
+        for i in 1..=200u64 {
+            store.push(entry(i, 1));
+            if i % 50 == 0 {
+                held.push(store.runs(LogIndex(i), LogIndex(i), u64::MAX));
+            }
+        }
+        let chunks = store.chunks.len();
+        store.drop_through(LogIndex(10));
+        assert_eq!(store.len(), 190);
+        assert_eq!(store.get(LogIndex(11)).unwrap().index, LogIndex(11));
+        assert!(store.get(LogIndex(10)).is_none());
+        store.drop_through(LogIndex(120));
+        assert!(store.chunks.len() < chunks, "whole chunks are released");
+        assert_eq!(indices(&store), (121..=200).collect::<Vec<_>>());
+        store.drop_through(LogIndex(500));
+        assert_eq!(store.len(), 0);
+    }
+
+    #[test]
+    fn runs_share_buffers_and_respect_the_byte_limit() {
         let mut store = EntryStore::default();
-        let terms = [1, 1, 2, 2, 2, 5, 7, 7, 9];
-        for t in terms {
-            store.push(stored(t));
-        }
-        for probe in 0..11 {
-            let linear = terms.iter().filter(|&&t| t <= probe).count();
-            assert_eq!(store.partition_point_by_term(Term(probe)), linear, "term {probe}");
-        }
+        store.extend((1..=10).map(|i| entry(i, 1)).collect());
+        let first = store.runs(LogIndex(1), LogIndex(10), u64::MAX);
+        store.extend((11..=20).map(|i| entry(i, 2)).collect());
+        assert_eq!(store.chunks.len(), 2, "a shared chunk does not grow");
+        let all = store.runs(LogIndex(5), LogIndex(15), u64::MAX);
+        assert_eq!(all.runs().len(), 2);
+        assert_eq!(all.iter().map(|e| e.index.0).collect::<Vec<_>>(), (5..=15).collect::<Vec<_>>());
+        assert!(std::ptr::eq(&all.runs()[0][0], &first.runs()[0][4]), "the same buffer, not a copy");
+        let limited = store.runs(LogIndex(1), LogIndex(20), 2 * entry(1, 1).size_bytes());
+        assert_eq!(limited.len(), 2);
+        let one = store.runs(LogIndex(3), LogIndex(20), 0);
+        assert_eq!(one.len(), 1, "at least one entry");
+        assert!(store.runs(LogIndex(21), LogIndex(30), u64::MAX).is_empty());
+        assert_eq!(all.into_vec().len(), 11);
     }
 
     #[test]
-    fn an_entry_costs_48_bytes_beside_its_payload() {
-        assert_eq!(std::mem::size_of::<Stored>(), 48);
+    fn the_first_index_after_a_term_matches_a_linear_scan() {
+        let (mut store, mut held) = (EntryStore::default(), Vec::new());
+        let terms = [1, 1, 2, 2, 2, 5, 7, 7, 9];
+        for (i, &t) in terms.iter().enumerate() {
+            store.push(entry(i as u64 + 1, t));
+            if i % 3 == 0 {
+                held.push(store.runs(LogIndex(1), LogIndex(i as u64 + 1), u64::MAX));
+            }
+        }
+        assert!(store.chunks.len() > 1);
+        for probe in 0..11 {
+            let linear = terms.iter().position(|&t| t > probe).map(|p| LogIndex(p as u64 + 1));
+            assert_eq!(store.first_index_after_term(Term(probe)), linear, "term {probe}");
+        }
     }
 }

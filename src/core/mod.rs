@@ -10,6 +10,7 @@
 use crate::config::RaftConfig;
 use crate::error::{RaftError, RaftResult};
 use crate::log::{AppendRejection, Command, EntryKind, LogEntry, RaftLog, SnapshotPoint};
+use crate::log_store::EntryRuns;
 use crate::message::{
     AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
 };

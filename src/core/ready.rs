@@ -12,14 +12,14 @@ pub struct Ready {
     pub hard_state: Option<HardState>,
     /// Entries to persist. If the first one's index is at or below the durable log's last
     /// index, the durable log is first truncated from that index.
-    pub entries: Vec<LogEntry>,
+    pub entries: EntryRuns,
     /// Messages that may be sent at once, even before the write is durable.
     pub messages: Vec<Message>,
     /// Messages that may be sent only once `hard_state` and `entries` are durable: vote
     /// grants, append acknowledgements, a candidate's vote requests.
     pub messages_when_durable: Vec<Message>,
     /// Committed entries to apply, in order.
-    pub committed_entries: Vec<LogEntry>,
+    pub committed_entries: EntryRuns,
     /// The write must be synced before `messages_when_durable` are sent: it holds entries,
     /// or a new term or vote. A hard state that changed only its commit index is written
     /// but need not be synced on its own (etcd's MustSync rule): the commit index can be

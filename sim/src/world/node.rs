@@ -367,7 +367,7 @@ impl LogStore for SimStore<'_> {
         self.written.push_back(Written {
             end,
             prev_term: self.prev_term,
-            entries: ready.entries.clone(),
+            entries: ready.entries.to_vec(),
             vote: ready.hard_state.is_some_and(|hs| hs.vote.is_some()),
         });
         Ok(end as u64)
