@@ -12,7 +12,7 @@
 //!
 //! It prints, for each B, committed entries per second (wall clock, the best of `RUNS` runs
 //! of a fresh cluster; every node applied every entry and the three hashes agree), then two
-//! figures from a counting allocator, for one run at B = 256:
+//! figures from a counting allocator, for one run at B = 256 and one at B = 1:
 //! - memory per entry per node: live heap bytes after the run, beyond the payloads, divided
 //!   by entries × nodes. The three nodes are in one process and share each payload buffer,
 //!   so the payloads are counted once and not per node; everything else each node and its
@@ -170,21 +170,22 @@ fn main() {
         }
     }
 
-    let mut cluster = Cluster::new();
-    Counting::on(WATCHED_PAYLOAD);
-    cluster.run(n, 256, WATCHED_PAYLOAD);
-    let counts = Counting::counts();
-    Counting::off();
-    let entries = n as f64;
-    let beyond = (counts.live_bytes as f64 - entries * WATCHED_PAYLOAD as f64) / (entries * 3.0);
-    println!(
-        "memory at B = 256: {beyond:.1} bytes per entry per node beyond the payload (payload buffers shared by the 3 in-process nodes, counted once; {:.2} live allocations per entry per node)",
-        counts.live_allocs as f64 / (entries * 3.0)
-    );
-    println!(
-        "payload copies per committed entry at B = 256: {:.2} (3 nodes; allocations of the payload's size beyond the proposer's own; {:.1} allocations per entry in all)",
-        (counts.watched as f64 - entries) / entries,
-        counts.total_allocs as f64 / entries
-    );
-    drop(cluster);
+    for batch in [256, 1] {
+        let mut cluster = Cluster::new();
+        Counting::on(WATCHED_PAYLOAD);
+        cluster.run(n, batch, WATCHED_PAYLOAD);
+        let counts = Counting::counts();
+        Counting::off();
+        let entries = n as f64;
+        let beyond = (counts.live_bytes as f64 - entries * WATCHED_PAYLOAD as f64) / (entries * 3.0);
+        println!(
+            "memory at B = {batch}: {beyond:.1} bytes per entry per node beyond the payload ({:.2} live allocations per entry per node)",
+            counts.live_allocs as f64 / (entries * 3.0)
+        );
+        println!(
+            "payload copies per committed entry at B = {batch}: {:.2} (3 nodes; {:.1} allocations per entry in all)",
+            (counts.watched as f64 - entries) / entries,
+            counts.total_allocs as f64 / entries
+        );
+    }
 }

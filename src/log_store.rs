@@ -101,10 +101,14 @@ impl fmt::Debug for Entries {
 
 /// Entries handed out together: one or more runs, contiguous and in index order. Reads like
 /// a slice of entries (`first`, `last`, `len`, `iter`), and gives its runs for a driver that
-/// keeps them without copying ([`EntryRuns::runs`]).
+/// keeps them without copying ([`EntryRuns::runs`]). Most hand-outs are a single run, held
+/// without an allocation of its own.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct EntryRuns {
-    runs: Vec<Entries>,
+    /// The first run, if any (never empty).
+    head: Option<Entries>,
+    /// The runs after the first (never empty).
+    tail: Vec<Entries>,
 }
 
 impl EntryRuns {
@@ -114,43 +118,44 @@ impl EntryRuns {
     }
 
     /// The runs, in order; none is empty.
-    pub fn runs(&self) -> &[Entries] {
-        &self.runs
+    pub fn runs(&self) -> impl DoubleEndedIterator<Item = &Entries> + '_ {
+        self.head.iter().chain(&self.tail)
     }
 
     /// Takes the runs out, leaving none.
-    pub fn take_runs(&mut self) -> Vec<Entries> {
-        std::mem::take(&mut self.runs)
+    pub fn take_runs(&mut self) -> impl Iterator<Item = Entries> {
+        let tail = std::mem::take(&mut self.tail);
+        self.head.take().into_iter().chain(tail)
     }
 
     /// True when there is no entry.
     pub fn is_empty(&self) -> bool {
-        self.runs.is_empty()
+        self.head.is_none()
     }
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.runs.iter().map(|r| r.len()).sum()
+        self.runs().map(|r| r.len()).sum()
     }
 
     /// The first entry.
     pub fn first(&self) -> Option<&LogEntry> {
-        self.runs.first().and_then(|r| r.first())
+        self.head.as_ref().and_then(|r| r.first())
     }
 
     /// The last entry.
     pub fn last(&self) -> Option<&LogEntry> {
-        self.runs.last().and_then(|r| r.last())
+        self.runs().next_back().and_then(|r| r.last())
     }
 
     /// The entries, in order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &LogEntry> + '_ {
-        self.runs.iter().flat_map(|r| r.iter())
+        self.runs().flat_map(|r| r.iter())
     }
 
     /// The entries, owned (payloads shared; the entries moved where nothing else holds them).
-    pub fn into_vec(self) -> Vec<LogEntry> {
-        let mut runs = self.runs.into_iter();
+    pub fn into_vec(mut self) -> Vec<LogEntry> {
+        let mut runs = self.take_runs();
         let Some(first) = runs.next() else { return Vec::new() };
         let mut out = first.into_vec();
         for run in runs {
@@ -166,12 +171,18 @@ impl EntryRuns {
 
     /// Drops every entry.
     pub fn clear(&mut self) {
-        self.runs.clear();
+        self.head = None;
+        self.tail.clear();
     }
 
     fn push(&mut self, run: Entries) {
-        if !run.is_empty() {
-            self.runs.push(run);
+        if run.is_empty() {
+            return;
+        }
+        if self.head.is_none() {
+            self.head = Some(run);
+        } else {
+            self.tail.push(run);
         }
     }
 }
@@ -271,9 +282,10 @@ impl EntryStore {
                 return;
             }
         }
-        // A new chunk starts with room for a batch of proposals.
+        // A new chunk grows by doubling while nothing else holds it: one proposal between
+        // two hand-outs costs one entry's room, a batch of them a few reallocations.
         self.starts.push_back(entry.index);
-        let mut buf = Vec::with_capacity(64);
+        let mut buf = Vec::with_capacity(1);
         buf.push(entry);
         self.chunks.push_back(Entries::new(buf));
     }
@@ -451,9 +463,10 @@ mod tests {
         store.extend((11..=20).map(|i| entry(i, 2)).collect());
         assert_eq!(store.chunks.len(), 2, "a shared chunk does not grow");
         let all = store.runs(LogIndex(5), LogIndex(15), u64::MAX);
-        assert_eq!(all.runs().len(), 2);
+        assert_eq!(all.runs().count(), 2);
         assert_eq!(all.iter().map(|e| e.index.0).collect::<Vec<_>>(), (5..=15).collect::<Vec<_>>());
-        assert!(std::ptr::eq(&all.runs()[0][0], &first.runs()[0][4]), "the same buffer, not a copy");
+        let (all_first, first_first) = (all.runs().next().unwrap(), first.runs().next().unwrap());
+        assert!(std::ptr::eq(&all_first[0], &first_first[4]), "the same buffer, not a copy");
         let limited = store.runs(LogIndex(1), LogIndex(20), 2 * entry(1, 1).size_bytes());
         assert_eq!(limited.len(), 2);
         let one = store.runs(LogIndex(3), LogIndex(20), 0);
