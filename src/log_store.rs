@@ -285,9 +285,7 @@ impl EntryStore {
         // A new chunk grows by doubling while nothing else holds it: one proposal between
         // two hand-outs costs one entry's room, a batch of them a few reallocations.
         self.starts.push_back(entry.index);
-        let mut buf = Vec::with_capacity(1);
-        buf.push(entry);
-        self.chunks.push_back(Entries::new(buf));
+        self.chunks.push_back(Entries::new(vec![entry]));
     }
 
     /// Removes every entry at `index` and after.
