@@ -2,7 +2,9 @@
 //! be set beside raft-rs's own:
 //!
 //! - 3 voters in one thread, each with in-memory storage (`quorate::driver::MemoryLog`, the
-//!   driver's copy of the log that the Ready contract requires, sharing the core's buffers) and a state machine that hashes every
+//!   driver's copy of the log that the Ready contract requires, sharing the core's buffers;
+//!   the core reads older entries back from it and keeps only a cache of recent ones, 8 MiB
+//!   by default) and a state machine that hashes every
 //!   payload it applies;
 //! - messages handed over directly (no encoding), delivered in order until the network is
 //!   quiet;
@@ -12,7 +14,7 @@
 //!
 //! It prints, for each B, committed entries per second (wall clock, the best of `RUNS` runs
 //! of a fresh cluster; every node applied every entry and the three hashes agree), then two
-//! figures from a counting allocator, for one run at B = 256 and one at B = 1:
+//! figures from a counting allocator, for one run at each B:
 //! - memory per entry per node: live heap bytes after the run, beyond the payloads, divided
 //!   by entries × nodes. The three nodes are in one process and share each payload buffer,
 //!   so the payloads are counted once and not per node; everything else each node and its
@@ -31,6 +33,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::collections::VecDeque;
 use std::hash::Hasher;
+use std::sync::Arc;
 use std::time::Instant;
 
 mod counting;
@@ -83,11 +86,13 @@ impl Cluster {
             .iter()
             .map(|&id| {
                 let rng = ChaCha8Rng::seed_from_u64(id);
-                let core = Core::new(RaftConfig::new(id, voters), DurableState::default(), rng, 0)
+                let mut core = Core::new(RaftConfig::new(id, voters), DurableState::default(), rng, 0)
                     .expect("a valid configuration");
+                let storage = MemoryLog::new();
+                core.set_log_source(Arc::new(storage.clone()));
                 Node {
                     core,
-                    storage: MemoryLog::new(),
+                    storage,
                     state_machine: Hashing { hasher: Default::default(), entries: 0 },
                     pipeline: Pipeline::new(),
                 }
@@ -170,7 +175,7 @@ fn main() {
         }
     }
 
-    for batch in [256, 1] {
+    for batch in [256, 16, 1] {
         let mut cluster = Cluster::new();
         Counting::on(WATCHED_PAYLOAD);
         cluster.run(n, batch, WATCHED_PAYLOAD);

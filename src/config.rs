@@ -48,6 +48,13 @@ pub struct RaftConfig {
     /// [`RaftError::TooMuchUncommitted`] until commitment catches up. It bounds the memory a
     /// leader cut off from its followers spends on proposals that cannot commit.
     pub max_uncommitted_bytes: u64,
+    /// Most bytes of durable, applied entries the core keeps in memory as a cache (counted
+    /// as [`crate::LogEntry::size_bytes`], in whole runs), when it has a log source to read
+    /// older ones from ([`crate::core::Core::set_log_source`]). The cache serves followers a
+    /// little behind (the common case) without a storage read; the bound keeps the core's
+    /// memory flat however long the log grows, since the driver's storage holds the log.
+    /// Without a source the core keeps every entry (it has nowhere to read them from).
+    pub log_cache_bytes: u64,
     /// Run a pre-vote round before a real election (thesis §9.6), so that a node rejoining
     /// after a partition does not raise the cluster's term. Keep it on: without it, a node
     /// that can send but not receive (a one-way partition) campaigns in term after term,
@@ -80,6 +87,7 @@ impl RaftConfig {
             max_inflight: 64,
             max_command_bytes: 16 << 20,
             max_uncommitted_bytes: 256 << 20,
+            log_cache_bytes: 8 << 20,
             pre_vote: true,
             check_quorum: true,
             rng_seed: node_id.0,

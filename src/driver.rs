@@ -16,10 +16,12 @@
 use crate::core::{Core, Input, Ready};
 use crate::error::RaftResult;
 use crate::log::LogEntry;
+use crate::log_source::{LogReadError, LogSource};
 use crate::log_store::{Entries, EntryRuns};
 use crate::message::Message;
 use crate::types::{LogIndex, Term};
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 /// Where a node's log and hard state are written.
 pub trait LogStore {
@@ -304,50 +306,70 @@ impl LogStore for crate::core::DurableState {
     }
 }
 
-/// An in-memory durable log that keeps the shared runs the core hands out, without copying
-/// a single entry: the driver's copy of the log shares its buffers with the core's. For
-/// in-memory drivers (benches, tests); every write is durable at once.
+/// An in-memory durable log that keeps the shared runs the core hands out: the driver's
+/// copy of the log shares its buffers with the core's, and the core reads back from it
+/// ([`LogSource`]) the entries it dropped from memory. Runs of fewer than
+/// [`MemoryLog::SMALL_RUN`] entries (a leader handing out a proposal or two at a time) are
+/// copied into runs of that size instead, so a log of tiny runs costs no more per entry than
+/// one of large runs. Cloning a `MemoryLog` gives another handle to the same log (one for the
+/// driver, one for the core). Every write is durable at once (tests, benches).
 #[derive(Clone, Debug, Default)]
 pub struct MemoryLog {
+    inner: Arc<Mutex<MemoryLogInner>>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryLogInner {
     runs: Vec<Entries>,
     hard_state: crate::core::HardState,
 }
 
 impl MemoryLog {
+    /// Runs shorter than this are gathered into runs of this many entries.
+    pub const SMALL_RUN: usize = 16;
+
     /// An empty log.
     pub fn new() -> Self {
         Self::default()
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryLogInner> {
+        // A panic while the lock was held cannot leave the runs half-changed: every change
+        // is a single push, truncate or replacement.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// The last hard state written.
     pub fn hard_state(&self) -> crate::core::HardState {
-        self.hard_state
+        self.lock().hard_state
     }
 
     /// The number of entries held.
     pub fn len(&self) -> usize {
-        self.runs.iter().map(|r| r.len()).sum()
+        self.lock().runs.iter().map(|r| r.len()).sum()
     }
 
     /// True when no entry is held.
     pub fn is_empty(&self) -> bool {
-        self.runs.is_empty()
+        self.lock().runs.is_empty()
     }
 
-    /// The entries, in order.
-    pub fn iter(&self) -> impl Iterator<Item = &LogEntry> + '_ {
-        self.runs.iter().flat_map(|r| r.iter())
+    /// Copies of the entries, in order (payloads shared).
+    pub fn to_vec(&self) -> Vec<LogEntry> {
+        self.lock().runs.iter().flat_map(|r| r.iter().cloned()).collect()
     }
 
     /// What a node restarting from this log recovers.
     pub fn durable_state(&self) -> crate::core::DurableState {
         crate::core::DurableState {
-            hard_state: self.hard_state,
+            hard_state: self.hard_state(),
             snapshot: Default::default(),
-            entries: self.iter().cloned().collect(),
+            entries: self.to_vec(),
         }
     }
+}
 
+impl MemoryLogInner {
     /// Removes every entry at `index` and after.
     fn truncate_from(&mut self, index: LogIndex) {
         if self.runs.last().and_then(|r| r.last()).is_none_or(|last| last.index < index) {
@@ -362,22 +384,63 @@ impl MemoryLog {
             }
         }
     }
+
+    /// Appends a run: kept as it is if it is long, else copied into the last run if that
+    /// one is ours and has room, or into a new run of [`MemoryLog::SMALL_RUN`] entries.
+    fn append(&mut self, run: Entries) {
+        if run.len() >= MemoryLog::SMALL_RUN {
+            self.runs.push(run);
+            return;
+        }
+        if let Some(last) = self.runs.last_mut() {
+            if last.len() + run.len() <= MemoryLog::SMALL_RUN && last.try_extend(&run) {
+                return;
+            }
+        }
+        let mut owned = Vec::with_capacity(MemoryLog::SMALL_RUN);
+        owned.extend_from_slice(&run);
+        self.runs.push(Entries::new(owned));
+    }
 }
 
 impl LogStore for MemoryLog {
     fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        let mut inner = self.lock();
         if let Some(first) = ready.entries.first() {
-            self.truncate_from(first.index);
-            self.runs.extend(ready.entries.take_runs());
+            inner.truncate_from(first.index);
+            for run in ready.entries.take_runs() {
+                inner.append(run);
+            }
         }
         if let Some(hs) = ready.hard_state {
-            self.hard_state = hs;
+            inner.hard_state = hs;
         }
         Ok(0)
     }
 
     fn sync(&mut self, _position: u64) -> RaftResult<bool> {
         Ok(true)
+    }
+}
+
+impl LogSource for MemoryLog {
+    fn entries(&self, from: LogIndex, to: LogIndex, max_bytes: u64) -> Result<Vec<LogEntry>, LogReadError> {
+        let inner = self.lock();
+        let k = inner.runs.partition_point(|r| r[0].index <= from).checked_sub(1);
+        let Some(k) = k else { return Err(LogReadError::Unavailable(from)) };
+        let (mut out, mut bytes) = (Vec::new(), 0u64);
+        let wanted = inner.runs[k..].iter().flat_map(|r| r.iter()).skip_while(|e| e.index < from);
+        for entry in wanted.take_while(|e| e.index <= to) {
+            bytes += entry.size_bytes();
+            if !out.is_empty() && bytes > max_bytes {
+                break;
+            }
+            out.push(entry.clone());
+        }
+        if out.first().is_none_or(|e| e.index != from) {
+            return Err(LogReadError::Unavailable(from));
+        }
+        Ok(out)
     }
 }
 

@@ -145,6 +145,7 @@ pub mod core;
 pub mod driver;
 pub mod error;
 pub mod log;
+pub mod log_source;
 mod log_store;
 pub mod message;
 pub mod node;

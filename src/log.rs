@@ -9,6 +9,7 @@
 //! - `applied <= committed <= last_index`, and `committed` never decreases;
 //! - nothing at or below `committed` is ever truncated or overwritten (paper §5.3, §5.4).
 
+use crate::log_source::{LogReadError, LogSource, SourceHandle};
 use crate::log_store::{EntryRuns, EntryStore};
 use crate::types::{LogIndex, Term};
 use bytes::Bytes;
@@ -155,6 +156,16 @@ pub struct RaftLog {
     applied: LogIndex,
     /// Bytes of the entries after `committed` (as [`LogEntry::size_bytes`] counts them).
     uncommitted_bytes: u64,
+    /// Index of the last entry (the snapshot point's when the log holds none).
+    last: LogIndex,
+    /// The term of every entry after the snapshot point, as (first index, term) for each
+    /// run of one term. Kept for the whole log, also where entries were dropped from memory,
+    /// so that a term lookup never reads storage.
+    terms: Vec<(LogIndex, Term)>,
+    /// Where entries dropped from memory are read back from; without one, none is dropped.
+    source: Option<SourceHandle>,
+    /// Bytes of durable, applied entries kept in memory when there is a source.
+    cache_bytes: u64,
 }
 
 impl RaftLog {
@@ -174,9 +185,19 @@ impl RaftLog {
         let committed = committed.min(last).max(snapshot.index);
         let uncommitted_bytes =
             entries.iter().filter(|e| e.index > committed).map(LogEntry::size_bytes).sum();
+        let mut terms: Vec<(LogIndex, Term)> = Vec::new();
+        for e in &entries {
+            if terms.last().is_none_or(|&(_, t)| t != e.term) {
+                terms.push((e.index, e.term));
+            }
+        }
         let mut store = EntryStore::default();
         store.extend(entries);
         Ok(RaftLog {
+            last,
+            terms,
+            source: None,
+            cache_bytes: u64::MAX,
             snapshot,
             entries: store,
             committed,
@@ -208,13 +229,38 @@ impl RaftLog {
     /// Index of the last entry (the snapshot point's when the log holds none).
     #[inline]
     pub fn last_index(&self) -> LogIndex {
-        self.snapshot.index.plus(self.entries.len() as u64)
+        self.last
     }
 
     /// Term of the last entry (the snapshot point's when the log holds none).
     #[inline]
     pub fn last_term(&self) -> Term {
-        self.entries.last().map_or(self.snapshot.term, |e| e.term)
+        self.terms.last().map_or(self.snapshot.term, |&(_, t)| t)
+    }
+
+    /// Sets where entries dropped from memory are read back from, and how many bytes of
+    /// durable, applied entries to keep in memory as a cache; older ones are dropped as
+    /// they become durable and applied.
+    pub fn set_source(&mut self, source: std::sync::Arc<dyn LogSource>, cache_bytes: u64) {
+        self.source = Some(SourceHandle(source));
+        self.cache_bytes = cache_bytes;
+        self.evict();
+    }
+
+    /// Drops from memory the oldest runs of entries that are durable and handed out for
+    /// applying, while more than the cache bound is held (only with a source to read them
+    /// back from).
+    pub fn evict(&mut self) {
+        if self.source.is_none() {
+            return;
+        }
+        let limit = self.durable.min(self.apply_handed_out).min(self.unwritten_from.prev());
+        while self.entries.bytes() > self.cache_bytes && self.entries.drop_first_chunk_through(limit) {}
+    }
+
+    /// Bytes of the entries kept in memory.
+    pub fn cached_bytes(&self) -> u64 {
+        self.entries.bytes()
     }
 
     /// The committed index.
@@ -240,20 +286,21 @@ impl RaftLog {
         self.uncommitted_bytes
     }
 
-    /// Bytes of the entries the log holds in `from..=to`.
+    /// Bytes of the entries the log holds in memory in `from..=to` (every entry after the
+    /// commit index is in memory).
     fn bytes_in(&self, from: LogIndex, to: LogIndex) -> u64 {
         let from = from.max(self.first_index());
         self.entries.iter_from(from).take_while(|e| e.index <= to).map(LogEntry::size_bytes).sum()
     }
 
-    /// Number of entries held.
+    /// Number of entries in the log (after the snapshot point; in memory or not).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        usize::try_from(self.last.0 - self.snapshot.index.0).unwrap_or(usize::MAX)
     }
 
     /// True when the log holds no entry.
     pub fn is_empty(&self) -> bool {
-        self.entries.len() == 0
+        self.last == self.snapshot.index
     }
 
     /// The term of the entry at `index`: the snapshot point's term at its index (`Some(0)`
@@ -263,12 +310,20 @@ impl RaftLog {
         if index == self.snapshot.index {
             return Some(self.snapshot.term);
         }
-        self.entries.get(index).map(|e| e.term)
+        if index < self.first_index() || index > self.last {
+            return None;
+        }
+        let run = self.terms.partition_point(|&(start, _)| start <= index).checked_sub(1)?;
+        Some(self.terms[run].1)
     }
 
-    /// A copy of the entry at `index`, if present (its payload shared).
+    /// A copy of the entry at `index`, if present (its payload shared), read back from the
+    /// source if it was dropped from memory; `None` also when that read fails.
     pub fn entry(&self, index: LogIndex) -> Option<LogEntry> {
-        self.entries.get(index).cloned()
+        match self.entries.get(index) {
+            Some(entry) => Some(entry.clone()),
+            None => self.slice(index, index, 1, 0).ok()?.pop(),
+        }
     }
 
     /// True when the log holds an entry at `index` with `term` (the snapshot point always
@@ -281,16 +336,38 @@ impl RaftLog {
     /// Copies of the entries in `from..=to` that the log holds (none before
     /// [`RaftLog::first_index`]; payloads shared), stopping early once `max_bytes` is
     /// exceeded (at least one entry is returned when the range is not empty) or `max_count`
-    /// entries are taken.
-    pub fn slice(&self, from: LogIndex, to: LogIndex, max_count: usize, max_bytes: u64) -> Vec<LogEntry> {
+    /// entries are taken. Entries dropped from memory are read back from the source; a
+    /// failed read, or one that does not give this log's entries, is an error.
+    pub fn slice(
+        &self,
+        from: LogIndex,
+        to: LogIndex,
+        max_count: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<LogEntry>, LogReadError> {
         let from = from.max(self.first_index());
-        // Size the output once, so pushes never reallocate and copy: the range, bounded by the
-        // log, the count limit and the most entries the byte limit can admit.
-        let span = to.0.saturating_add(1).saturating_sub(from.0).min(self.entries.len() as u64);
+        let to = to.min(self.last);
+        // Size the output once, so pushes never reallocate and copy: the range, bounded by
+        // the count limit and the most entries the byte limit can admit.
+        let span = to.0.saturating_add(1).saturating_sub(from.0);
         let by_bytes = max_bytes / ENTRY_HEADER_BYTES + 1;
         let capacity = usize::try_from(span.min(by_bytes)).unwrap_or(usize::MAX).min(max_count);
         let mut out = Vec::with_capacity(capacity);
         let mut bytes = 0u64;
+        let in_memory_from = self.entries.first_index().unwrap_or(self.last.next());
+        if from < in_memory_from && from <= to && max_count > 0 {
+            let read_to = to.min(in_memory_from.prev());
+            let source = self.source.as_ref().ok_or(LogReadError::Unavailable(from))?;
+            let mut read = source.0.entries(from, read_to, max_bytes)?;
+            self.check_read(from, read_to, &read)?;
+            read.truncate(max_count);
+            bytes = read.iter().map(LogEntry::size_bytes).sum();
+            let complete = read.last().is_some_and(|e| e.index == read_to);
+            out.append(&mut read);
+            if !complete || out.len() >= max_count || bytes > max_bytes {
+                return Ok(out);
+            }
+        }
         for entry in self.entries.iter_from(from) {
             if entry.index > to || out.len() >= max_count {
                 break;
@@ -301,7 +378,27 @@ impl RaftLog {
             }
             out.push(entry.clone());
         }
-        out
+        Ok(out)
+    }
+
+    /// Checks entries read back from the source for `from..=to`: at least one, contiguous
+    /// from `from`, none past `to`, each of the term this log records for its index.
+    fn check_read(&self, from: LogIndex, to: LogIndex, read: &[LogEntry]) -> Result<(), LogReadError> {
+        if read.is_empty() {
+            return Err(LogReadError::Unavailable(from));
+        }
+        for (k, entry) in read.iter().enumerate() {
+            let index = from.plus(k as u64);
+            if entry.index != index || index > to || self.term(index) != Some(entry.term) {
+                return Err(LogReadError::Io(format!(
+                    "the log storage gave entry {} of term {} where entry {index} of term {:?} was expected",
+                    entry.index,
+                    entry.term,
+                    self.term(index)
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The raft paper's "at least as up-to-date" comparison (§5.4.1).
@@ -312,23 +409,21 @@ impl RaftLog {
     /// The first index of the run of entries with the same term as the entry at `index`, used as
     /// a conflict hint so the leader can skip a whole term at once (§5.3, "fast backtracking").
     pub fn first_index_of_term_at(&self, index: LogIndex) -> LogIndex {
-        let Some(term) = self.term(index) else { return index };
-        let mut first = index;
-        while first > self.first_index()
-            && self.term(first.prev()) == Some(term)
-            && first.prev() > self.committed
-        {
-            first = first.prev();
+        if index < self.first_index() || index > self.last {
+            return index;
         }
-        first
+        let run = self.terms.partition_point(|&(start, _)| start <= index) - 1;
+        // Back to the start of the term's run, but not into the committed prefix.
+        let lowest = self.terms[run].0.max(self.first_index()).max(self.committed.next());
+        lowest.min(index)
     }
 
     /// The last index whose term is `term`, if the log holds any entry of that term.
     pub fn last_index_of_term(&self, term: Term) -> Option<LogIndex> {
-        // Terms are sorted: binary search for the first entry with a larger term.
-        let after = self.entries.first_index_after_term(term).unwrap_or(self.last_index().next());
-        let candidate = after.prev();
-        (candidate >= self.first_index() && self.term(candidate) == Some(term)).then_some(candidate)
+        // Terms are sorted: binary search for the run after the term's.
+        let run = self.terms.partition_point(|&(_, t)| t <= term);
+        let (_, found) = *self.terms.get(run.checked_sub(1)?)?;
+        (found == term).then(|| self.terms.get(run).map_or(self.last, |&(start, _)| start.prev()))
     }
 
     /// Appends a leader's own new entry. Panics on an index or term that breaks the invariants:
@@ -337,7 +432,16 @@ impl RaftLog {
         assert_eq!(entry.index, self.last_index().next(), "local append must be contiguous");
         assert!(entry.term >= self.last_term(), "local append must not lower the term");
         self.uncommitted_bytes += entry.size_bytes();
+        self.note_appended(entry.index, entry.term);
         self.entries.push(entry);
+    }
+
+    /// Records the index and term of an entry appended at the end.
+    fn note_appended(&mut self, index: LogIndex, term: Term) {
+        if self.terms.last().is_none_or(|&(_, t)| t != term) {
+            self.terms.push((index, term));
+        }
+        self.last = index;
     }
 
     /// Follower side of AppendEntries (§5.3): checks `prev_index/prev_term`, skips entries that
@@ -353,6 +457,9 @@ impl RaftLog {
         if let Some(first_new) = first_new {
             self.truncate_from(entries[first_new].index);
             self.uncommitted_bytes += entries[first_new..].iter().map(LogEntry::size_bytes).sum::<u64>();
+            for e in &entries[first_new..] {
+                self.note_appended(e.index, e.term);
+            }
             self.entries.extend(entries[first_new..].to_vec());
         }
         Ok(proved)
@@ -371,6 +478,9 @@ impl RaftLog {
             self.truncate_from(entries[first_new].index);
             entries.drain(..first_new);
             self.uncommitted_bytes += entries.iter().map(LogEntry::size_bytes).sum::<u64>();
+            for e in &entries {
+                self.note_appended(e.index, e.term);
+            }
             self.entries.extend(entries);
         }
         Ok(proved)
@@ -402,9 +512,11 @@ impl RaftLog {
     /// Removes every entry at `from` and after. Never below the commit index.
     fn truncate_from(&mut self, from: LogIndex) {
         assert!(from > self.committed, "truncating committed entries");
-        if self.entries.get(from).is_some() {
+        if from <= self.last {
             self.uncommitted_bytes -= self.bytes_in(from, self.last_index());
             self.entries.truncate_from(from);
+            self.terms.truncate(self.terms.partition_point(|&(start, _)| start < from));
+            self.last = from.prev();
             self.unwritten_from = self.unwritten_from.min(from);
             self.durable = self.durable.min(from.prev());
         }
@@ -432,7 +544,6 @@ impl RaftLog {
             return EntryRuns::new();
         }
         self.unwritten_from = last.next();
-        self.entries.seal();
         self.entries.runs(from, last, u64::MAX)
     }
 
@@ -505,13 +616,23 @@ impl RaftLog {
         }
         let term = self.term(index).ok_or_else(|| format!("cannot compact to {index}: not in the log"))?;
         self.entries.drop_through(index);
+        // The run that holds the new first entry starts there; runs before it go.
+        let first = index.next();
+        let keep_from = self.terms.partition_point(|&(start, _)| start <= first).saturating_sub(1);
+        self.terms.drain(..keep_from);
+        if index == self.last {
+            self.terms.clear();
+        } else if let Some(run) = self.terms.first_mut() {
+            run.0 = first;
+        }
         self.snapshot = SnapshotPoint { index, term };
         Ok(())
     }
 
-    /// Copies of all entries the log holds, for inspection.
+    /// Copies of all entries the log holds, for inspection (read back from the source where
+    /// they were dropped from memory; empty if that read fails).
     pub fn entries(&self) -> Vec<LogEntry> {
-        self.slice(self.first_index(), self.last_index(), usize::MAX, u64::MAX)
+        self.slice(self.first_index(), self.last_index(), usize::MAX, u64::MAX).unwrap_or_default()
     }
 }
 

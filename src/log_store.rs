@@ -8,11 +8,16 @@
 //! share one buffer. Compaction drops whole chunks from the front.
 
 use crate::log::LogEntry;
-use crate::types::{LogIndex, Term};
+use crate::types::LogIndex;
 use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
+
+/// Most entries a chunk of the log grows to in place: bounds the copying a growing buffer
+/// does when it reallocates, and the granularity at which the log drops entries from memory
+/// (about 90 KiB of 64-byte commands). A larger batch handed in at once stays one chunk.
+const MAX_CHUNK_ENTRIES: usize = 1024;
 
 /// A contiguous run of log entries in a shared, immutable buffer: cloning it, or handing it
 /// to persistence, to the state machine or to another thread, never copies the entries.
@@ -38,21 +43,26 @@ impl Entries {
         Entries { buf: Arc::clone(&self.buf), start: self.start + from, end: self.start + to }
     }
 
-    /// Gives back the spare capacity of the buffer, if nothing else holds it (before it is
-    /// shared: a shared buffer never grows).
-    fn seal(&mut self) {
-        let end = self.end;
-        if let Some(buf) = Arc::get_mut(&mut self.buf) {
-            buf.truncate(end);
-            buf.shrink_to_fit();
-        }
-    }
-
     /// The run's buffer, if nothing else holds it and the run ends where the buffer does: it
     /// can then grow in place.
     fn growable(&mut self) -> Option<&mut Vec<LogEntry>> {
         let end = self.end;
         Arc::get_mut(&mut self.buf).filter(|v| v.len() == end)
+    }
+
+    /// The buffer, if it can grow in place by `more` entries and stay within
+    /// [`MAX_CHUNK_ENTRIES`].
+    fn growable_by(&mut self, more: usize) -> Option<&mut Vec<LogEntry>> {
+        self.growable().filter(|v| v.len() + more <= MAX_CHUNK_ENTRIES)
+    }
+
+    /// Appends copies of `entries` (payloads shared) in place, if nothing else holds the
+    /// buffer and the run ends where it does; returns whether it did.
+    pub fn try_extend(&mut self, entries: &[LogEntry]) -> bool {
+        let Some(buf) = self.growable() else { return false };
+        buf.extend_from_slice(entries);
+        self.end = buf.len();
+        true
     }
 
     /// The entries of the run, owned: moved out if nothing else holds the buffer, cloned
@@ -219,12 +229,38 @@ pub(crate) struct EntryStore {
     /// pointer into every chunk they pass).
     starts: VecDeque<LogIndex>,
     len: usize,
+    /// Bytes of the entries held (as [`LogEntry::size_bytes`] counts them).
+    bytes: u64,
 }
 
 impl EntryStore {
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Bytes of the entries held (as [`LogEntry::size_bytes`] counts them).
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The index of the first entry held.
+    pub(crate) fn first_index(&self) -> Option<LogIndex> {
+        self.starts.front().copied()
+    }
+
+    /// Drops the first chunk if its last entry is at or before `limit`; returns whether it
+    /// did.
+    pub(crate) fn drop_first_chunk_through(&mut self, limit: LogIndex) -> bool {
+        let Some(first) = self.chunks.front() else { return false };
+        if first.last().expect("chunks are not empty").index > limit {
+            return false;
+        }
+        self.len -= first.len();
+        self.bytes -= first.iter().map(LogEntry::size_bytes).sum::<u64>();
+        self.chunks.pop_front();
+        self.starts.pop_front();
+        true
     }
 
     /// The chunk holding `index` and the entry's offset in it.
@@ -260,8 +296,9 @@ impl EntryStore {
         }
         debug_assert!(self.last().is_none_or(|l| l.index.next() == entries[0].index));
         self.len += entries.len();
+        self.bytes += entries.iter().map(LogEntry::size_bytes).sum::<u64>();
         if let Some(last) = self.chunks.back_mut() {
-            if let Some(buf) = last.growable() {
+            if let Some(buf) = last.growable_by(entries.len()) {
                 buf.append(&mut entries);
                 last.end = buf.len();
                 return;
@@ -275,8 +312,9 @@ impl EntryStore {
     pub(crate) fn push(&mut self, entry: LogEntry) {
         debug_assert!(self.last().is_none_or(|l| l.index.next() == entry.index));
         self.len += 1;
+        self.bytes += entry.size_bytes();
         if let Some(last) = self.chunks.back_mut() {
-            if let Some(buf) = last.growable() {
+            if let Some(buf) = last.growable_by(1) {
                 buf.push(entry);
                 last.end = buf.len();
                 return;
@@ -293,6 +331,7 @@ impl EntryStore {
         let Some((k, offset)) = self.locate(index) else { return };
         let removed: usize = self.chunks.iter().skip(k).map(|c| c.len()).sum::<usize>() - offset;
         self.len -= removed;
+        self.bytes -= self.iter_from(index).map(LogEntry::size_bytes).sum::<u64>();
         self.chunks.truncate(k + 1);
         self.starts.truncate(k + 1);
         let chunk = self.chunks.back_mut().expect("chunk k is kept");
@@ -314,6 +353,7 @@ impl EntryStore {
             let last_index = first.last().expect("chunks are not empty").index;
             if last_index <= index {
                 self.len -= first.len();
+                self.bytes -= first.iter().map(LogEntry::size_bytes).sum::<u64>();
                 self.chunks.pop_front();
                 self.starts.pop_front();
                 continue;
@@ -321,6 +361,7 @@ impl EntryStore {
             if let Some(offset) = index.0.checked_sub(first[0].index.0) {
                 let drop = offset as usize + 1;
                 self.len -= drop;
+                self.bytes -= first[..drop].iter().map(LogEntry::size_bytes).sum::<u64>();
                 first.start += drop;
                 self.starts[0] = index.next();
             }
@@ -337,14 +378,6 @@ impl EntryStore {
             .skip(k)
             .enumerate()
             .flat_map(move |(n, c)| c[if n == 0 { offset } else { 0 }..].iter())
-    }
-
-    /// Gives back the spare capacity of the last chunk before it is shared (it will not
-    /// grow once it is).
-    pub(crate) fn seal(&mut self) {
-        if let Some(last) = self.chunks.back_mut() {
-            last.seal();
-        }
     }
 
     /// The entries `from..=to` as shared runs (no copies), cut short once `max_bytes` is
@@ -375,21 +408,13 @@ impl EntryStore {
         }
         out
     }
-
-    /// The first index whose term is greater than `term`; `None` when there is none (terms
-    /// never decrease along the log).
-    pub(crate) fn first_index_after_term(&self, term: Term) -> Option<LogIndex> {
-        let k = self.chunks.partition_point(|c| c.last().expect("chunks are not empty").term <= term);
-        let chunk = self.chunks.get(k)?;
-        let offset = chunk.partition_point(|e| e.term <= term);
-        Some(chunk[offset].index)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::log::Command;
+    use crate::types::Term;
 
     fn entry(index: u64, term: u64) -> LogEntry {
         LogEntry::new(Term(term), LogIndex(index), Command::new(vec![index as u8]))
@@ -471,22 +496,5 @@ mod tests {
         assert_eq!(one.len(), 1, "at least one entry");
         assert!(store.runs(LogIndex(21), LogIndex(30), u64::MAX).is_empty());
         assert_eq!(all.into_vec().len(), 11);
-    }
-
-    #[test]
-    fn the_first_index_after_a_term_matches_a_linear_scan() {
-        let (mut store, mut held) = (EntryStore::default(), Vec::new());
-        let terms = [1, 1, 2, 2, 2, 5, 7, 7, 9];
-        for (i, &t) in terms.iter().enumerate() {
-            store.push(entry(i as u64 + 1, t));
-            if i % 3 == 0 {
-                held.push(store.runs(LogIndex(1), LogIndex(i as u64 + 1), u64::MAX));
-            }
-        }
-        assert!(store.chunks.len() > 1);
-        for probe in 0..11 {
-            let linear = terms.iter().position(|&t| t > probe).map(|p| LogIndex(p as u64 + 1));
-            assert_eq!(store.first_index_after_term(Term(probe)), linear, "term {probe}");
-        }
     }
 }

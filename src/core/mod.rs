@@ -279,6 +279,15 @@ impl Core {
         self.tracker.progress(peer)
     }
 
+    /// Gives the core the driver's log storage to read back entries it no longer keeps: from
+    /// then on it keeps in memory only what is not yet durable or not yet handed out for
+    /// applying, plus a cache of [`RaftConfig::log_cache_bytes`] of recent entries, and reads
+    /// older ones (for a lagging follower) from `source`. `source` must hold every entry the
+    /// driver has written (the pipeline's [`crate::driver::LogStore`] writes them).
+    pub fn set_log_source(&mut self, source: std::sync::Arc<dyn crate::log_source::LogSource>) {
+        self.log.set_source(source, self.config.log_cache_bytes);
+    }
+
     /// Whether the leader's log no longer holds what `peer` needs next: its next index is
     /// at or before the snapshot point, so only a snapshot can bring it up to date. False
     /// when this node does not lead or does not track `peer`.

@@ -74,13 +74,15 @@ impl Core {
             hs.term != self.hard_state_handed_out.term || hs.vote != self.hard_state_handed_out.vote;
         self.hard_state_handed_out = hs;
         let entries = self.log.take_unwritten();
+        let committed_entries = self.log.take_committed(MAX_APPLY_BYTES_PER_READY);
+        self.log.evict();
         Ready {
             hard_state,
             must_sync: term_or_vote || !entries.is_empty(),
             entries,
             messages: std::mem::take(&mut self.msgs),
             messages_when_durable: std::mem::take(&mut self.msgs_when_durable),
-            committed_entries: self.log.take_committed(MAX_APPLY_BYTES_PER_READY),
+            committed_entries,
         }
     }
 

@@ -148,6 +148,7 @@ impl Core {
 
     pub(super) fn on_durable(&mut self, index: LogIndex, term: Term) {
         self.log.durable_to(index, term);
+        self.log.evict();
         if self.role == Role::Leader {
             let durable = self.log.durable_index();
             if let Some(me) = self.tracker.progress_mut(self.id) {
@@ -220,12 +221,21 @@ impl Core {
         let entries = if heartbeat {
             Vec::new()
         } else {
-            self.log.slice(
+            let read = self.log.slice(
                 prev.next(),
                 self.log.last_index(),
                 self.config.max_entries_per_append,
                 self.config.max_bytes_per_append,
-            )
+            );
+            match read {
+                Ok(entries) => entries,
+                Err(e) => {
+                    // Nothing goes now; the next heartbeat's response retries, and a
+                    // compacted entry makes the follower one that needs a snapshot.
+                    tracing::warn!(node = %self.id, peer = %peer, error = %e, "cannot read entries to replicate");
+                    return None;
+                }
+            }
         };
         Some(AppendEntriesRequest {
             term: self.term,
