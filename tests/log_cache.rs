@@ -213,7 +213,9 @@ impl Follower {
     fn deliver(&mut self, msgs: &mut Vec<quorate::Message>) -> Vec<quorate::Message> {
         let id = self.core.id();
         let mut replies = Vec::new();
-        for msg in msgs.extract_if(.., |m| m.to == id) {
+        let (mine, others): (Vec<_>, Vec<_>) = msgs.drain(..).partition(|m| m.to == id);
+        *msgs = others;
+        for msg in mine {
             self.core.step(Input::Message(msg)).unwrap();
             quorate::driver::Pipeline::new()
                 .drive(&mut self.core, &mut self.disk, &mut replies, &mut self.applied)
