@@ -333,6 +333,19 @@ impl MemoryLog {
         Self::default()
     }
 
+    /// A log holding what a node recovered from its disk (the entries after its snapshot
+    /// point, and its hard state).
+    pub fn recovered(state: &crate::core::DurableState) -> Self {
+        let log = MemoryLog::new();
+        let mut inner = log.lock();
+        inner.hard_state = state.hard_state;
+        if !state.entries.is_empty() {
+            inner.runs.push(Entries::new(state.entries.clone()));
+        }
+        drop(inner);
+        log
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, MemoryLogInner> {
         // A panic while the lock was held cannot leave the runs half-changed: every change
         // is a single push, truncate or replacement.

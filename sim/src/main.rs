@@ -286,8 +286,8 @@ fn run_sweep(options: SweepOptions) -> ExitCode {
     out!("client ops:       {} invoked, {} completed, {} abandoned", s.ops, s.completed, s.abandoned);
     let f = s.faults;
     out!(
-        "faults:           {} partitions, {} crashes, {} restarts, {} pauses, {} clock jumps, {} bytes lost or torn",
-        f.partitions, f.crashes, f.restarts, f.pauses, f.clock_jumps, s.lost_bytes
+        "faults:           {} partitions, {} crashes, {} restarts, {} pauses, {} clock jumps, {} bytes lost or torn, {} failed log reads",
+        f.partitions, f.crashes, f.restarts, f.pauses, f.clock_jumps, s.lost_bytes, s.failed_reads
     );
     let by_kind: Vec<String> = FailureKind::ALL
         .iter()

@@ -112,6 +112,8 @@ pub struct Stats {
     pub joined_retries: u64,
     /// Bytes lost or torn by crashes.
     pub lost_bytes: u64,
+    /// Reads of a node's log storage that failed (an injected fault).
+    pub failed_reads: u64,
     /// Virtual milliseconds the liveness phase took.
     pub liveness_ms: u64,
     /// Election rounds the liveness phase took to elect a stable leader (the most of a sweep).
@@ -141,6 +143,7 @@ impl Stats {
         self.abandoned += other.abandoned;
         self.joined_retries += other.joined_retries;
         self.lost_bytes += other.lost_bytes;
+        self.failed_reads += other.failed_reads;
         self.liveness_ms = self.liveness_ms.max(other.liveness_ms);
         self.liveness_leader_rounds = self.liveness_leader_rounds.max(other.liveness_leader_rounds);
         self.liveness_elections += other.liveness_elections;

@@ -108,9 +108,30 @@ pub struct Params {
     pub heartbeat_ms: u64,
     /// The engine's election timeout range, in milliseconds.
     pub election_ms: (u64, u64),
+    /// Bytes of durable, applied entries each core keeps in memory
+    /// ([`quorate::RaftConfig::log_cache_bytes`]); it reads older ones back from the node's
+    /// log storage.
+    pub log_cache_bytes: u64,
+    /// Chance that a read of a node's log storage fails.
+    pub read_fail: f64,
 }
 
+/// The engine's default cache of the log ([`quorate::RaftConfig::log_cache_bytes`]).
+const DEFAULT_LOG_CACHE_BYTES: u64 = 8 << 20;
+
 impl Params {
+    /// Draws how each core caches its log and how often reading the log storage fails, from
+    /// a generator of its own keyed by `seed`: the other draws, and so a run's events, are
+    /// the same whatever these are (a cache changes no output; only failed reads do).
+    pub fn draw_storage(&mut self, scenario: Scenario, seed: u64) {
+        let mut rng = crate::rng::rng_for(seed ^ 0x10c_cac4e);
+        self.log_cache_bytes =
+            [0, 200, 2_000, 30_000, DEFAULT_LOG_CACHE_BYTES][range(&mut rng, 0, 4) as usize];
+        if matches!(scenario, Scenario::Swarm | Scenario::Crashes) && chance(&mut rng, 0.3) {
+            self.read_fail = float(&mut rng, 0.0, 0.3);
+        }
+    }
+
     /// Draws the parameters of `scenario` from `rng`.
     pub fn draw(scenario: Scenario, rng: &mut SimRng) -> Params {
         let mut p = Params::calm(rng);
@@ -212,6 +233,8 @@ impl Params {
             check_quorum: true,
             heartbeat_ms: 50,
             election_ms: (150, 300),
+            log_cache_bytes: DEFAULT_LOG_CACHE_BYTES,
+            read_fail: 0.0,
         }
     }
 
@@ -249,6 +272,8 @@ impl Params {
             check_quorum: true,
             heartbeat_ms: 50,
             election_ms: (150, 300),
+            log_cache_bytes: DEFAULT_LOG_CACHE_BYTES,
+            read_fail: 0.0,
         }
     }
 }
@@ -259,7 +284,7 @@ impl fmt::Display for Params {
             f,
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
              crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} max_down={} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
-             batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms",
+             batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms log_cache={}B read_fail={:.2}",
             self.nodes,
             self.clients,
             self.keys,
@@ -285,7 +310,9 @@ impl fmt::Display for Params {
             self.check_quorum,
             self.heartbeat_ms,
             self.election_ms.0,
-            self.election_ms.1
+            self.election_ms.1,
+            self.log_cache_bytes,
+            self.read_fail
         )
     }
 }

@@ -3,7 +3,9 @@
 //! later (through whatever status those expose).
 
 use quorate::core::Core;
+use quorate::driver::MemoryLog;
 use quorate::log::LogEntry;
+use quorate::log_source::LogSource;
 use quorate::types::{LogIndex, NodeId, NodeState, Term};
 
 /// A node as the checkers observe it from outside.
@@ -70,5 +72,62 @@ impl NodeView for Core {
     }
     fn election_timeout_min_ms(&self) -> u64 {
         self.config().election_timeout_min_ms
+    }
+}
+
+/// A core with the log storage it reads back from: its entries are read from the storage
+/// itself where the core no longer keeps them, so that the checkers see a node's log even
+/// when the core's own reads fail (an injected fault they must not mistake for a lost
+/// entry).
+pub struct WithStorage<'a> {
+    /// The node's core.
+    pub core: &'a Core,
+    /// What the node wrote to its disk.
+    pub log: &'a MemoryLog,
+}
+
+impl NodeView for WithStorage<'_> {
+    fn id(&self) -> NodeId {
+        self.core.id()
+    }
+    fn term(&self) -> Term {
+        self.core.term()
+    }
+    fn vote(&self) -> Option<NodeId> {
+        self.core.vote()
+    }
+    fn state(&self) -> NodeState {
+        self.core.state()
+    }
+    fn leader(&self) -> Option<NodeId> {
+        self.core.leader()
+    }
+    fn voters(&self) -> &[NodeId] {
+        self.core.voters()
+    }
+    fn committed(&self) -> LogIndex {
+        self.core.log().committed()
+    }
+    fn term_at(&self, index: LogIndex) -> Option<Term> {
+        self.core.log().term(index)
+    }
+    fn entry(&self, index: LogIndex) -> Option<LogEntry> {
+        let log = self.core.log();
+        if index < log.first_index() || index > log.last_index() {
+            return None;
+        }
+        match self.log.entries(index, index, 0) {
+            Ok(mut read) => read.pop(),
+            Err(_) => log.entry(index),
+        }
+    }
+    fn now(&self) -> u64 {
+        self.core.now()
+    }
+    fn check_quorum(&self) -> bool {
+        self.core.config().check_quorum
+    }
+    fn election_timeout_min_ms(&self) -> u64 {
+        self.core.config().election_timeout_min_ms
     }
 }

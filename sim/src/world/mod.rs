@@ -18,7 +18,7 @@ use crate::trace::{Trace, TraceEvent};
 use quorate::codec;
 use quorate::config::RaftConfig;
 use quorate::core::{Core, Input, Ready};
-use quorate::driver::{Batch, LogStore, Pipeline};
+use quorate::driver::{Batch, LogStore, MemoryLog, Pipeline};
 use quorate::log::{Command, EntryKind, LogEntry};
 use quorate::message::{Message, Payload};
 use quorate::quorum::MajorityConfig;
@@ -26,6 +26,7 @@ use quorate::requests::{PendingRequests, Proposed, RequestId};
 use quorate::types::{LogIndex, NodeId, NodeState, Term};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use storage::FailingReads;
 
 mod clients;
 mod faults;
@@ -33,6 +34,7 @@ mod network;
 mod node;
 mod phase;
 mod queue;
+mod storage;
 
 use network::msg_detail;
 use queue::{Event, Queue};
@@ -107,6 +109,8 @@ struct SimNode {
     core: Option<Core>,
     config: RaftConfig,
     disk: SimDisk,
+    /// The log storage the core reads back entries from: what was written to the disk.
+    log: MemoryLog,
     clock: NodeClock,
     kv: KvStore,
     paused: bool,
@@ -228,6 +232,11 @@ pub struct Sim {
     timeline: Vec<Mark>,
     stats: Stats,
     failure: Option<Failure>,
+    /// Seeds the failing reads of each core's log storage; keyed by the seed alone, so that
+    /// drawing from it changes no other draw.
+    read_rng: rand_chacha::ChaCha8Rng,
+    /// Reads of a log storage that failed, over all nodes.
+    failed_reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Sim {
@@ -236,7 +245,8 @@ impl Sim {
             Some(bytes) => rng_for_script(bytes.clone()),
             None => rng_for(config.seed),
         };
-        let drawn = Params::draw(config.scenario, &mut rng);
+        let mut drawn = Params::draw(config.scenario, &mut rng);
+        drawn.draw_storage(config.scenario, config.seed);
         let params = config.params.clone().unwrap_or(drawn);
         let mut sim = Sim {
             now: 0,
@@ -260,6 +270,8 @@ impl Sim {
             timeline: Vec::new(),
             stats: Stats::default(),
             failure: None,
+            read_rng: rand_core::SeedableRng::seed_from_u64(config.seed ^ 0x5ead_fa11),
+            failed_reads: Default::default(),
         };
         sim.boot_nodes();
         sim.boot_clients();
@@ -272,6 +284,7 @@ impl Sim {
         let ids: Vec<NodeId> = (1..=self.params.nodes).map(NodeId).collect();
         for &id in &ids {
             let mut config = RaftConfig::new(id, ids.clone());
+            config.log_cache_bytes = self.params.log_cache_bytes;
             config.max_entries_per_append = self.params.max_entries_per_append;
             config.max_inflight = self.params.max_inflight;
             config.pre_vote = self.params.pre_vote;
@@ -285,6 +298,7 @@ impl Sim {
                 core: None,
                 config,
                 disk: SimDisk::default(),
+                log: MemoryLog::new(),
                 clock: NodeClock::new(id, offset, drift),
                 kv: KvStore::default(),
                 paused: false,
@@ -308,7 +322,14 @@ impl Sim {
         let durable = node.disk.recover();
         let rng = fork_chacha(&mut self.rng);
         let now = node.clock.local(self.now);
-        Core::new(node.config.clone(), durable, rng, now).expect("the simulator builds valid configurations")
+        // The log storage the core reads back from holds what the disk recovered.
+        node.log = MemoryLog::recovered(&durable);
+        let mut core = Core::new(node.config.clone(), durable, rng, now)
+            .expect("the simulator builds valid configurations");
+        let seed = rand_core::RngCore::next_u64(&mut self.read_rng);
+        let source = FailingReads::new(node.log.clone(), self.params.read_fail, seed, &self.failed_reads);
+        core.set_log_source(std::sync::Arc::new(source));
+        core
     }
 
     fn boot_clients(&mut self) {
@@ -482,7 +503,8 @@ pub fn run(config: &RunConfig) -> RunReport {
         format!("seed {} scenario {}: {}", config.seed, config.scenario, params)
     });
     sim.run();
-    let Sim { mut failure, mut stats, trace, history, nodes, now, timeline, .. } = sim;
+    let Sim { mut failure, mut stats, trace, history, nodes, now, timeline, failed_reads, .. } = sim;
+    stats.failed_reads = failed_reads.load(std::sync::atomic::Ordering::Relaxed);
     stats.virtual_ms = now;
     stats.ops = history.len() as u64;
     stats.completed = history.completed() as u64;

@@ -256,9 +256,10 @@ impl Sim {
             self.nodes.get_mut(&id).expect("node exists").last_role = role;
             self.mark(id, Lane::from(state));
         }
-        let core = self.nodes[&id].core.as_ref().expect("up");
+        let node = &self.nodes[&id];
+        let core = node.core.as_ref().expect("up");
         let before = self.checker.committed_index();
-        if let Err(v) = self.checker.check_node(id, core) {
+        if let Err(v) = self.checker.check_node(id, &crate::view::WithStorage { core, log: &node.log }) {
             self.fail(FailureKind::Safety, v);
             return;
         }
@@ -313,11 +314,12 @@ impl SimNode {
         checker: &'a mut Checker,
         trace: &'a mut Trace,
     ) -> (SimStore<'a>, &'a mut Pipeline, Option<&'a mut Core>) {
-        let SimNode { id, core, pipeline, disk, written, sync_asked, .. } = self;
+        let SimNode { id, core, pipeline, disk, log, written, sync_asked, .. } = self;
         let store = SimStore {
             id: *id,
             now,
             disk,
+            log,
             written,
             sync_asked,
             checker,
@@ -337,6 +339,8 @@ struct SimStore<'a> {
     id: NodeId,
     now: u64,
     disk: &'a mut SimDisk,
+    /// What was written, as the core reads it back.
+    log: &'a mut MemoryLog,
     written: &'a mut VecDeque<Written>,
     sync_asked: &'a mut Option<u64>,
     checker: &'a mut Checker,
@@ -370,6 +374,7 @@ impl LogStore for SimStore<'_> {
             entries: ready.entries.to_vec(),
             vote: ready.hard_state.is_some_and(|hs| hs.vote.is_some()),
         });
+        self.log.write(ready).expect("an in-memory log does not fail");
         Ok(end as u64)
     }
 
