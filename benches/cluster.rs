@@ -17,47 +17,10 @@ use quorate::RaftResult;
 use quorate::{Command, DurableState, Input, LogEntry, LogIndex, Message, NodeState, RaftConfig};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 
-// ----- A counting allocator -------------------------------------------------------------------
-
-/// Counts live heap bytes (as requested) and allocations, on top of the system allocator.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
-static TOTAL_ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counting costs three atomic operations an allocation: it is on only while memory is
-/// measured, never during the throughput measurement.
-static COUNTING: AtomicBool = AtomicBool::new(false);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-            LIVE_ALLOCS.fetch_add(1, Ordering::Relaxed);
-            TOTAL_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if COUNTING.load(Ordering::Relaxed) {
-            LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-            LIVE_ALLOCS.fetch_sub(1, Ordering::Relaxed);
-        }
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
-            TOTAL_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.realloc(ptr, layout, new_size)
-    }
-}
+mod counting;
+use counting::Counting;
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -268,15 +231,15 @@ fn bytes_per_entry(n: usize) -> (f64, f64) {
     let mut core = Core::new(config, DurableState::default(), ChaCha8Rng::seed_from_u64(1), 0).expect("core");
     core.step(Input::Campaign).expect("campaign");
     drain(&mut core);
-    let before_bytes = LIVE_BYTES.load(Ordering::SeqCst);
-    let before_allocs = LIVE_ALLOCS.load(Ordering::SeqCst);
+    let before = Counting::counts();
     for _ in 0..n {
         core.propose(Command::new(vec![7; PAYLOAD])).expect("leader");
         drain(&mut core);
     }
     assert_eq!(core.log().applied(), LogIndex(n as u64 + 1));
-    let bytes = (LIVE_BYTES.load(Ordering::SeqCst) - before_bytes) as f64 / n as f64;
-    let allocs = (LIVE_ALLOCS.load(Ordering::SeqCst) - before_allocs) as f64 / n as f64;
+    let after = Counting::counts();
+    let bytes = (after.live_bytes - before.live_bytes) as f64 / n as f64;
+    let allocs = (after.live_allocs - before.live_allocs) as f64 / n as f64;
     drop(core);
     (bytes - PAYLOAD as f64, allocs)
 }
@@ -299,7 +262,7 @@ fn report() {
 
     let mut worst: f64 = 0.0;
     let mut sum = 0.0;
-    COUNTING.store(true, Ordering::SeqCst);
+    Counting::on(usize::MAX);
     let sizes = [100_000, 131_072, 150_000, 200_000, 262_144];
     for n in sizes {
         let (overhead, allocs) = bytes_per_entry(n);
@@ -307,7 +270,7 @@ fn report() {
         worst = worst.max(overhead);
         sum += overhead;
     }
-    COUNTING.store(false, Ordering::SeqCst);
+    Counting::off();
     println!(
         "memory overhead per entry: mean {:.1} bytes, worst {:.1} bytes (requested bytes; the system allocator adds ~16 bytes per allocation on top)",
         sum / sizes.len() as f64,

@@ -17,8 +17,9 @@ static ON: AtomicBool = AtomicBool::new(false);
 static WATCHED_SIZE: AtomicUsize = AtomicUsize::new(usize::MAX);
 static WATCHED: AtomicUsize = AtomicUsize::new(0);
 
-/// What the allocator counted since it was switched on.
+/// What the allocator counted since it was switched on (each bench reads what it reports).
 #[derive(Clone, Copy, Debug, Default)]
+#[allow(dead_code)]
 pub struct Counts {
     /// Heap bytes live (requested sizes; the system allocator adds its own headers).
     pub live_bytes: isize,

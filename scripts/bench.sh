@@ -3,9 +3,18 @@
 # in-memory persistence. Prints latency in network hops and memory per log entry first, then
 # criterion's throughput figure (thrpt, in committed entries per second).
 #
+# With --shape first, runs benches/raft_rs_shape.rs instead: the core in the shape of the usual
+# raft-rs harness (see its header); its arguments are N (proposals, default 1000000), RUNS
+# (default 3) and the batch sizes (default 1 16 256).
+#
 # Usage: scripts/bench.sh [criterion arguments, e.g. --measurement-time 5]
+#        scripts/bench.sh --shape [N [RUNS [B...]]]
 # One build job by default: the machine is shared. Override with CARGO_BUILD_JOBS.
 set -eu
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
+if [ "${1:-}" = "--shape" ]; then
+  shift
+  exec cargo bench --manifest-path benches/Cargo.toml --bench raft_rs_shape -- "$@"
+fi
 exec cargo bench --manifest-path benches/Cargo.toml --bench cluster -- "$@"

@@ -30,6 +30,25 @@
 //! [`driver::PersistenceStore`] for a [`RaftPersistence`]), a [`driver::Transport`] and a
 //! [`driver::Apply`]; every driver in the repository uses it.
 //!
+//! # Who owns which entries, when
+//! Entries are never deep-copied on their way from `propose` to `apply`:
+//! - A command's payload is a shared, immutable buffer ([`Bytes`]): every copy of an entry
+//!   (in the core's log, in the driver's storage, in each follower's AppendEntries, in the
+//!   state machine's hands) holds a reference to the same bytes.
+//! - The core's log keeps its entries in shared runs ([`Entries`]). `ready.entries` and
+//!   `ready.committed_entries` ([`EntryRuns`]) are views of those runs: the driver owns the
+//!   views it is handed and may keep them (a store that keeps them, as
+//!   [`driver::MemoryLog`] does, shares the core's buffers instead of copying them) or drop
+//!   them once written and applied. They never change under the driver: the core appends
+//!   to a buffer in place only while nothing else holds it.
+//! - One copy of the log per node: once the driver's storage holds the log and the core has
+//!   been given a [`log_source::LogSource`] to read it back ([`Core::set_log_source`]), the
+//!   core keeps in memory only the entries not yet durable or not yet handed out for
+//!   applying, plus a cache of [`RaftConfig::log_cache_bytes`] of recent ones; it reads
+//!   older ones back for a follower that lags behind. A read that fails, or that gives other
+//!   entries than the log's, sends nothing (it is logged, and retried with the next
+//!   round); it never panics and never replicates a wrong entry.
+//!
 //! # Protocol
 //! Elections with randomized timeouts drawn once per timer reset, PreVote, CheckQuorum, a
 //! no-op entry at the start of each term, commitment by counting current-term entries only

@@ -328,6 +328,10 @@ impl EntryStore {
 
     /// Removes every entry at `index` and after.
     pub(crate) fn truncate_from(&mut self, index: LogIndex) {
+        if self.starts.front().is_some_and(|&first| index <= first) {
+            *self = EntryStore::default();
+            return;
+        }
         let Some((k, offset)) = self.locate(index) else { return };
         let removed: usize = self.chunks.iter().skip(k).map(|c| c.len()).sum::<usize>() - offset;
         self.len -= removed;

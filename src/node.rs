@@ -29,7 +29,7 @@ use crate::message::{
 };
 use crate::progress::ProgressState;
 use crate::state_machine::StateMachine;
-use crate::storage::{load_durable, MemPersistence, RaftPersistence};
+use crate::storage::{load_durable, MemPersistence, PersistenceSource, RaftPersistence};
 use crate::types::{LogIndex, NodeId, NodeState, Term};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -98,7 +98,7 @@ impl RaftNode {
         clock: Arc<dyn Clock>,
     ) -> RaftResult<Self> {
         config.validate()?;
-        let core = build_core(&config, &*persistence, clock.now_ms(), 0)?;
+        let core = build_core(&config, &persistence, clock.now_ms(), 0)?;
         let recovery_target = core.log().committed();
         let node = RaftNode {
             id: config.node_id,
@@ -485,7 +485,7 @@ impl RaftNode {
     fn rebuild(&self, inner: &mut Inner) {
         inner.rebuilds += 1;
         inner.pipeline.reset();
-        match build_core(&self.config, &*self.persistence, self.clock.now_ms(), inner.rebuilds) {
+        match build_core(&self.config, &self.persistence, self.clock.now_ms(), inner.rebuilds) {
             Ok(core) => {
                 inner.core = core;
                 inner.outbox.clear();
@@ -575,15 +575,19 @@ impl Apply for ApplyQueue<'_> {
     }
 }
 
+/// A core recovered from `persistence`, which it reads back the entries it no longer keeps
+/// in memory from.
 fn build_core(
     config: &RaftConfig,
-    persistence: &dyn RaftPersistence,
+    persistence: &Arc<dyn RaftPersistence>,
     now: u64,
     generation: u64,
 ) -> RaftResult<Core> {
-    let durable = load_durable(persistence)?;
+    let durable = load_durable(&**persistence)?;
     let rng = ChaCha8Rng::seed_from_u64(config.rng_seed ^ generation.rotate_left(32));
-    Core::new(config.clone(), durable, rng, now)
+    let mut core = Core::new(config.clone(), durable, rng, now)?;
+    core.set_log_source(Arc::new(PersistenceSource(Arc::clone(persistence))));
+    Ok(core)
 }
 
 fn vote_requests(msgs: Vec<Message>) -> Vec<RequestVoteRequest> {

@@ -24,6 +24,23 @@ pub trait RaftPersistence: Send + Sync {
     fn truncate_log(&self, from: LogIndex) -> RaftResult<()>;
     /// Reads the log, contiguous from one past the snapshot point.
     fn load_log(&self) -> RaftResult<Vec<LogEntry>>;
+    /// Reads the entries `from..=to` the log holds, stopping once their bytes
+    /// ([`LogEntry::size_bytes`]) exceed `max_bytes` (at least one entry): the core reads back
+    /// the entries it no longer keeps in memory, for a follower that lags behind. The default
+    /// method reads the whole log and keeps the range, which costs the whole log's size each
+    /// time: a persistence that can read a range should override it.
+    fn read_entries(&self, from: LogIndex, to: LogIndex, max_bytes: u64) -> RaftResult<Vec<LogEntry>> {
+        let mut bytes = 0u64;
+        let mut out = Vec::new();
+        for entry in self.load_log()?.into_iter().filter(|e| e.index >= from && e.index <= to) {
+            bytes += entry.size_bytes();
+            if !out.is_empty() && bytes > max_bytes {
+                break;
+            }
+            out.push(entry);
+        }
+        Ok(out)
+    }
     /// Reads where the log starts: the point up to which it was compacted (the default,
     /// index and term 0, for a log never compacted, which the default method returns).
     fn load_snapshot_point(&self) -> RaftResult<SnapshotPoint> {
@@ -131,6 +148,21 @@ impl RaftPersistence for MemPersistence {
         Ok(self.lock()?.entries.clone())
     }
 
+    fn read_entries(&self, from: LogIndex, to: LogIndex, max_bytes: u64) -> RaftResult<Vec<LogEntry>> {
+        let inner = self.lock()?;
+        let start = inner.entries.partition_point(|e| e.index < from);
+        let mut bytes = 0u64;
+        let mut out = Vec::new();
+        for entry in inner.entries[start..].iter().take_while(|e| e.index <= to) {
+            bytes += entry.size_bytes();
+            if !out.is_empty() && bytes > max_bytes {
+                break;
+            }
+            out.push(entry.clone());
+        }
+        Ok(out)
+    }
+
     fn load_snapshot_point(&self) -> RaftResult<SnapshotPoint> {
         Ok(self.lock()?.snapshot)
     }
@@ -150,5 +182,22 @@ impl RaftPersistence for MemPersistence {
 
     fn sync(&self) -> RaftResult<()> {
         self.lock_for_write().map(|_| ())
+    }
+}
+
+/// A [`RaftPersistence`] as the log storage the core reads back from
+/// ([`crate::core::Core::set_log_source`]): its errors become read errors.
+pub struct PersistenceSource(pub std::sync::Arc<dyn RaftPersistence>);
+
+impl crate::log_source::LogSource for PersistenceSource {
+    fn entries(
+        &self,
+        from: LogIndex,
+        to: LogIndex,
+        max_bytes: u64,
+    ) -> Result<Vec<LogEntry>, crate::log_source::LogReadError> {
+        self.0
+            .read_entries(from, to, max_bytes)
+            .map_err(|e| crate::log_source::LogReadError::Io(e.to_string()))
     }
 }

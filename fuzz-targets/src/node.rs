@@ -20,7 +20,7 @@ use arbitrary::{Result, Unstructured};
 use quorate::config::RaftConfig;
 use quorate::core::MAX_TERM;
 use quorate::core::{Core, DurableState, HardState, Input, Ready};
-use quorate::driver::{LogStore, Pipeline};
+use quorate::driver::{LogStore, MemoryLog, Pipeline};
 use quorate::error::RaftResult;
 use quorate::log::{Command, EntryKind, LogEntry};
 use quorate::message::{
@@ -98,6 +98,10 @@ impl Setup {
         config.check_quorum = u.arbitrary()?;
         config.max_entries_per_append = u.int_in_range(1..=8)?;
         config.max_inflight = u.int_in_range(1..=4)?;
+        // The core's cache of its log, from no entry at all to every entry: derived from the
+        // draws above rather than drawn, so that the corpus's inputs keep their meaning.
+        config.log_cache_bytes =
+            [0, 60, 600, config.log_cache_bytes][(config.max_entries_per_append + config.max_inflight) % 4];
         if u.ratio(1, 4)? {
             // Room for one or two small entries a message: the byte limit splits batches.
             config.max_bytes_per_append = 48;
@@ -310,6 +314,8 @@ struct Harness {
     role: StartRole,
     core: Core,
     disk: DurableState,
+    /// The disk as the core reads its log back from it.
+    log: MemoryLog,
     now: u64,
     boots: u64,
     checks: Checks,
@@ -318,9 +324,11 @@ struct Harness {
 
 impl Harness {
     fn new(setup: Setup) -> Harness {
-        let core =
+        let mut core =
             Core::new(setup.config.clone(), setup.durable.clone(), ChaCha8Rng::seed_from_u64(0), START_MS)
                 .expect("a consistent durable state boots");
+        let log = MemoryLog::recovered(&setup.durable);
+        core.set_log_source(std::sync::Arc::new(log.clone()));
         let trace = std::env::var_os("QUORATE_FUZZ_TRACE").is_some();
         if trace {
             eprintln!("setup: {setup:?}");
@@ -331,6 +339,7 @@ impl Harness {
             role: setup.role,
             core,
             disk: setup.durable,
+            log,
             now: START_MS,
             boots: 0,
             checks,
@@ -407,6 +416,8 @@ impl Harness {
                 let rng = ChaCha8Rng::seed_from_u64(self.boots);
                 self.core = Core::new(self.config.clone(), self.disk.clone(), rng, self.now)
                     .expect("a node restarts from what it made durable");
+                self.log = MemoryLog::recovered(&self.disk);
+                self.core.set_log_source(std::sync::Arc::new(self.log.clone()));
                 self.checks.on_restart();
             }
         }
@@ -415,7 +426,8 @@ impl Harness {
 
     /// Drives the core through the driver pipeline, checking every ready on the way.
     fn drain(&mut self) {
-        let mut store = CheckedDisk { disk: &mut self.disk, checks: &mut self.checks, readies: 0 };
+        let mut store =
+            CheckedDisk { disk: &mut self.disk, log: &mut self.log, checks: &mut self.checks, readies: 0 };
         let mut sent: Vec<Message> = Vec::new();
         Pipeline::new()
             .drive(&mut self.core, &mut store, &mut sent, &mut ())
@@ -428,6 +440,7 @@ impl Harness {
 /// and what was sent against what is durable once it is written.
 struct CheckedDisk<'a> {
     disk: &'a mut DurableState,
+    log: &'a mut MemoryLog,
     checks: &'a mut Checks,
     readies: usize,
 }
@@ -453,6 +466,8 @@ impl LogStore for CheckedDisk<'_> {
         }
         let entries = ready.entries.clone();
         self.disk.write(ready)?;
+        ready.entries = entries.clone();
+        self.log.write(ready)?;
         ready.entries = entries;
         self.checks.check_durable_sends(self.disk, ready);
         Ok(0)
