@@ -317,6 +317,11 @@ impl RaftLog {
         Some(self.terms[run].1)
     }
 
+    /// The entry at `index` if the log keeps it in memory (never reads the source).
+    pub fn entry_in_memory(&self, index: LogIndex) -> Option<&LogEntry> {
+        self.entries.get(index)
+    }
+
     /// A copy of the entry at `index`, if present (its payload shared), read back from the
     /// source if it was dropped from memory; `None` also when that read fails.
     pub fn entry(&self, index: LogIndex) -> Option<LogEntry> {

@@ -116,6 +116,9 @@ impl NodeView for WithStorage<'_> {
         if index < log.first_index() || index > log.last_index() {
             return None;
         }
+        if let Some(entry) = log.entry_in_memory(index) {
+            return Some(entry.clone());
+        }
         match self.log.entries(index, index, 0) {
             Ok(mut read) => read.pop(),
             Err(_) => log.entry(index),
