@@ -82,9 +82,12 @@ impl Bench {
             .iter()
             .map(|&id| {
                 let rng = ChaCha8Rng::seed_from_u64(id);
-                let core = Core::new(RaftConfig::new(id, voters.clone()), DurableState::default(), rng, 0)
+                let mut core = Core::new(RaftConfig::new(id, voters.clone()), DurableState::default(), rng, 0)
                     .expect("valid configuration");
-                Node { core, disk: MemoryLog::new(), applied: Applied::default(), pipeline: Pipeline::new() }
+                // The core reads older entries back from the driver's log (one copy per node).
+                let disk = MemoryLog::new();
+                core.set_log_source(std::sync::Arc::new(disk.clone()));
+                Node { core, disk, applied: Applied::default(), pipeline: Pipeline::new() }
             })
             .collect();
         let mut bench = Bench { nodes, net: VecDeque::new(), delivered: 0 };

@@ -418,6 +418,9 @@ impl MemoryLogInner {
 
 impl LogStore for MemoryLog {
     fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        if ready.entries.is_empty() && ready.hard_state.is_none() {
+            return Ok(0);
+        }
         let mut inner = self.lock();
         if let Some(first) = ready.entries.first() {
             inner.truncate_from(first.index);
