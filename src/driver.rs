@@ -308,11 +308,11 @@ impl LogStore for crate::core::DurableState {
 
 /// An in-memory durable log that keeps the shared runs the core hands out: the driver's
 /// copy of the log shares its buffers with the core's, and the core reads back from it
-/// ([`LogSource`]) the entries it dropped from memory. Runs of fewer than
-/// [`MemoryLog::SMALL_RUN`] entries (a leader handing out a proposal or two at a time) are
-/// copied into runs of that size instead, so a log of tiny runs costs no more per entry than
-/// one of large runs. Cloning a `MemoryLog` gives another handle to the same log (one for the
-/// driver, one for the core). Every write is durable at once (tests, benches).
+/// ([`LogSource`]) the entries it dropped from memory. Runs that continue one another in
+/// the same buffer (a leader handing out a proposal or two at a time) are joined, so a log
+/// handed out in tiny runs costs no more per entry than one of large runs. Cloning a
+/// `MemoryLog` gives another handle to the same log (one for the driver, one for the core).
+/// Every write is durable at once (tests, benches).
 #[derive(Clone, Debug, Default)]
 pub struct MemoryLog {
     inner: Arc<Mutex<MemoryLogInner>>,
@@ -325,9 +325,6 @@ struct MemoryLogInner {
 }
 
 impl MemoryLog {
-    /// Runs shorter than this are gathered into runs of this many entries.
-    pub const SMALL_RUN: usize = 16;
-
     /// An empty log.
     pub fn new() -> Self {
         Self::default()
@@ -398,21 +395,15 @@ impl MemoryLogInner {
         }
     }
 
-    /// Appends a run: kept as it is if it is long, else copied into the last run if that
-    /// one is ours and has room, or into a new run of [`MemoryLog::SMALL_RUN`] entries.
+    /// Appends a run: joined to the last one when it continues it in the same buffer (the
+    /// core hands out a growing chunk a piece at a time), else kept as it is.
     fn append(&mut self, run: Entries) {
-        if run.len() >= MemoryLog::SMALL_RUN {
-            self.runs.push(run);
-            return;
-        }
         if let Some(last) = self.runs.last_mut() {
-            if last.len() + run.len() <= MemoryLog::SMALL_RUN && last.try_extend(&run) {
+            if last.try_join(&run) {
                 return;
             }
         }
-        let mut owned = Vec::with_capacity(MemoryLog::SMALL_RUN);
-        owned.extend_from_slice(&run);
-        self.runs.push(Entries::new(owned));
+        self.runs.push(run);
     }
 }
 

@@ -1,82 +1,163 @@
 //! Storage of the log's entries in shared, immutable runs.
 //!
-//! Entries sit in chunks: each chunk is a buffer shared by reference count ([`Entries`]) and
-//! holds a contiguous run of entries. Handing entries out (for persistence, for applying)
-//! gives out views of these buffers: one reference-count increment per chunk, not one copy
-//! per entry (and each entry's payload is itself a shared buffer). A chunk nobody else holds
-//! grows in place, so a leader's proposals between two hand-outs, or a follower's appends,
-//! share one buffer. Compaction drops whole chunks from the front.
+//! Entries sit in chunks: fixed-capacity buffers that only grow ([`Chunk`]). Handing
+//! entries out (for persistence, for applying) gives out views of a chunk ([`Entries`]): one
+//! reference-count increment per chunk, not one copy per entry (and each entry's payload is
+//! itself a shared buffer). The log keeps appending to its last chunk while others hold
+//! views of it: a view covers only slots written before it was made, and a written slot
+//! never changes, so a leader's proposals, one ready after another, fill one buffer that
+//! the driver's storage shares. Compaction drops whole chunks from the front.
 
 use crate::log::LogEntry;
 use crate::types::LogIndex;
+use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Most entries a chunk of the log grows to in place: bounds the copying a growing buffer
-/// does when it reallocates, and the granularity at which the log drops entries from memory
-/// (about 90 KiB of 64-byte commands). A larger batch handed in at once stays one chunk.
+/// Most entries a chunk holds: the granularity at which the log drops entries from memory
+/// (about 90 KiB of 64-byte commands), and the most a chunk allocates before it is used.
 const MAX_CHUNK_ENTRIES: usize = 1024;
 
-/// A contiguous run of log entries in a shared, immutable buffer: cloning it, or handing it
-/// to persistence, to the state machine or to another thread, never copies the entries.
-/// Reads as a `[LogEntry]`.
-#[derive(Clone, Default)]
+/// The capacity of the first chunk a log allocates; each next one doubles, up to
+/// [`MAX_CHUNK_ENTRIES`], so that a small log stays small.
+const FIRST_CHUNK_ENTRIES: usize = 16;
+
+/// A buffer of entries that only grows: slots `0..written` hold entries, written once each
+/// and never changed until the chunk is dropped; the others are not yet written.
+///
+/// The one writer is the [`EntryStore`] that made the chunk (it appends through `&mut
+/// self`, and cloning a store makes new chunks). It writes slot `written` and only then
+/// raises `written`; a view ([`Entries`]) is made by the writer from slots below `written`,
+/// and reaches another thread only through a synchronising hand-over (a channel, a lock),
+/// so a view's slots are written before anyone reads them, and no slot is ever written
+/// while a view covers it.
+pub(crate) struct Chunk {
+    slots: Box<[UnsafeCell<MaybeUninit<LogEntry>>]>,
+    written: AtomicUsize,
+}
+
+// SAFETY: slots below `written` are only read (see the type's documentation); the slot at
+// `written` is written only by the chunk's one writer, which no view covers yet. A `LogEntry`
+// is itself `Send + Sync`.
+unsafe impl Sync for Chunk {}
+unsafe impl Send for Chunk {}
+
+impl Chunk {
+    fn with_capacity(capacity: usize) -> Chunk {
+        let slots = (0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
+        Chunk { slots, written: AtomicUsize::new(0) }
+    }
+
+    fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn written(&self) -> usize {
+        self.written.load(Ordering::Acquire)
+    }
+
+    /// Writes `entry` into the next slot.
+    ///
+    /// # Safety
+    /// Only the chunk's one writer may call it (see [`Chunk`]), and only while
+    /// `written < capacity`.
+    unsafe fn push(&self, entry: LogEntry) {
+        let at = self.written.load(Ordering::Relaxed);
+        assert!(at < self.capacity(), "a full chunk");
+        // SAFETY: slot `at` is not covered by any view (views end at or below `written`),
+        // and the caller is the only writer.
+        unsafe { (*self.slots[at].get()).write(entry) };
+        self.written.store(at + 1, Ordering::Release);
+    }
+
+    /// The written slots `from..to` as entries.
+    fn slice(&self, from: usize, to: usize) -> &[LogEntry] {
+        assert!(from <= to && to <= self.written(), "{from}..{to} is not written");
+        // SAFETY: slots below `written` hold initialised entries that never change while
+        // the chunk lives; `UnsafeCell<MaybeUninit<T>>` has the layout of `T`.
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr().add(from).cast::<LogEntry>(), to - from) }
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        let written = *self.written.get_mut();
+        for slot in &mut self.slots[..written] {
+            // SAFETY: the slot was written, and is dropped once, here.
+            unsafe { slot.get_mut().assume_init_drop() };
+        }
+    }
+}
+
+/// A contiguous run of log entries in a shared buffer that never changes under it: cloning
+/// it, or handing it to persistence, to the state machine or to another thread, never
+/// copies the entries. Reads as a `[LogEntry]`.
+#[derive(Clone)]
 pub struct Entries {
-    buf: Arc<Vec<LogEntry>>,
+    chunk: Arc<Chunk>,
     start: usize,
     end: usize,
 }
 
+impl Default for Entries {
+    fn default() -> Self {
+        Entries { chunk: Arc::new(Chunk::with_capacity(0)), start: 0, end: 0 }
+    }
+}
+
 impl Entries {
-    /// A run over `entries` (which the run takes without copying).
+    /// A run of `entries` (moved into a buffer of their own).
     pub fn new(entries: Vec<LogEntry>) -> Self {
+        let chunk = Chunk::with_capacity(entries.len());
         let end = entries.len();
-        Entries { buf: Arc::new(entries), start: 0, end }
+        for entry in entries {
+            // SAFETY: the chunk is new and not shared: this is its one writer.
+            unsafe { chunk.push(entry) };
+        }
+        Entries { chunk: Arc::new(chunk), start: 0, end }
     }
 
     /// The entries at positions `from..to` of this run, sharing its buffer. Panics if the
     /// range is not within the run.
     pub fn share(&self, from: usize, to: usize) -> Entries {
         assert!(from <= to && to <= self.len(), "{from}..{to} is not within a run of {}", self.len());
-        Entries { buf: Arc::clone(&self.buf), start: self.start + from, end: self.start + to }
+        Entries { chunk: Arc::clone(&self.chunk), start: self.start + from, end: self.start + to }
     }
 
-    /// The run's buffer, if nothing else holds it and the run ends where the buffer does: it
-    /// can then grow in place.
-    fn growable(&mut self) -> Option<&mut Vec<LogEntry>> {
-        let end = self.end;
-        Arc::get_mut(&mut self.buf).filter(|v| v.len() == end)
-    }
-
-    /// The buffer, if it can grow in place by `more` entries and stay within
-    /// [`MAX_CHUNK_ENTRIES`].
-    fn growable_by(&mut self, more: usize) -> Option<&mut Vec<LogEntry>> {
-        self.growable().filter(|v| v.len() + more <= MAX_CHUNK_ENTRIES)
-    }
-
-    /// Appends copies of `entries` (payloads shared) in place, if nothing else holds the
-    /// buffer and the run ends where it does; returns whether it did.
-    pub fn try_extend(&mut self, entries: &[LogEntry]) -> bool {
-        let Some(buf) = self.growable() else { return false };
-        buf.extend_from_slice(entries);
-        self.end = buf.len();
-        true
-    }
-
-    /// The entries of the run, owned: moved out if nothing else holds the buffer, cloned
-    /// (payloads shared) otherwise.
-    pub fn into_vec(self) -> Vec<LogEntry> {
-        let (start, end) = (self.start, self.end);
-        match Arc::try_unwrap(self.buf) {
-            Ok(mut v) => {
-                v.truncate(end);
-                v.drain(..start);
-                v
-            }
-            Err(buf) => buf[start..end].to_vec(),
+    /// Extends this run with `next`, if `next` continues it in the same buffer (a later
+    /// hand-out of the same chunk); returns whether it did.
+    pub fn try_join(&mut self, next: &Entries) -> bool {
+        if Arc::ptr_eq(&self.chunk, &next.chunk) && self.end == next.start {
+            self.end = next.end;
+            true
+        } else {
+            false
         }
+    }
+
+    /// Copies of the run's entries (payloads shared).
+    pub fn into_vec(self) -> Vec<LogEntry> {
+        self.to_vec()
+    }
+
+    /// Whether the store that owns the chunk can append to this run in place: it ends where
+    /// the chunk's written slots end, and the chunk has room.
+    fn can_grow(&self) -> bool {
+        self.end == self.chunk.written() && self.end < self.chunk.capacity()
+    }
+
+    /// Appends `entry` in place.
+    ///
+    /// # Safety
+    /// Only the chunk's one writer may call it, after [`Entries::can_grow`].
+    unsafe fn grow(&mut self, entry: LogEntry) {
+        // SAFETY: the caller is the chunk's one writer, and the chunk has room.
+        unsafe { self.chunk.push(entry) };
+        self.end += 1;
     }
 }
 
@@ -85,7 +166,7 @@ impl Deref for Entries {
 
     #[inline]
     fn deref(&self) -> &[LogEntry] {
-        &self.buf[self.start..self.end]
+        self.chunk.slice(self.start, self.end)
     }
 }
 
@@ -222,7 +303,7 @@ impl fmt::Debug for EntryRuns {
 
 /// The entries of a log, by index, in chunks. Indices are contiguous from the first chunk's
 /// first entry; the store does not know the snapshot point (the log does).
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct EntryStore {
     chunks: VecDeque<Entries>,
     /// The index of each chunk's first entry (lookups search here, without following a
@@ -231,6 +312,17 @@ pub(crate) struct EntryStore {
     len: usize,
     /// Bytes of the entries held (as [`LogEntry::size_bytes`] counts them).
     bytes: u64,
+}
+
+/// A copy of the store in chunks of its own (payloads shared): a chunk has one writer.
+impl Clone for EntryStore {
+    fn clone(&self) -> Self {
+        let mut copy = EntryStore::default();
+        for chunk in &self.chunks {
+            copy.extend(chunk.to_vec());
+        }
+        copy
+    }
 }
 
 impl EntryStore {
@@ -288,42 +380,35 @@ impl EntryStore {
         self.chunks.back().and_then(|c| c.last())
     }
 
-    /// Appends entries that follow the last one: into the last chunk if it can grow in place,
-    /// else as a new chunk.
-    pub(crate) fn extend(&mut self, mut entries: Vec<LogEntry>) {
-        if entries.is_empty() {
-            return;
+    /// Appends entries that follow the last one (moved into the log's chunks).
+    pub(crate) fn extend(&mut self, entries: Vec<LogEntry>) {
+        for entry in entries {
+            self.push(entry);
         }
-        debug_assert!(self.last().is_none_or(|l| l.index.next() == entries[0].index));
-        self.len += entries.len();
-        self.bytes += entries.iter().map(LogEntry::size_bytes).sum::<u64>();
-        if let Some(last) = self.chunks.back_mut() {
-            if let Some(buf) = last.growable_by(entries.len()) {
-                buf.append(&mut entries);
-                last.end = buf.len();
-                return;
-            }
-        }
-        self.starts.push_back(entries[0].index);
-        self.chunks.push_back(Entries::new(entries));
     }
 
-    /// Appends one entry that follows the last one.
+    /// Appends one entry that follows the last one: in place in the last chunk if it has
+    /// room and nothing was cut from its end, else in a new chunk.
     pub(crate) fn push(&mut self, entry: LogEntry) {
         debug_assert!(self.last().is_none_or(|l| l.index.next() == entry.index));
         self.len += 1;
         self.bytes += entry.size_bytes();
         if let Some(last) = self.chunks.back_mut() {
-            if let Some(buf) = last.growable_by(1) {
-                buf.push(entry);
-                last.end = buf.len();
+            if last.can_grow() {
+                // SAFETY: this store made the chunk (it never adopts another's, and a clone
+                // of it makes its own), so it is the chunk's one writer.
+                unsafe { last.grow(entry) };
                 return;
             }
         }
-        // A new chunk grows by doubling while nothing else holds it: one proposal between
-        // two hand-outs costs one entry's room, a batch of them a few reallocations.
+        let capacity = self.chunks.back().map_or(FIRST_CHUNK_ENTRIES, |c| {
+            (2 * c.chunk.capacity()).clamp(FIRST_CHUNK_ENTRIES, MAX_CHUNK_ENTRIES)
+        });
         self.starts.push_back(entry.index);
-        self.chunks.push_back(Entries::new(vec![entry]));
+        let mut chunk = Entries { chunk: Arc::new(Chunk::with_capacity(capacity)), start: 0, end: 0 };
+        // SAFETY: the chunk is new: this store is its one writer.
+        unsafe { chunk.grow(entry) };
+        self.chunks.push_back(chunk);
     }
 
     /// Removes every entry at `index` and after.
@@ -344,11 +429,9 @@ impl EntryStore {
             self.starts.pop_back();
             return;
         }
+        // The cut slots stay written (a view may cover them) until the chunk is dropped;
+        // the next entry goes to a new chunk.
         chunk.end = chunk.start + offset;
-        let end = chunk.end;
-        if let Some(buf) = Arc::get_mut(&mut chunk.buf) {
-            buf.truncate(end);
-        }
     }
 
     /// Removes every entry up to and including `index`: whole chunks are released.
@@ -487,18 +570,61 @@ mod tests {
         let mut store = EntryStore::default();
         store.extend((1..=10).map(|i| entry(i, 1)).collect());
         let first = store.runs(LogIndex(1), LogIndex(10), u64::MAX);
+        // The chunk keeps growing while a view of it is held; the view does not change.
         store.extend((11..=20).map(|i| entry(i, 2)).collect());
-        assert_eq!(store.chunks.len(), 2, "a shared chunk does not grow");
-        let all = store.runs(LogIndex(5), LogIndex(15), u64::MAX);
+        assert_eq!(store.chunks.len(), 2, "16 entries fill the first chunk");
+        assert_eq!(first.len(), 10);
+        assert_eq!(first.last().unwrap().index, LogIndex(10));
+        let all = store.runs(LogIndex(5), LogIndex(18), u64::MAX);
         assert_eq!(all.runs().count(), 2);
-        assert_eq!(all.iter().map(|e| e.index.0).collect::<Vec<_>>(), (5..=15).collect::<Vec<_>>());
+        assert_eq!(all.iter().map(|e| e.index.0).collect::<Vec<_>>(), (5..=18).collect::<Vec<_>>());
         let (all_first, first_first) = (all.runs().next().unwrap(), first.runs().next().unwrap());
         assert!(std::ptr::eq(&all_first[0], &first_first[4]), "the same buffer, not a copy");
+        // A later hand-out of the same chunk continues an earlier one and joins it.
+        let mut head = store.runs(LogIndex(1), LogIndex(10), u64::MAX).runs().next().unwrap().clone();
+        let tail = store.runs(LogIndex(11), LogIndex(16), u64::MAX).runs().next().unwrap().clone();
+        assert!(head.try_join(&tail));
+        assert_eq!(head.len(), 16);
+        assert!(!head.try_join(&tail), "a run that does not continue it is not joined");
         let limited = store.runs(LogIndex(1), LogIndex(20), 2 * entry(1, 1).size_bytes());
         assert_eq!(limited.len(), 2);
         let one = store.runs(LogIndex(3), LogIndex(20), 0);
         assert_eq!(one.len(), 1, "at least one entry");
         assert!(store.runs(LogIndex(21), LogIndex(30), u64::MAX).is_empty());
-        assert_eq!(all.into_vec().len(), 11);
+        assert_eq!(all.into_vec().len(), 14);
+    }
+
+    #[test]
+    fn a_view_never_changes_when_the_log_is_cut_and_rewritten_behind_it() {
+        let mut store = EntryStore::default();
+        store.extend((1..=8).map(|i| entry(i, 1)).collect());
+        let held = store.runs(LogIndex(1), LogIndex(8), u64::MAX);
+        // A conflicting leader cuts the log at 5 and writes entries of term 2 from there.
+        store.truncate_from(LogIndex(5));
+        store.extend((5..=12).map(|i| entry(i, 2)).collect());
+        assert!(held.iter().all(|e| e.term == Term(1)), "{held:?}");
+        assert_eq!(held.len(), 8);
+        assert_eq!(store.get(LogIndex(5)).unwrap().term, Term(2));
+        assert_eq!(store.get(LogIndex(4)).unwrap().term, Term(1));
+        // A clone writes chunks of its own: appending to it leaves the original as it was.
+        let mut copy = store.clone();
+        copy.push(entry(13, 3));
+        assert!(store.get(LogIndex(13)).is_none());
+        assert_eq!(copy.get(LogIndex(13)).unwrap().term, Term(3));
+        drop(store);
+        assert_eq!(held.last().unwrap().index, LogIndex(8), "a view outlives its store");
+    }
+
+    #[test]
+    fn a_view_read_on_another_thread_while_the_log_appends_to_its_chunk() {
+        let mut store = EntryStore::default();
+        store.extend((1..=4).map(|i| entry(i, 1)).collect());
+        let view = store.runs(LogIndex(1), LogIndex(4), u64::MAX);
+        let reader = std::thread::spawn(move || view.iter().map(|e| e.index.0).sum::<u64>());
+        for i in 5..=40 {
+            store.push(entry(i, 1));
+        }
+        assert_eq!(reader.join().unwrap(), 10);
+        assert_eq!(store.get(LogIndex(40)).unwrap().index, LogIndex(40));
     }
 }
