@@ -40,7 +40,7 @@
 //!   views it is handed and may keep them (a store that keeps them, as
 //!   [`driver::MemoryLog`] does, shares the core's buffers instead of copying them) or drop
 //!   them once written and applied. They never change under the driver: the core appends
-//!   to a buffer in place only while nothing else holds it.
+//!   to a buffer only past the slots any view covers.
 //! - One copy of the log per node: once the driver's storage holds the log and the core has
 //!   been given a [`log_source::LogSource`] to read it back ([`Core::set_log_source`]), the
 //!   core keeps in memory only the entries not yet durable or not yet handed out for
