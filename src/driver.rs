@@ -436,7 +436,10 @@ impl LogSource for MemoryLog {
         let k = inner.runs.partition_point(|r| r[0].index <= from).checked_sub(1);
         let Some(k) = k else { return Err(LogReadError::Unavailable(from)) };
         let (mut out, mut bytes) = (Vec::new(), 0u64);
-        let wanted = inner.runs[k..].iter().flat_map(|r| r.iter()).skip_while(|e| e.index < from);
+        // Runs are contiguous: `from` sits at a known offset in run `k`.
+        let offset = usize::try_from(from.0 - inner.runs[k][0].index.0).unwrap_or(usize::MAX);
+        let first = inner.runs[k].get(offset..).unwrap_or_default().iter();
+        let wanted = first.chain(inner.runs[k + 1..].iter().flat_map(|r| r.iter()));
         for entry in wanted.take_while(|e| e.index <= to) {
             bytes += entry.size_bytes();
             if !out.is_empty() && bytes > max_bytes {

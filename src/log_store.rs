@@ -401,9 +401,12 @@ impl EntryStore {
                 return;
             }
         }
-        let capacity = self.chunks.back().map_or(FIRST_CHUNK_ENTRIES, |c| {
-            (2 * c.chunk.capacity()).clamp(FIRST_CHUNK_ENTRIES, MAX_CHUNK_ENTRIES)
-        });
+        // Twice what the last chunk holds: a log that keeps growing reaches full chunks
+        // quickly, and one cut short (a conflict, a compaction) starts small again.
+        let capacity = self
+            .chunks
+            .back()
+            .map_or(FIRST_CHUNK_ENTRIES, |c| (2 * c.len()).clamp(FIRST_CHUNK_ENTRIES, MAX_CHUNK_ENTRIES));
         self.starts.push_back(entry.index);
         let mut chunk = Entries { chunk: Arc::new(Chunk::with_capacity(capacity)), start: 0, end: 0 };
         // SAFETY: the chunk is new: this store is its one writer.
