@@ -82,8 +82,9 @@ impl Bench {
             .iter()
             .map(|&id| {
                 let rng = ChaCha8Rng::seed_from_u64(id);
-                let mut core = Core::new(RaftConfig::new(id, voters.clone()), DurableState::default(), rng, 0)
-                    .expect("valid configuration");
+                let mut core =
+                    Core::new(RaftConfig::new(id, voters.clone()), DurableState::default(), rng, 0)
+                        .expect("valid configuration");
                 // The core reads older entries back from the driver's log (one copy per node).
                 let disk = MemoryLog::new();
                 core.set_log_source(std::sync::Arc::new(disk.clone()));
@@ -102,9 +103,7 @@ impl Bench {
     /// disk), send, apply, acknowledge.
     fn process(&mut self, k: usize) {
         let Node { core, disk, applied, pipeline } = &mut self.nodes[k];
-        pipeline
-            .drive(core, disk, &mut self.net, applied)
-            .expect("an in-memory disk does not fail");
+        pipeline.drive(core, disk, &mut self.net, applied).expect("an in-memory disk does not fail");
     }
 
     fn deliver_one(&mut self) -> bool {

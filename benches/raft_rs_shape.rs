@@ -47,7 +47,6 @@ const PAYLOAD: usize = 64;
 /// The payload size of the run that counts copies: no other allocation has this size.
 const WATCHED_PAYLOAD: usize = 61;
 
-
 /// The state machine: hashes every payload, counts entries.
 struct Hashing {
     hasher: std::collections::hash_map::DefaultHasher,
@@ -166,12 +165,19 @@ fn main() {
             cluster.run(n, batch, PAYLOAD);
             best = best.min(start.elapsed().as_secs_f64());
         }
-        println!("B = {batch:>3}: {:>10.0} committed entries/s (best of {runs}, {best:.3} s)", n as f64 / best);
+        println!(
+            "B = {batch:>3}: {:>10.0} committed entries/s (best of {runs}, {best:.3} s)",
+            n as f64 / best
+        );
         if std::env::var_os("SHAPE_STATS").is_some() {
             let mut cluster = Cluster::new();
             cluster.stats = true;
             cluster.run(n, batch, PAYLOAD);
-            println!("  messages per entry {:.3}, entries carried per message {:.1}", cluster.delivered as f64 / n as f64, cluster.carried as f64 / cluster.delivered as f64);
+            println!(
+                "  messages per entry {:.3}, entries carried per message {:.1}",
+                cluster.delivered as f64 / n as f64,
+                cluster.carried as f64 / cluster.delivered as f64
+            );
         }
     }
 
