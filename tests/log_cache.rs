@@ -274,3 +274,75 @@ fn a_leader_replicates_from_its_storage_to_a_follower_far_behind() {
     assert_eq!(three.core.log().entries(), leader.log().entries());
     assert_eq!(three.core.log().last_index(), LogIndex(201));
 }
+
+/// An applier that keeps what it is handed.
+#[derive(Default)]
+struct Keep(Vec<LogEntry>);
+
+impl quorate::driver::Apply for Keep {
+    fn apply(&mut self, entries: &[LogEntry]) {
+        self.0.extend_from_slice(entries);
+    }
+}
+
+/// A payload is never copied from `propose` to `apply`: the driver's storage, the
+/// AppendEntries to each follower, each follower's storage and every state machine hold the
+/// very buffer the proposer gave.
+#[test]
+fn a_payload_travels_from_propose_to_apply_on_every_node_without_a_copy() {
+    let ids = [1u64, 2, 3];
+    let mut nodes: Vec<(quorate::Core, MemoryLog, quorate::driver::Pipeline, Keep)> = ids
+        .iter()
+        .map(|&id| {
+            let storage = MemoryLog::new();
+            let mut core = core_from(config(id, 3), DurableState::default());
+            core.set_log_source(Arc::new(storage.clone()));
+            (core, storage, quorate::driver::Pipeline::new(), Keep::default())
+        })
+        .collect();
+    let mut net: Vec<quorate::Message> = Vec::new();
+    let mut run = |nodes: &mut Vec<(quorate::Core, MemoryLog, quorate::driver::Pipeline, Keep)>,
+                   net: &mut Vec<quorate::Message>,
+                   seen: &mut Vec<*const u8>| {
+        for _ in 0..100 {
+            for (core, storage, pipeline, applied) in nodes.iter_mut() {
+                pipeline.drive(core, storage, net, applied).unwrap();
+            }
+            if net.is_empty() {
+                return;
+            }
+            for msg in std::mem::take(net) {
+                if let quorate::Payload::AppendEntries(req) = &msg.payload {
+                    seen.extend(
+                        req.entries
+                            .iter()
+                            .filter(|e| !e.command.data.is_empty())
+                            .map(|e| e.command.data.as_ptr()),
+                    );
+                }
+                nodes[(msg.to.0 - 1) as usize].0.step(Input::Message(msg)).unwrap();
+            }
+        }
+        panic!("never quiet");
+    };
+    let mut seen = Vec::new();
+    nodes[0].0.step(Input::Campaign).unwrap();
+    run(&mut nodes, &mut net, &mut seen);
+    let payload = vec![42u8; 100];
+    let original = payload.as_ptr();
+    nodes[0].0.propose(Command::new(payload)).unwrap();
+    run(&mut nodes, &mut net, &mut seen);
+    let now = nodes[0].0.now() + 1_000;
+    nodes[0].0.step(Input::Tick { now }).unwrap();
+    run(&mut nodes, &mut net, &mut seen);
+    assert_eq!(seen, [original, original], "each follower's AppendEntries carries the proposer's buffer");
+    for (core, storage, _, applied) in &nodes {
+        let id = core.id();
+        let applied: Vec<_> = applied.0.iter().filter(|e| !e.command.data.is_empty()).collect();
+        assert_eq!(applied.len(), 1, "{id} applied the command");
+        assert_eq!(applied[0].command.data.as_ptr(), original, "{id} applied a copy");
+        let stored = storage.to_vec();
+        let stored = stored.iter().find(|e| !e.command.data.is_empty()).expect("stored");
+        assert_eq!(stored.command.data.as_ptr(), original, "{id} stored a copy");
+    }
+}
