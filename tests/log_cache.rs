@@ -301,9 +301,9 @@ fn a_payload_travels_from_propose_to_apply_on_every_node_without_a_copy() {
         })
         .collect();
     let mut net: Vec<quorate::Message> = Vec::new();
-    let mut run = |nodes: &mut Vec<(quorate::Core, MemoryLog, quorate::driver::Pipeline, Keep)>,
-                   net: &mut Vec<quorate::Message>,
-                   seen: &mut Vec<*const u8>| {
+    let run = |nodes: &mut Vec<(quorate::Core, MemoryLog, quorate::driver::Pipeline, Keep)>,
+               net: &mut Vec<quorate::Message>,
+               seen: &mut Vec<*const u8>| {
         for _ in 0..100 {
             for (core, storage, pipeline, applied) in nodes.iter_mut() {
                 pipeline.drive(core, storage, net, applied).unwrap();
