@@ -48,7 +48,7 @@ pub struct RaftConfig {
     /// [`RaftError::TooMuchUncommitted`] until commitment catches up. It bounds the memory a
     /// leader cut off from its followers spends on proposals that cannot commit.
     pub max_uncommitted_bytes: u64,
-    /// Most bytes of durable, applied entries the core keeps in memory as a cache (counted
+    /// Most bytes of durable entries the core keeps in memory as a cache (counted
     /// as [`crate::LogEntry::size_bytes`], in whole runs), when it has a log source to read
     /// older ones from ([`crate::core::Core::set_log_source`]). The cache serves followers a
     /// little behind (the common case) without a storage read; the bound keeps the core's

@@ -43,11 +43,12 @@
 //!   to a buffer only past the slots any view covers.
 //! - One copy of the log per node: once the driver's storage holds the log and the core has
 //!   been given a [`log_source::LogSource`] to read it back ([`Core::set_log_source`]), the
-//!   core keeps in memory only the entries not yet durable or not yet handed out for
-//!   applying, plus a cache of [`RaftConfig::log_cache_bytes`] of recent ones; it reads
-//!   older ones back for a follower that lags behind. A read that fails, or that gives other
-//!   entries than the log's, sends nothing (it is logged, and retried with the next
-//!   round); it never panics and never replicates a wrong entry.
+//!   core keeps in memory only the entries not yet durable plus a cache of
+//!   [`RaftConfig::log_cache_bytes`] of recent ones; it reads older ones back for a
+//!   follower that lags behind and for applying (after a restart, or behind a slow state
+//!   machine). A read that fails, or that gives other entries than the log's, sends or
+//!   applies nothing (it is logged, and retried with the next input); it never panics and
+//!   never replicates or applies a wrong entry.
 //!
 //! # Protocol
 //! Elections with randomized timeouts drawn once per timer reset, PreVote, CheckQuorum, a

@@ -164,8 +164,11 @@ pub struct RaftLog {
     terms: Vec<(LogIndex, Term)>,
     /// Where entries dropped from memory are read back from; without one, none is dropped.
     source: Option<SourceHandle>,
-    /// Bytes of durable, applied entries kept in memory when there is a source.
+    /// Bytes of durable entries kept in memory when there is a source.
     cache_bytes: u64,
+    /// Reading committed entries back to apply them failed: none is handed out for applying
+    /// until [`RaftLog::retry_reads`] (the core calls it at each input).
+    apply_read_failed: bool,
 }
 
 impl RaftLog {
@@ -198,6 +201,7 @@ impl RaftLog {
             terms,
             source: None,
             cache_bytes: u64::MAX,
+            apply_read_failed: false,
             snapshot,
             entries: store,
             committed,
@@ -239,22 +243,23 @@ impl RaftLog {
     }
 
     /// Sets where entries dropped from memory are read back from, and how many bytes of
-    /// durable, applied entries to keep in memory as a cache; older ones are dropped as
-    /// they become durable and applied.
+    /// durable entries to keep in memory as a cache; older ones are dropped as they become
+    /// durable (a recovered log's at once: they are all durable).
     pub fn set_source(&mut self, source: std::sync::Arc<dyn LogSource>, cache_bytes: u64) {
         self.source = Some(SourceHandle(source));
         self.cache_bytes = cache_bytes;
         self.evict();
     }
 
-    /// Drops from memory the oldest runs of entries that are durable and handed out for
-    /// applying, while more than the cache bound is held (only with a source to read them
-    /// back from).
+    /// Drops from memory the oldest runs of entries that are durable, while more than the
+    /// cache bound is held (only with a source to read them back from: for a lagging
+    /// follower, and for applying what was not yet applied, after a restart or behind a
+    /// slow state machine).
     pub fn evict(&mut self) {
         if self.source.is_none() {
             return;
         }
-        let limit = self.durable.min(self.apply_handed_out).min(self.unwritten_from.prev());
+        let limit = self.durable.min(self.unwritten_from.prev());
         while self.entries.bytes() > self.cache_bytes && self.entries.drop_first_chunk_through(limit) {}
     }
 
@@ -568,22 +573,53 @@ impl RaftLog {
     /// Committed entries not yet handed out for applying, up to what was handed out for
     /// persistence (the driver persists a batch before applying it), shared and not copied;
     /// marks them handed out.
+    /// Entries dropped from memory are read back from the source; if that read fails, none
+    /// is handed out until [`RaftLog::retry_reads`].
     pub fn take_committed(&mut self, max_bytes: u64) -> EntryRuns {
         let to = self.committed.min(self.unwritten_from.prev());
-        let from = self.apply_handed_out.next();
-        if from > to {
+        let from = self.apply_handed_out.next().max(self.first_index());
+        if from > to || self.apply_read_failed {
             return EntryRuns::new();
         }
-        let out = self.entries.runs(from.max(self.first_index()), to, max_bytes);
+        let in_memory_from = self.entries.first_index().unwrap_or(self.last.next());
+        let out = if from < in_memory_from {
+            let read_to = to.min(in_memory_from.prev());
+            let read = match self.slice(from, read_to, usize::MAX, max_bytes) {
+                Ok(read) => read,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read committed entries back to apply them");
+                    self.apply_read_failed = true;
+                    return EntryRuns::new();
+                }
+            };
+            let bytes: u64 = read.iter().map(LogEntry::size_bytes).sum();
+            let complete = read.last().is_some_and(|e| e.index == read_to);
+            let mut out = EntryRuns::from(read);
+            // The rest from memory, while the byte limit allows.
+            let next_fits =
+                self.entries.get(in_memory_from).is_some_and(|e| bytes + e.size_bytes() <= max_bytes);
+            if complete && read_to < to && next_fits {
+                out.append(self.entries.runs(in_memory_from, to, max_bytes - bytes));
+            }
+            out
+        } else {
+            self.entries.runs(from, to, max_bytes)
+        };
         if let Some(last) = out.last() {
             self.apply_handed_out = last.index;
         }
         out
     }
 
-    /// True when committed entries wait to be handed out for applying.
+    /// True when committed entries wait to be handed out for applying (and the last read of
+    /// them did not fail).
     pub fn has_committed_to_apply(&self) -> bool {
-        self.apply_handed_out < self.committed.min(self.unwritten_from.prev())
+        !self.apply_read_failed && self.apply_handed_out < self.committed.min(self.unwritten_from.prev())
+    }
+
+    /// Lets a failed read of committed entries be tried again.
+    pub fn retry_reads(&mut self) {
+        self.apply_read_failed = false;
     }
 
     /// The driver applied entries up to `index`. An index at or below the applied one

@@ -266,6 +266,13 @@ impl EntryRuns {
         self.tail.clear();
     }
 
+    /// Appends the runs of `other`, which continue these entries.
+    pub(crate) fn append(&mut self, mut other: EntryRuns) {
+        for run in other.take_runs() {
+            self.push(run);
+        }
+    }
+
     fn push(&mut self, run: Entries) {
         if run.is_empty() {
             return;

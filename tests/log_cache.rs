@@ -346,3 +346,22 @@ fn a_payload_travels_from_propose_to_apply_on_every_node_without_a_copy() {
         assert_eq!(stored.command.data.as_ptr(), original, "{id} stored a copy");
     }
 }
+
+/// A node restarting with a long log keeps none of it in memory beyond the cache: it
+/// applies what it recovered by reading it back from its storage.
+#[test]
+fn a_restarted_node_applies_its_log_from_storage() {
+    let durable = durable(&[1; 300], 1, Some(1), 300);
+    let mut config = config(1, 3);
+    config.log_cache_bytes = 0;
+    let storage = MemoryLog::recovered(&durable);
+    let mut core = core_from(config, durable.clone());
+    core.set_log_source(Arc::new(storage.clone()));
+    assert_eq!(core.log().cached_bytes(), 0, "the recovered log is dropped from memory");
+    let mut applied = Keep::default();
+    quorate::driver::Pipeline::new()
+        .drive(&mut core, &mut storage.clone(), &mut Vec::new(), &mut applied)
+        .unwrap();
+    assert_eq!(applied.0, durable.entries);
+    assert_eq!(core.log().applied(), LogIndex(300));
+}

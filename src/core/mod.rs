@@ -280,10 +280,12 @@ impl Core {
     }
 
     /// Gives the core the driver's log storage to read back entries it no longer keeps: from
-    /// then on it keeps in memory only what is not yet durable or not yet handed out for
-    /// applying, plus a cache of [`RaftConfig::log_cache_bytes`] of recent entries, and reads
-    /// older ones (for a lagging follower) from `source`. `source` must hold every entry the
-    /// driver has written (the pipeline's [`crate::driver::LogStore`] writes them).
+    /// then on it keeps in memory only what is not yet durable plus a cache of
+    /// [`RaftConfig::log_cache_bytes`] of recent entries, and reads older ones (for a
+    /// lagging follower, for applying) from `source`. A recovered core drops its durable
+    /// entries beyond the cache at once and applies them from `source`. `source` must hold
+    /// every entry the driver has written (the pipeline's [`crate::driver::LogStore`]
+    /// writes them).
     pub fn set_log_source(&mut self, source: std::sync::Arc<dyn crate::log_source::LogSource>) {
         self.log.set_source(source, self.config.log_cache_bytes);
     }
@@ -331,6 +333,7 @@ impl Core {
     /// contract); bad messages from peers are dropped and counted, never an error and never
     /// a panic. Everything the core sends leaves through [`Core::ready`].
     pub fn step(&mut self, input: Input) -> RaftResult<Option<LogIndex>> {
+        self.log.retry_reads();
         let result = match input {
             Input::Message(msg) => {
                 self.receive(msg);
