@@ -7,8 +7,8 @@
 
 use crate::codec;
 use crate::config::RaftConfig;
-use crate::core::{Core, DurableState, Input};
-use crate::driver::{Apply, Pipeline};
+use crate::core::{Core, DurableState, Input, Ready};
+use crate::driver::{Apply, LogStore, MemoryLog, Pipeline};
 use crate::error::RaftResult;
 use crate::log::{Command, EntryKind, LogEntry};
 use crate::message::Message;
@@ -23,6 +23,9 @@ pub struct TestNode {
     pub core: Core,
     /// What this node has made durable.
     pub disk: DurableState,
+    /// The disk as the core reads its log back from it (entries beyond the core's cache,
+    /// [`RaftConfig::log_cache_bytes`]).
+    pub log: MemoryLog,
     /// Normal entries applied, in order.
     pub applied: Vec<LogEntry>,
     /// False while crashed.
@@ -72,12 +75,13 @@ impl Cluster {
             let mut config = RaftConfig::new(id, ids.clone());
             adjust(&mut config);
             cluster.configs.insert(id, config);
-            let core = cluster.boot(id, DurableState::default(), 0);
+            let (core, log) = cluster.boot(id, &DurableState::default(), 0);
             cluster.nodes.insert(
                 id,
                 TestNode {
                     core,
                     disk: DurableState::default(),
+                    log,
                     applied: Vec::new(),
                     up: true,
                     restarts: 0,
@@ -88,10 +92,15 @@ impl Cluster {
         cluster
     }
 
-    fn boot(&self, id: NodeId, disk: DurableState, generation: u64) -> Core {
+    /// A core recovered from `disk`, reading its log back from the returned storage.
+    fn boot(&self, id: NodeId, disk: &DurableState, generation: u64) -> (Core, MemoryLog) {
         let rng =
             ChaCha8Rng::seed_from_u64(self.seed ^ id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ generation);
-        Core::new(self.configs[&id].clone(), disk, rng, self.now).expect("valid test configuration")
+        let mut core = Core::new(self.configs[&id].clone(), disk.clone(), rng, self.now)
+            .expect("valid test configuration");
+        let log = MemoryLog::recovered(disk);
+        core.set_log_source(std::sync::Arc::new(log.clone()));
+        (core, log)
     }
 
     /// The node `id`.
@@ -144,9 +153,9 @@ impl Cluster {
                 return;
             }
             let mut out = Vec::new();
-            let TestNode { core, disk, applied, pipeline, .. } = node;
+            let TestNode { core, disk, log, applied, pipeline, .. } = node;
             pipeline
-                .drive(core, disk, &mut out, &mut NormalEntries(applied))
+                .drive(core, &mut TestStore { disk, log }, &mut out, &mut NormalEntries(applied))
                 .expect("an in-memory disk does not fail");
             for msg in out {
                 self.send(msg);
@@ -244,15 +253,34 @@ impl Cluster {
     /// Restarts a crashed node from its disk; its state machine is rebuilt by replay.
     pub fn restart(&mut self, id: u64) {
         let generation = self.nodes[&NodeId(id)].restarts + 1;
-        let disk = self.nodes[&NodeId(id)].disk.clone();
-        let core = self.boot(NodeId(id), disk, generation);
+        let (core, log) = self.boot(NodeId(id), &self.nodes[&NodeId(id)].disk, generation);
         let node = self.nodes.get_mut(&NodeId(id)).expect("node exists");
         node.core = core;
+        node.log = log;
         node.pipeline.reset();
         node.applied.clear();
         node.up = true;
         node.restarts = generation;
         self.process_ready(NodeId(id));
+    }
+}
+
+/// A test node's disk and the log storage its core reads back from, written together.
+struct TestStore<'a> {
+    disk: &'a mut DurableState,
+    log: &'a mut MemoryLog,
+}
+
+impl LogStore for TestStore<'_> {
+    fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        let entries = ready.entries.clone();
+        self.disk.write(ready)?;
+        ready.entries = entries;
+        self.log.write(ready)
+    }
+
+    fn sync(&mut self, _position: u64) -> RaftResult<bool> {
+        Ok(true)
     }
 }
 

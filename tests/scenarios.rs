@@ -14,7 +14,9 @@
 //! it got into the files instead of comparing them (review the diff before committing it).
 //!
 //! Commands:
-//! - `add-nodes N [pre-vote=B] [check-quorum=B] [max-entries=K]`: a cluster of voters 1..=N;
+//! - `add-nodes N [pre-vote=B] [check-quorum=B] [max-entries=K] [log-cache=BYTES]`: a cluster
+//!   of voters 1..=N (`log-cache`: the bytes of its log each core keeps in memory; it reads
+//!   older entries back from the node's storage);
 //! - `set-log ID T1 T2 ... [term=T] [vote=V] [commit=C]`: node ID restarts from a disk
 //!   holding entries of those terms (and that hard state);
 //! - `campaign ID`, `propose ID TEXT`, `tick MS` (every node's clock moves on MS ms, one at
@@ -22,6 +24,8 @@
 //! - `msgs` (the messages in flight), `deliver-msgs [N]` (deliver N, or all in flight now,
 //!   printing each), `stabilize` (deliver until nothing is in flight), `drop-msgs`;
 //! - `crash ID`, `restart ID`, `isolate ID`, `cut A B`, `heal`;
+//! - `applied ID` (the normal entries its state machine applied since it last started, as
+//!   index/term);
 //! - `log ID` (its entries as index/term, and its commit index), `status` (every node's
 //!   role, term, vote, commit, applied, last index and leader).
 
@@ -74,11 +78,15 @@ impl Runner {
                 let flag = |name: &str, default: bool| opt(name).map_or(default, |v| v == "true");
                 let (pre_vote, check_quorum) = (flag("pre-vote", true), flag("check-quorum", true));
                 let max_entries: Option<usize> = opt("max-entries").map(|v| v.parse().expect("a number"));
+                let log_cache: Option<u64> = opt("log-cache").map(|v| v.parse().expect("a number"));
                 let adjust = move |c: &mut RaftConfig| {
                     c.pre_vote = pre_vote;
                     c.check_quorum = check_quorum;
                     if let Some(k) = max_entries {
                         c.max_entries_per_append = k;
+                    }
+                    if let Some(bytes) = log_cache {
+                        c.log_cache_bytes = bytes;
                     }
                 };
                 self.cluster = Some(Cluster::with_config(n, 0, adjust));
@@ -182,6 +190,12 @@ impl Runner {
                     if entries.is_empty() { "empty".into() } else { entries.join(" ") },
                     core.log().committed()
                 ))
+            }
+            "applied" => {
+                let id = num(0)?;
+                let applied = common::applied(self.cluster()?, id);
+                let entries: Vec<String> = applied.iter().map(|(i, t)| format!("{i}/{t}")).collect();
+                Ok(if entries.is_empty() { "none".into() } else { entries.join(" ") })
             }
             "status" => Ok(status(self.cluster()?)),
             other => Err(format!("unknown command {other:?}")),

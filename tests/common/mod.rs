@@ -179,9 +179,12 @@ pub fn make_leader(core: &mut Core, voters: &[u64]) -> Vec<Message> {
 pub fn install(cluster: &mut Cluster, config: RaftConfig, durable: DurableState) {
     let id = config.node_id;
     let rng = ChaCha8Rng::seed_from_u64(id.0 ^ 0x5eed);
-    let core = Core::new(config, durable.clone(), rng, cluster.now).expect("valid test core");
+    let mut core = Core::new(config, durable.clone(), rng, cluster.now).expect("valid test core");
+    let log = quorate::driver::MemoryLog::recovered(&durable);
+    core.set_log_source(std::sync::Arc::new(log.clone()));
     let node = cluster.nodes.get_mut(&id).expect("node exists");
     node.core = core;
+    node.log = log;
     node.disk = durable;
     node.applied.clear();
     node.up = true;
