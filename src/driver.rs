@@ -293,7 +293,7 @@ impl LogStore for crate::core::DurableState {
         if let Some(first) = ready.entries.first() {
             let from = first.index;
             self.entries.retain(|e| e.index < from);
-            self.entries.extend(std::mem::take(&mut ready.entries).into_vec());
+            self.entries.extend(ready.entries.iter().cloned());
         }
         if let Some(hs) = ready.hard_state {
             self.hard_state = hs;
@@ -435,18 +435,11 @@ impl LogSource for MemoryLog {
         let inner = self.lock();
         let k = inner.runs.partition_point(|r| r[0].index <= from).checked_sub(1);
         let Some(k) = k else { return Err(LogReadError::Unavailable(from)) };
-        let (mut out, mut bytes) = (Vec::new(), 0u64);
         // Runs are contiguous: `from` sits at a known offset in run `k`.
         let offset = usize::try_from(from.0 - inner.runs[k][0].index.0).unwrap_or(usize::MAX);
         let first = inner.runs[k].get(offset..).unwrap_or_default().iter();
         let wanted = first.chain(inner.runs[k + 1..].iter().flat_map(|r| r.iter()));
-        for entry in wanted.take_while(|e| e.index <= to) {
-            bytes += entry.size_bytes();
-            if !out.is_empty() && bytes > max_bytes {
-                break;
-            }
-            out.push(entry.clone());
-        }
+        let out = crate::log::take_within_bytes(wanted, to, max_bytes);
         if out.first().is_none_or(|e| e.index != from) {
             return Err(LogReadError::Unavailable(from));
         }

@@ -4,7 +4,8 @@
 //! gateways (STYLE.md 4):
 //! - the log starts after a snapshot point (index and term; 0 and 0 before any compaction),
 //!   and entries are contiguous from there: the entry at `index` sits at position
-//!   `index - snapshot.index - 1` (`RaftLog::position`, the one place that says so);
+//!   `index - snapshot.index - 1` (the entry store's `locate`, the one place that finds an
+//!   index);
 //! - terms never decrease along the log;
 //! - `applied <= committed <= last_index`, and `committed` never decreases;
 //! - nothing at or below `committed` is ever truncated or overwritten (paper §5.3, §5.4).
@@ -110,6 +111,25 @@ impl LogEntry {
     }
 }
 
+/// Copies of `entries` (payloads shared) up to `to`, stopping once their bytes
+/// ([`LogEntry::size_bytes`]) exceed `max_bytes`; at least one is taken if there is one. The
+/// rule every read of a range of the log follows.
+pub fn take_within_bytes<'a>(
+    entries: impl Iterator<Item = &'a LogEntry>,
+    to: LogIndex,
+    max_bytes: u64,
+) -> Vec<LogEntry> {
+    let (mut out, mut bytes) = (Vec::new(), 0u64);
+    for entry in entries.take_while(|e| e.index <= to) {
+        bytes += entry.size_bytes();
+        if !out.is_empty() && bytes > max_bytes {
+            break;
+        }
+        out.push(entry.clone());
+    }
+    out
+}
+
 /// The fixed per-entry cost used when sizing batches (term, index, kind, length prefix).
 pub const ENTRY_HEADER_BYTES: u64 = 24;
 
@@ -188,29 +208,26 @@ impl RaftLog {
         let committed = committed.min(last).max(snapshot.index);
         let uncommitted_bytes =
             entries.iter().filter(|e| e.index > committed).map(LogEntry::size_bytes).sum();
-        let mut terms: Vec<(LogIndex, Term)> = Vec::new();
-        for e in &entries {
-            if terms.last().is_none_or(|&(_, t)| t != e.term) {
-                terms.push((e.index, e.term));
-            }
-        }
-        let mut store = EntryStore::default();
-        store.extend(entries);
-        Ok(RaftLog {
-            last,
-            terms,
+        let mut log = RaftLog {
+            last: snapshot.index,
+            terms: Vec::new(),
             source: None,
             cache_bytes: u64::MAX,
             apply_read_failed: false,
             snapshot,
-            entries: store,
+            entries: EntryStore::default(),
             committed,
             durable: last,
             unwritten_from: last.next(),
             apply_handed_out: snapshot.index,
             applied: snapshot.index,
             uncommitted_bytes,
-        })
+        };
+        for e in &entries {
+            log.note_appended(e.index, e.term);
+        }
+        log.entries.extend(entries);
+        Ok(log)
     }
 
     /// An empty log.
@@ -573,6 +590,7 @@ impl RaftLog {
     /// Committed entries not yet handed out for applying, up to what was handed out for
     /// persistence (the driver persists a batch before applying it), shared and not copied;
     /// marks them handed out.
+    ///
     /// Entries dropped from memory are read back from the source; if that read fails, none
     /// is handed out until [`RaftLog::retry_reads`].
     pub fn take_committed(&mut self, max_bytes: u64) -> EntryRuns {

@@ -139,11 +139,6 @@ impl Entries {
         }
     }
 
-    /// Copies of the run's entries (payloads shared).
-    pub fn into_vec(self) -> Vec<LogEntry> {
-        self.to_vec()
-    }
-
     /// Whether the store that owns the chunk can append to this run in place: it ends where
     /// the chunk's written slots end, and the chunk has room.
     fn can_grow(&self) -> bool {
@@ -244,17 +239,6 @@ impl EntryRuns {
         self.runs().flat_map(|r| r.iter())
     }
 
-    /// The entries, owned (payloads shared; the entries moved where nothing else holds them).
-    pub fn into_vec(mut self) -> Vec<LogEntry> {
-        let mut runs = self.take_runs();
-        let Some(first) = runs.next() else { return Vec::new() };
-        let mut out = first.into_vec();
-        for run in runs {
-            out.extend(run.into_vec());
-        }
-        out
-    }
-
     /// A copy of the entries (payloads shared).
     pub fn to_vec(&self) -> Vec<LogEntry> {
         self.iter().cloned().collect()
@@ -316,7 +300,6 @@ pub(crate) struct EntryStore {
     /// The index of each chunk's first entry (lookups search here, without following a
     /// pointer into every chunk they pass).
     starts: VecDeque<LogIndex>,
-    len: usize,
     /// Bytes of the entries held (as [`LogEntry::size_bytes`] counts them).
     bytes: u64,
 }
@@ -335,7 +318,7 @@ impl Clone for EntryStore {
 impl EntryStore {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.chunks.iter().map(|c| c.len()).sum()
     }
 
     /// Bytes of the entries held (as [`LogEntry::size_bytes`] counts them).
@@ -355,7 +338,6 @@ impl EntryStore {
         if first.last().expect("chunks are not empty").index > limit {
             return false;
         }
-        self.len -= first.len();
         self.bytes -= first.iter().map(LogEntry::size_bytes).sum::<u64>();
         self.chunks.pop_front();
         self.starts.pop_front();
@@ -398,7 +380,6 @@ impl EntryStore {
     /// room and nothing was cut from its end, else in a new chunk.
     pub(crate) fn push(&mut self, entry: LogEntry) {
         debug_assert!(self.last().is_none_or(|l| l.index.next() == entry.index));
-        self.len += 1;
         self.bytes += entry.size_bytes();
         if let Some(last) = self.chunks.back_mut() {
             if last.can_grow() {
@@ -428,8 +409,6 @@ impl EntryStore {
             return;
         }
         let Some((k, offset)) = self.locate(index) else { return };
-        let removed: usize = self.chunks.iter().skip(k).map(|c| c.len()).sum::<usize>() - offset;
-        self.len -= removed;
         self.bytes -= self.iter_from(index).map(LogEntry::size_bytes).sum::<u64>();
         self.chunks.truncate(k + 1);
         self.starts.truncate(k + 1);
@@ -449,7 +428,6 @@ impl EntryStore {
         while let Some(first) = self.chunks.front_mut() {
             let last_index = first.last().expect("chunks are not empty").index;
             if last_index <= index {
-                self.len -= first.len();
                 self.bytes -= first.iter().map(LogEntry::size_bytes).sum::<u64>();
                 self.chunks.pop_front();
                 self.starts.pop_front();
@@ -457,7 +435,6 @@ impl EntryStore {
             }
             if let Some(offset) = index.0.checked_sub(first[0].index.0) {
                 let drop = offset as usize + 1;
-                self.len -= drop;
                 self.bytes -= first[..drop].iter().map(LogEntry::size_bytes).sum::<u64>();
                 first.start += drop;
                 self.starts[0] = index.next();
@@ -601,7 +578,7 @@ mod tests {
         let one = store.runs(LogIndex(3), LogIndex(20), 0);
         assert_eq!(one.len(), 1, "at least one entry");
         assert!(store.runs(LogIndex(21), LogIndex(30), u64::MAX).is_empty());
-        assert_eq!(all.into_vec().len(), 14);
+        assert_eq!(all.to_vec().len(), 14);
     }
 
     #[test]

@@ -30,16 +30,8 @@ pub trait RaftPersistence: Send + Sync {
     /// method reads the whole log and keeps the range, which costs the whole log's size each
     /// time: a persistence that can read a range should override it.
     fn read_entries(&self, from: LogIndex, to: LogIndex, max_bytes: u64) -> RaftResult<Vec<LogEntry>> {
-        let mut bytes = 0u64;
-        let mut out = Vec::new();
-        for entry in self.load_log()?.into_iter().filter(|e| e.index >= from && e.index <= to) {
-            bytes += entry.size_bytes();
-            if !out.is_empty() && bytes > max_bytes {
-                break;
-            }
-            out.push(entry);
-        }
-        Ok(out)
+        let log = self.load_log()?;
+        Ok(crate::log::take_within_bytes(log.iter().filter(|e| e.index >= from), to, max_bytes))
     }
     /// Reads where the log starts: the point up to which it was compacted (the default,
     /// index and term 0, for a log never compacted, which the default method returns).
@@ -151,16 +143,7 @@ impl RaftPersistence for MemPersistence {
     fn read_entries(&self, from: LogIndex, to: LogIndex, max_bytes: u64) -> RaftResult<Vec<LogEntry>> {
         let inner = self.lock()?;
         let start = inner.entries.partition_point(|e| e.index < from);
-        let mut bytes = 0u64;
-        let mut out = Vec::new();
-        for entry in inner.entries[start..].iter().take_while(|e| e.index <= to) {
-            bytes += entry.size_bytes();
-            if !out.is_empty() && bytes > max_bytes {
-                break;
-            }
-            out.push(entry.clone());
-        }
-        Ok(out)
+        Ok(crate::log::take_within_bytes(inner.entries[start..].iter(), to, max_bytes))
     }
 
     fn load_snapshot_point(&self) -> RaftResult<SnapshotPoint> {

@@ -88,29 +88,31 @@ pub struct WithStorage<'a> {
 
 impl NodeView for WithStorage<'_> {
     fn id(&self) -> NodeId {
-        self.core.id()
+        NodeView::id(self.core)
     }
     fn term(&self) -> Term {
-        self.core.term()
+        NodeView::term(self.core)
     }
     fn vote(&self) -> Option<NodeId> {
-        self.core.vote()
+        NodeView::vote(self.core)
     }
     fn state(&self) -> NodeState {
-        self.core.state()
+        NodeView::state(self.core)
     }
     fn leader(&self) -> Option<NodeId> {
-        self.core.leader()
+        NodeView::leader(self.core)
     }
     fn voters(&self) -> &[NodeId] {
-        self.core.voters()
+        NodeView::voters(self.core)
     }
     fn committed(&self) -> LogIndex {
-        self.core.log().committed()
+        NodeView::committed(self.core)
     }
     fn term_at(&self, index: LogIndex) -> Option<Term> {
-        self.core.log().term(index)
+        NodeView::term_at(self.core, index)
     }
+    /// The one difference from the core's own view: an entry the core no longer keeps is
+    /// read from the storage itself, not through the core's (possibly failing) reads.
     fn entry(&self, index: LogIndex) -> Option<LogEntry> {
         let log = self.core.log();
         if index < log.first_index() || index > log.last_index() {
@@ -125,12 +127,12 @@ impl NodeView for WithStorage<'_> {
         }
     }
     fn now(&self) -> u64 {
-        self.core.now()
+        NodeView::now(self.core)
     }
     fn check_quorum(&self) -> bool {
-        self.core.config().check_quorum
+        NodeView::check_quorum(self.core)
     }
     fn election_timeout_min_ms(&self) -> u64 {
-        self.core.config().election_timeout_min_ms
+        NodeView::election_timeout_min_ms(self.core)
     }
 }
