@@ -190,7 +190,7 @@ fn main() {
         let entries = n as f64;
         let beyond = (counts.live_bytes as f64 - entries * WATCHED_PAYLOAD as f64) / (entries * 3.0);
         println!(
-            "memory at B = {batch}: {beyond:.1} bytes per entry per node beyond the payload ({:.2} live allocations per entry per node)",
+            "memory at B = {batch}: {beyond:.2} bytes per entry per node beyond the payload ({:.2} live allocations per entry per node)",
             counts.live_allocs as f64 / (entries * 3.0)
         );
         println!(
