@@ -66,6 +66,23 @@ impl Apply for Applied {
             self.bytes += e.command.data.len() as u64;
         }
     }
+
+    /// The state is the two counters, little-endian.
+    fn restore(&mut self, snapshot: &quorate::Snapshot) -> quorate::RaftResult<()> {
+        let data = &snapshot.data;
+        let field =
+            |k: usize| data.get(8 * k..8 * k + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+        match (field(0), field(1)) {
+            (Some(entries), Some(bytes)) if data.len() == 16 => {
+                *self = Applied { entries, bytes };
+                Ok(())
+            }
+            _ => Err(quorate::RaftError::StateMachineError {
+                index: snapshot.meta.index,
+                message: "a snapshot of the counters is 16 bytes".into(),
+            }),
+        }
+    }
 }
 
 struct Bench {

@@ -60,6 +60,10 @@ impl Apply for Hashing {
             self.entries += 1;
         }
     }
+
+    fn restore(&mut self, snapshot: &quorate::Snapshot) -> quorate::RaftResult<()> {
+        unreachable!("the harness takes no snapshots, yet one was restored: {snapshot:?}")
+    }
 }
 
 struct Node {

@@ -39,6 +39,11 @@ pub enum FrameKind {
     Truncate = 4,
     /// A compaction record on disk: the log now starts after a snapshot point.
     Compact = 5,
+    /// A whole [`crate::snapshot::Snapshot`] on disk.
+    Snapshot = 6,
+    /// A state machine's serialized state (the test cluster's, the simulator's key-value
+    /// store's), inside a snapshot's data.
+    State = 7,
 }
 
 impl FrameKind {
@@ -49,6 +54,8 @@ impl FrameKind {
             3 => FrameKind::HardState,
             4 => FrameKind::Truncate,
             5 => FrameKind::Compact,
+            6 => FrameKind::Snapshot,
+            7 => FrameKind::State,
             _ => return None,
         })
     }

@@ -67,13 +67,42 @@ pub struct RaftConfig {
     /// Seed of the node's election-timeout randomness when the node owns its RNG (the
     /// [`crate::RaftNode`] facade). The simulator hands each core its own seeded RNG instead.
     pub rng_seed: u64,
+    /// Entries the log may hold after its snapshot point before
+    /// [`crate::RaftNode::maybe_create_snapshot`] takes a snapshot (the seed's snapshot
+    /// threshold).
+    pub snapshot_threshold: u64,
+    /// A snapshot of at most this many bytes goes to a follower as one request; a larger one
+    /// streams in chunks of [`RaftConfig::snapshot_chunk_size_bytes`] (at most
+    /// [`crate::snapshot::MAX_SNAPSHOT_CHUNK_BYTES_LIMIT`]).
+    pub snapshot_chunk_threshold_bytes: u64,
+    /// The size of one chunk of a streamed snapshot (at most
+    /// [`crate::snapshot::MAX_SNAPSHOT_CHUNK_BYTES_LIMIT`]).
+    pub snapshot_chunk_size_bytes: u64,
+    /// The largest snapshot this node takes, sends or accepts, in bytes (at most
+    /// [`crate::snapshot::MAX_SNAPSHOT_BYTES_LIMIT`]): a snapshot is held in memory while
+    /// it is taken, sent and received, so a larger one is refused with an error instead of
+    /// allocated.
+    pub max_snapshot_bytes: u64,
+    /// Most snapshot transfers a leader runs at once (at most [`MAX_SNAPSHOT_TRANSFERS_LIMIT`]);
+    /// other followers that need one wait for a slot (each transfer holds a reference to the
+    /// snapshot and sends a chunk at a time).
+    pub max_snapshot_transfers: usize,
+    /// A snapshot transfer that makes no progress for this long is abandoned, and the
+    /// follower is probed again (and sent a snapshot again if it still needs one). A chunk
+    /// that got no answer within the minimum election timeout is resent before that.
+    pub snapshot_transfer_timeout_ms: u64,
 }
+
+/// Upper bound on [`RaftConfig::max_snapshot_transfers`].
+pub const MAX_SNAPSHOT_TRANSFERS_LIMIT: usize = 64;
 
 impl RaftConfig {
     /// A configuration for `node_id` in a cluster whose initial voters are `voters` (self
     /// included), with defaults: 150..300 ms election timeout, 50 ms heartbeat, pre-vote and
     /// check-quorum on, 256 entries or 1 MiB per message, 64 messages in flight, commands of
-    /// up to 16 MiB and 256 MiB of uncommitted entries at the leader.
+    /// up to 16 MiB and 256 MiB of uncommitted entries at the leader; a snapshot threshold of
+    /// 10,000 entries, snapshots of up to 4 MiB sent whole and larger ones (up to 1 GiB) in
+    /// chunks of 1 MiB, 4 transfers at once, abandoned after 10 s without progress.
     pub fn new(node_id: impl Into<NodeId>, voters: impl IntoIterator<Item = impl Into<NodeId>>) -> Self {
         let node_id = node_id.into();
         RaftConfig {
@@ -91,6 +120,12 @@ impl RaftConfig {
             pre_vote: true,
             check_quorum: true,
             rng_seed: node_id.0,
+            snapshot_threshold: 10_000,
+            snapshot_chunk_threshold_bytes: 4 << 20,
+            snapshot_chunk_size_bytes: 1 << 20,
+            max_snapshot_bytes: 1 << 30,
+            max_snapshot_transfers: 4,
+            snapshot_transfer_timeout_ms: 10_000,
         }
     }
 
@@ -152,6 +187,26 @@ impl RaftConfig {
                 "max_uncommitted_bytes ({}) must hold at least one command of max_command_bytes ({}) with its header",
                 self.max_uncommitted_bytes, self.max_command_bytes
             ));
+        }
+        use crate::snapshot::{MAX_SNAPSHOT_BYTES_LIMIT, MAX_SNAPSHOT_CHUNK_BYTES_LIMIT};
+        if !(1..=MAX_SNAPSHOT_CHUNK_BYTES_LIMIT).contains(&self.snapshot_chunk_size_bytes) {
+            return err(format!("snapshot_chunk_size_bytes must be in 1..={MAX_SNAPSHOT_CHUNK_BYTES_LIMIT}"));
+        }
+        if self.snapshot_chunk_threshold_bytes > MAX_SNAPSHOT_CHUNK_BYTES_LIMIT {
+            return err(format!(
+                "snapshot_chunk_threshold_bytes must be at most {MAX_SNAPSHOT_CHUNK_BYTES_LIMIT}"
+            ));
+        }
+        if self.max_snapshot_bytes > MAX_SNAPSHOT_BYTES_LIMIT {
+            return err(format!("max_snapshot_bytes must be at most {MAX_SNAPSHOT_BYTES_LIMIT}"));
+        }
+        if !(1..=MAX_SNAPSHOT_TRANSFERS_LIMIT).contains(&self.max_snapshot_transfers) {
+            return err(format!("max_snapshot_transfers must be in 1..={MAX_SNAPSHOT_TRANSFERS_LIMIT}"));
+        }
+        if self.snapshot_transfer_timeout_ms == 0
+            || self.snapshot_transfer_timeout_ms > MAX_ELECTION_TIMEOUT_MS
+        {
+            return err(format!("snapshot_transfer_timeout_ms must be in 1..={MAX_ELECTION_TIMEOUT_MS}"));
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ use crate::log::LogEntry;
 use crate::log_source::{LogReadError, LogSource};
 use crate::log_store::{Entries, EntryRuns};
 use crate::message::Message;
+use crate::snapshot::Snapshot;
 use crate::types::{LogIndex, Term};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -29,9 +30,11 @@ pub trait LogStore {
     /// default does nothing.
     fn inspect(&mut self, _core: &Core, _ready: &Ready) {}
 
-    /// Writes the durable part of `ready`: if it has entries, the log is truncated from the
-    /// first one's index and they are appended; then its hard state, if any. It need not be
-    /// durable yet. The store may take the entries out of `ready` (moving them saves a
+    /// Writes the durable part of `ready`: first its snapshot, if any, which becomes the
+    /// latest snapshot, and only once it is durable are the log's entries up to its index
+    /// dropped (all of them if the log does not hold that index with the snapshot's term);
+    /// then, if it has entries, the log is truncated from the first one's index and they are
+    /// appended; then its hard state, if any. It need not be durable yet. The store may take the entries out of `ready` (moving them saves a
     /// copy); nothing else of it. Returns the position a sync must reach for this write to
     /// be durable (positions never decrease).
     fn write(&mut self, ready: &mut Ready) -> RaftResult<u64>;
@@ -59,6 +62,11 @@ pub trait Apply {
     /// Applies committed entries, in order (no-op entries included: skip them). A batch's
     /// entries come as one call per shared run of the log: borrowed, never copied.
     fn apply(&mut self, entries: &[LogEntry]);
+
+    /// Replaces the whole state with a snapshot's, installed from the leader: the entries
+    /// applied next follow `snapshot.meta.index`. An error stops the pipeline (the node
+    /// cannot go on with a state machine it could not restore).
+    fn restore(&mut self, snapshot: &Snapshot) -> RaftResult<()>;
 }
 
 /// A batch written and waiting to complete: once it is durable, the driver sends its
@@ -73,6 +81,9 @@ pub struct Batch {
     pub committed_entries: EntryRuns,
     /// The last entry written, to acknowledge as durable.
     last_entry: Option<(LogIndex, Term)>,
+    /// A snapshot installed from the leader: the state machine is restored from it once
+    /// the batch is durable, before anything else of the batch.
+    pub restore: Option<Snapshot>,
 }
 
 /// The driver pipeline of one node: the batches written and not yet completed.
@@ -162,7 +173,10 @@ impl Pipeline {
         net: &mut impl Transport,
         apply: &mut impl Apply,
     ) -> RaftResult<()> {
-        let Batch { messages_when_durable, committed_entries, last_entry, .. } = batch;
+        let Batch { messages_when_durable, committed_entries, last_entry, restore, .. } = batch;
+        if let Some(snapshot) = restore {
+            apply.restore(&snapshot)?;
+        }
         net.send_all(messages_when_durable);
         for run in committed_entries.runs() {
             apply.apply(run);
@@ -196,6 +210,7 @@ impl Pipeline {
         store.inspect(core, &ready);
         let last_entry = ready.entries.last().map(|e| (e.index, e.term));
         let position = if ready.must_persist() { Some(store.write(&mut ready)?) } else { None };
+        let restore = if ready.restore_state_machine { ready.snapshot.clone() } else { None };
         let Ready { messages, messages_when_durable, committed_entries, must_sync, .. } = ready;
         net.send_all(messages);
         Ok(Batch {
@@ -203,6 +218,7 @@ impl Pipeline {
             messages_when_durable,
             committed_entries,
             last_entry,
+            restore,
         })
     }
 
@@ -275,21 +291,38 @@ impl Transport for VecDeque<Message> {
     }
 }
 
-/// An applier that keeps the entries, in order.
+/// An applier that keeps the entries, in order. It cannot be restored from a snapshot's
+/// bytes: a restore is an error.
 impl Apply for Vec<LogEntry> {
     fn apply(&mut self, entries: &[LogEntry]) {
         self.extend_from_slice(entries);
     }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> RaftResult<()> {
+        Err(crate::error::RaftError::StateMachineError {
+            index: snapshot.meta.index,
+            message: "a list of entries cannot be restored from a snapshot".into(),
+        })
+    }
 }
 
-/// An applier that drops the entries (a node whose state machine lives elsewhere).
+/// An applier that drops the entries (a node whose state machine lives elsewhere), and
+/// snapshots with them.
 impl Apply for () {
     fn apply(&mut self, _entries: &[LogEntry]) {}
+
+    fn restore(&mut self, _snapshot: &Snapshot) -> RaftResult<()> {
+        Ok(())
+    }
 }
 
 /// An in-memory disk: every write is durable at once (tests, fuzz targets, benches).
 impl LogStore for crate::core::DurableState {
     fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        if let Some(snapshot) = &ready.snapshot {
+            self.latest_snapshot = Some(snapshot.clone());
+            crate::wal::compact(self, snapshot.point()).map_err(crate::error::RaftError::StorageError)?;
+        }
         if let Some(first) = ready.entries.first() {
             let from = first.index;
             self.entries.retain(|e| e.index < from);
@@ -322,6 +355,10 @@ pub struct MemoryLog {
 struct MemoryLogInner {
     runs: Vec<Entries>,
     hard_state: crate::core::HardState,
+    /// Where the log starts (the entries up to it are compacted away).
+    start: crate::log::SnapshotPoint,
+    /// The latest snapshot.
+    snapshot: Option<Snapshot>,
 }
 
 impl MemoryLog {
@@ -331,11 +368,13 @@ impl MemoryLog {
     }
 
     /// A log holding what a node recovered from its disk (the entries after its snapshot
-    /// point, and its hard state).
+    /// point, its hard state and its latest snapshot).
     pub fn recovered(state: &crate::core::DurableState) -> Self {
         let log = MemoryLog::new();
         let mut inner = log.lock();
         inner.hard_state = state.hard_state;
+        inner.start = state.snapshot;
+        inner.snapshot = state.latest_snapshot.clone();
         if !state.entries.is_empty() {
             inner.runs.push(Entries::new(state.entries.clone()));
         }
@@ -352,6 +391,16 @@ impl MemoryLog {
     /// The last hard state written.
     pub fn hard_state(&self) -> crate::core::HardState {
         self.lock().hard_state
+    }
+
+    /// The latest snapshot written.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        self.lock().snapshot.clone()
+    }
+
+    /// Where the log starts: the entries up to this point are compacted away.
+    pub fn start(&self) -> crate::log::SnapshotPoint {
+        self.lock().start
     }
 
     /// The number of entries held.
@@ -371,15 +420,48 @@ impl MemoryLog {
 
     /// What a node restarting from this log recovers.
     pub fn durable_state(&self) -> crate::core::DurableState {
+        let inner = self.lock();
         crate::core::DurableState {
-            hard_state: self.hard_state(),
-            snapshot: Default::default(),
-            entries: self.to_vec(),
+            hard_state: inner.hard_state,
+            snapshot: inner.start,
+            entries: inner.runs.iter().flat_map(|r| r.iter().cloned()).collect(),
+            latest_snapshot: inner.snapshot.clone(),
         }
     }
 }
 
 impl MemoryLogInner {
+    /// Makes `snapshot` the latest one and drops the entries it stands for: the ones up to
+    /// its index if the log holds that index with its term, else all of them (the rule of
+    /// [`crate::wal::compact`]). An older snapshot than the log's start changes nothing.
+    fn write_snapshot(&mut self, snapshot: &Snapshot) {
+        let point = snapshot.point();
+        if point.index <= self.start.index {
+            return;
+        }
+        self.snapshot = Some(snapshot.clone());
+        if self.entry_term(point.index) == Some(point.term) {
+            let k = self.runs.partition_point(|r| r.last().is_some_and(|e| e.index <= point.index));
+            self.runs.drain(..k);
+            if let Some(first) = self.runs.first_mut() {
+                let drop = usize::try_from((point.index.0 + 1).saturating_sub(first[0].index.0)).unwrap_or(0);
+                if drop > 0 {
+                    *first = first.share(drop, first.len());
+                }
+            }
+        } else {
+            self.runs.clear();
+        }
+        self.start = point;
+    }
+
+    /// The term of the entry at `index`, if held.
+    fn entry_term(&self, index: LogIndex) -> Option<crate::types::Term> {
+        let k = self.runs.partition_point(|r| r[0].index <= index).checked_sub(1)?;
+        let offset = usize::try_from(index.0 - self.runs[k][0].index.0).ok()?;
+        self.runs[k].get(offset).map(|e| e.term)
+    }
+
     /// Removes every entry at `index` and after.
     fn truncate_from(&mut self, index: LogIndex) {
         if self.runs.last().and_then(|r| r.last()).is_none_or(|last| last.index < index) {
@@ -409,10 +491,13 @@ impl MemoryLogInner {
 
 impl LogStore for MemoryLog {
     fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
-        if ready.entries.is_empty() && ready.hard_state.is_none() {
+        if !ready.must_persist() {
             return Ok(0);
         }
         let mut inner = self.lock();
+        if let Some(snapshot) = &ready.snapshot {
+            inner.write_snapshot(snapshot);
+        }
         if let Some(first) = ready.entries.first() {
             inner.truncate_from(first.index);
             for run in ready.entries.take_runs() {
@@ -433,6 +518,9 @@ impl LogStore for MemoryLog {
 impl LogSource for MemoryLog {
     fn entries(&self, from: LogIndex, to: LogIndex, max_bytes: u64) -> Result<Vec<LogEntry>, LogReadError> {
         let inner = self.lock();
+        if from <= inner.start.index {
+            return Err(LogReadError::Compacted(from));
+        }
         let k = inner.runs.partition_point(|r| r[0].index <= from).checked_sub(1);
         let Some(k) = k else { return Err(LogReadError::Unavailable(from)) };
         // Runs are contiguous: `from` sits at a known offset in run `k`.
@@ -465,6 +553,12 @@ impl<'a> PersistenceStore<'a> {
 
 impl LogStore for PersistenceStore<'_> {
     fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        if let Some(snapshot) = &ready.snapshot {
+            // Durable before the log drops what it stands for.
+            self.persistence.save_snapshot(snapshot)?;
+            self.persistence.sync()?;
+            self.persistence.compact_log(snapshot.point())?;
+        }
         if let Some(first) = ready.entries.first() {
             self.persistence.truncate_log(first.index)?;
             for run in ready.entries.runs() {

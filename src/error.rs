@@ -55,6 +55,15 @@ pub enum RaftError {
         /// The limit.
         limit: u64,
     },
+    /// A snapshot is larger than the configured maximum
+    /// ([`crate::RaftConfig::max_snapshot_bytes`]).
+    #[error("snapshot of {bytes} bytes is above the limit of {limit} bytes")]
+    SnapshotTooLarge {
+        /// The snapshot's size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The driver broke the core's contract (for example, it reported applied an entry that
     /// was never handed out for applying).
     #[error("driver error: {0}")]

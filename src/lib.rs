@@ -12,12 +12,18 @@
 //! [`Core::has_ready`] is true, takes one [`Ready`] with [`Core::ready`] and handles it in
 //! exactly this order:
 //!
-//! 1. **Persist.** Write `ready.hard_state` (if any) and `ready.entries` (if the first entry's
-//!    index is at or below the durable log's end, truncate the durable log from there first).
+//! 1. **Persist.** Write `ready.snapshot` (if any) first: it becomes the latest snapshot, and
+//!    the log storage drops the entries it stands for only once it is durable (all of them if
+//!    the log does not hold the snapshot's last index with its term), so that a crash in
+//!    between leaves the previous snapshot and the whole log in force. Then write
+//!    `ready.hard_state` (if any) and `ready.entries` (if the first entry's index is at or
+//!    below the durable log's end, truncate the durable log from there first).
 //!    `ready.messages` may be sent while the write is in progress: they never depend on it.
-//! 2. **Sync, then send.** Once the write is durable, send `ready.messages_when_durable`: vote
-//!    grants, append acknowledgements and a candidate's vote requests all depend on state that
-//!    must survive a crash. A node never sends what depends on a write that failed. When
+//! 2. **Sync, restore, then send.** Once the write is durable, restore the state machine from
+//!    `ready.snapshot` if `ready.restore_state_machine` (a snapshot installed from the
+//!    leader), then send `ready.messages_when_durable`: vote grants, append and snapshot
+//!    acknowledgements and a candidate's vote requests all depend on state that must survive
+//!    a crash. A node never sends what depends on a write that failed. When
 //!    `ready.must_sync` is false (the hard state changed only its commit index), the write
 //!    need not be synced on its own: it becomes durable with the next sync.
 //! 3. **Apply.** Apply `ready.committed_entries` in order (skipping [`log::EntryKind::Noop`]).
@@ -50,12 +56,29 @@
 //!   applies nothing (it is logged, and retried with the next input); it never panics and
 //!   never replicates or applies a wrong entry.
 //!
+//! # Snapshots
+//! The driver's state machine serializes itself at its applied index and hands the bytes in
+//! ([`Input::Snapshot`], [`Core::take_snapshot`]; through [`RaftNode`],
+//! `maybe_create_snapshot` and `auto_snapshot_if_needed`): the core makes them a
+//! [`Snapshot`] (with the voters and a checksum), cuts its log up to that index at once,
+//! releasing whole chunks, and hands the snapshot out in the next ready. A leader whose log
+//! no longer holds what a follower needs next sends it the latest snapshot instead, one
+//! chunk at a time ([`SnapshotStreamer`]; at most
+//! [`RaftConfig::snapshot_chunk_threshold_bytes`] go as one request): the follower answers
+//! each chunk with the offset it expects next, so lost, duplicated and reordered chunks are
+//! resent or ignored, and checks the whole snapshot's checksum before it installs it.
+//! Installing keeps the log's suffix after the snapshot if it matches, and is acknowledged
+//! only once the snapshot is durable and the state machine restored from it (step 2). On
+//! restart, a node recovers its latest durable snapshot ([`DurableState::latest_snapshot`])
+//! and the log after it; the driver restores the state machine from the snapshot and then
+//! applies the committed suffix.
+//!
 //! # Protocol
 //! Elections with randomized timeouts drawn once per timer reset, PreVote, CheckQuorum, a
 //! no-op entry at the start of each term, commitment by counting current-term entries only
 //! (§5.4.2), fast backtracking with conflict hints, flow control (probe and replicate states
-//! with a bounded inflight window) and batching bounded in entries and bytes. Any cluster size
-//! from one voter up works.
+//! with a bounded inflight window), batching bounded in entries and bytes, and snapshots
+//! with log compaction (paper §7). Any cluster size from one voter up works.
 //!
 //! # Example: three nodes through [`RaftNode`]
 //! The facade is driven in RPC style: the caller carries every request and response between
@@ -102,6 +125,7 @@
 //! ```
 //! use quorate::driver::{Apply, Pipeline};
 //! use quorate::{Bytes, Command, Core, DurableState, EntryKind, Input, LogEntry, Message, NodeState, RaftConfig};
+//! use quorate::{RaftError, RaftResult, Snapshot};
 //! use std::collections::VecDeque;
 //!
 //! struct Node {
@@ -118,6 +142,11 @@
 //!     fn apply(&mut self, entries: &[LogEntry]) {
 //!         let commands = entries.iter().filter(|e| e.kind == EntryKind::Normal);
 //!         self.0.extend(commands.map(|e| e.command.data.clone()));
+//!     }
+//!
+//!     /// This state machine takes no snapshots, and so is never sent one: refuse.
+//!     fn restore(&mut self, snapshot: &Snapshot) -> RaftResult<()> {
+//!         Err(RaftError::StateMachineError { index: snapshot.meta.index, message: "no snapshots here".into() })
 //!     }
 //! }
 //!
@@ -172,6 +201,7 @@ pub mod node;
 pub mod progress;
 pub mod quorum;
 pub mod requests;
+pub mod snapshot;
 pub mod state_machine;
 pub mod storage;
 pub mod testing;
@@ -185,9 +215,11 @@ pub use crate::error::{RaftError, RaftResult};
 pub use crate::log::{Command, EntryKind, LogEntry, SnapshotPoint};
 pub use crate::log_store::{Entries, EntryRuns};
 pub use crate::message::{
-    AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, Message,
+    Payload, RequestVoteRequest, RequestVoteResponse,
 };
 pub use crate::node::RaftNode;
+pub use crate::snapshot::{Snapshot, SnapshotMeta, SnapshotPolicy, SnapshotStreamer};
 pub use crate::state_machine::StateMachine;
 pub use crate::storage::{MemPersistence, RaftPersistence};
 pub use crate::types::{LogIndex, NodeId, NodeState, Term};

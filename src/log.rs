@@ -674,6 +674,13 @@ impl RaftLog {
             return Err(format!("cannot compact to {index}: only {} is applied", self.applied));
         }
         let term = self.term(index).ok_or_else(|| format!("cannot compact to {index}: not in the log"))?;
+        self.drop_prefix_through(SnapshotPoint { index, term });
+        Ok(())
+    }
+
+    /// Drops every entry up to `point`, which the log holds: the log then starts after it.
+    fn drop_prefix_through(&mut self, point: SnapshotPoint) {
+        let index = point.index;
         self.entries.drop_through(index);
         // The run that holds the new first entry starts there; runs before it go.
         let first = index.next();
@@ -684,8 +691,34 @@ impl RaftLog {
         } else if let Some(run) = self.terms.first_mut() {
             run.0 = first;
         }
-        self.snapshot = SnapshotPoint { index, term };
-        Ok(())
+        self.snapshot = point;
+    }
+
+    /// Makes a snapshot standing for every entry up to `point` the log's start (one
+    /// installed from the leader, or found on disk at recovery): if the log holds `point`
+    /// with its term, the entries after it are kept (they follow the snapshot's last entry);
+    /// otherwise every entry goes. Everything up to `point` counts as committed, durable and
+    /// applied: the driver restores the state machine from the snapshot before it applies
+    /// anything after it. A point at or before the current start changes nothing.
+    pub fn install_snapshot(&mut self, point: SnapshotPoint) {
+        if point.index <= self.snapshot.index {
+            return;
+        }
+        if self.matches(point.index, point.term) {
+            self.drop_prefix_through(point);
+        } else {
+            self.entries = EntryStore::default();
+            self.terms.clear();
+            self.snapshot = point;
+            self.last = point.index;
+        }
+        self.committed = self.committed.max(point.index);
+        self.durable = self.durable.max(point.index);
+        self.unwritten_from = self.unwritten_from.max(point.index.next());
+        self.apply_handed_out = self.apply_handed_out.max(point.index);
+        self.applied = self.applied.max(point.index);
+        self.apply_read_failed = false;
+        self.uncommitted_bytes = self.bytes_in(self.committed.next(), self.last);
     }
 
     /// Copies of all entries the log holds, for inspection (read back from the source where

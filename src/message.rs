@@ -84,6 +84,50 @@ pub struct AppendEntriesResponse {
     pub leader_hint: Option<NodeId>,
 }
 
+/// A leader sends a follower a snapshot, one chunk at a time (paper §7), when the follower
+/// needs entries the leader's log no longer holds. Every chunk carries the snapshot's
+/// metadata, size and checksum, so that the follower can tell transfers apart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallSnapshotRequest {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader.
+    pub leader_id: NodeId,
+    /// The last index the snapshot covers.
+    pub last_included_index: LogIndex,
+    /// The term of the entry at `last_included_index`.
+    pub last_included_term: Term,
+    /// The voters of the configuration at `last_included_index`.
+    pub voters: Vec<NodeId>,
+    /// Where this chunk's data starts in the snapshot's data.
+    pub offset: u64,
+    /// The chunk's bytes.
+    pub data: bytes::Bytes,
+    /// True for the final chunk.
+    pub done: bool,
+    /// The size of the whole snapshot's data.
+    pub total_bytes: u64,
+    /// The whole snapshot's checksum ([`crate::snapshot::Snapshot::checksum_of`]).
+    pub checksum: u32,
+}
+
+/// The answer to an [`InstallSnapshotRequest`]: which snapshot it is about, and either that
+/// it is installed (durable, and the state machine restored) or the offset expected next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallSnapshotResponse {
+    /// The follower's term.
+    pub term: Term,
+    /// The snapshot's last included index, as the request gave it.
+    pub last_included_index: LogIndex,
+    /// The snapshot's last included term, as the request gave it.
+    pub last_included_term: Term,
+    /// The offset the follower expects next (0: start over).
+    pub next_offset: u64,
+    /// The follower holds everything up to `last_included_index`: it installed the snapshot
+    /// and made it durable, or had committed that far already.
+    pub installed: bool,
+}
+
 /// The payload of a [`Message`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Payload {
@@ -95,6 +139,10 @@ pub enum Payload {
     AppendEntries(AppendEntriesRequest),
     /// An answer to entries or a heartbeat.
     AppendEntriesResponse(AppendEntriesResponse),
+    /// A chunk of a snapshot.
+    InstallSnapshot(InstallSnapshotRequest),
+    /// An answer to a chunk of a snapshot.
+    InstallSnapshotResponse(InstallSnapshotResponse),
 }
 
 impl Payload {
@@ -105,6 +153,8 @@ impl Payload {
             Payload::RequestVoteResponse(m) => m.term,
             Payload::AppendEntries(m) => m.term,
             Payload::AppendEntriesResponse(m) => m.term,
+            Payload::InstallSnapshot(m) => m.term,
+            Payload::InstallSnapshotResponse(m) => m.term,
         }
     }
 
@@ -117,6 +167,8 @@ impl Payload {
             Payload::RequestVoteResponse(_) => "RequestVoteResponse",
             Payload::AppendEntries(_) => "AppendEntries",
             Payload::AppendEntriesResponse(_) => "AppendEntriesResponse",
+            Payload::InstallSnapshot(_) => "InstallSnapshot",
+            Payload::InstallSnapshotResponse(_) => "InstallSnapshotResponse",
         }
     }
 }

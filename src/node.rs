@@ -25,9 +25,11 @@ use crate::driver::{Apply, PersistenceStore, Pipeline};
 use crate::error::{RaftError, RaftResult};
 use crate::log::{Command, EntryKind, LogEntry};
 use crate::message::{
-    AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, Message,
+    Payload, RequestVoteRequest, RequestVoteResponse,
 };
 use crate::progress::ProgressState;
+use crate::snapshot::{Snapshot, SnapshotPolicy};
 use crate::state_machine::StateMachine;
 use crate::storage::{load_durable, MemPersistence, PersistenceSource, RaftPersistence};
 use crate::types::{LogIndex, NodeId, NodeState, Term};
@@ -56,12 +58,15 @@ struct Inner {
     /// AppendEntries the core sent, per peer, not yet handed to the caller. The caller
     /// collects them with the `create_*` methods; a bounded queue (Raft tolerates loss).
     outbox: BTreeMap<NodeId, VecDeque<AppendEntriesRequest>>,
+    /// Snapshot chunks the core sent, per peer, for [`RaftNode::prepare_install_snapshot`].
+    snapshot_outbox: BTreeMap<NodeId, VecDeque<InstallSnapshotRequest>>,
     /// The driver pipeline between the core and the persistence.
     pipeline: Pipeline,
     /// Writes made through the pipeline (its sync positions).
     written: u64,
-    /// Committed entries handed out by the core, waiting for the state machine.
-    to_apply: VecDeque<LogEntry>,
+    /// Committed entries (and snapshots to restore) handed out by the core, waiting for
+    /// the state machine.
+    to_apply: VecDeque<ApplyItem>,
     /// Highest index handed to `to_apply`.
     handed_to_apply: LogIndex,
     /// Commit index recovered at start-up: recovery ends when it is applied.
@@ -70,6 +75,14 @@ struct Inner {
     rebuilds: u64,
     /// Set when the disk cannot even be read back: the node refuses to act.
     failed: Option<String>,
+}
+
+/// What the state machine is handed, in log order.
+enum ApplyItem {
+    Entry(LogEntry),
+    /// Replace the whole state with the snapshot's (installed from the leader, or found
+    /// on disk at recovery).
+    Restore(Snapshot),
 }
 
 struct Applier {
@@ -100,6 +113,11 @@ impl RaftNode {
         config.validate()?;
         let core = build_core(&config, &persistence, clock.now_ms(), 0)?;
         let recovery_target = core.log().committed();
+        // A recovered snapshot is the state machine's starting point.
+        let (to_apply, handed_to_apply) = match core.snapshot() {
+            Some(snapshot) => (VecDeque::from([ApplyItem::Restore(snapshot.clone())]), snapshot.meta.index),
+            None => (VecDeque::new(), LogIndex(0)),
+        };
         let node = RaftNode {
             id: config.node_id,
             config,
@@ -108,10 +126,11 @@ impl RaftNode {
             inner: Mutex::new(Inner {
                 core,
                 outbox: BTreeMap::new(),
+                snapshot_outbox: BTreeMap::new(),
                 pipeline: Pipeline::new(),
                 written: 0,
-                to_apply: VecDeque::new(),
-                handed_to_apply: LogIndex(0),
+                to_apply,
+                handed_to_apply,
                 recovery_target,
                 rebuilds: 0,
                 failed: None,
@@ -399,6 +418,157 @@ impl RaftNode {
         Ok(())
     }
 
+    // ----- Snapshots ---------------------------------------------------------------------
+
+    /// Attempt to create a snapshot if the log has grown past the threshold
+    /// ([`RaftConfig::snapshot_threshold`] entries after the snapshot point). Call this after
+    /// advancing the commit index. If a snapshot is created, the log is compacted up to the
+    /// snapshot point, once the snapshot is durable.
+    ///
+    /// `state_machine_data` is the serialized state of the application state machine at the
+    /// current applied index: the index of the last entry the node handed to the state
+    /// machine (call it from the thread that applies, or while nothing is being applied).
+    /// Returns whether a snapshot was created; refuses data above
+    /// [`RaftConfig::max_snapshot_bytes`], and fails with the persistence's error if it
+    /// cannot store the snapshot (the log is then left whole).
+    pub fn maybe_create_snapshot(&self, state_machine_data: Vec<u8>) -> RaftResult<bool> {
+        let threshold = self.config.snapshot_threshold;
+        self.snapshot_if(|log_entries, _| log_entries > threshold, || Ok(state_machine_data))
+    }
+
+    /// Automatically create a snapshot if the log has grown past the threshold, as `policy`
+    /// says ([`SnapshotPolicy::is_due`]). The closure produces the state machine's data and
+    /// is called only when a snapshot is due, with no entry being applied meanwhile, so the
+    /// data is the state at the applied index. Call this after applying committed entries.
+    pub fn auto_snapshot_if_needed<F>(
+        &self,
+        policy: &SnapshotPolicy,
+        state_machine_data_fn: F,
+    ) -> RaftResult<bool>
+    where
+        F: FnOnce() -> RaftResult<Vec<u8>>,
+    {
+        self.snapshot_if(
+            |log_entries, applied_since| policy.is_due(log_entries, applied_since),
+            state_machine_data_fn,
+        )
+    }
+
+    /// Takes a snapshot at the applied index if `due(log entries, applied since the
+    /// snapshot point)`, with the state machine's lock held so that nothing is applied
+    /// meanwhile.
+    fn snapshot_if(
+        &self,
+        due: impl FnOnce(u64, u64) -> bool,
+        data: impl FnOnce() -> RaftResult<Vec<u8>>,
+    ) -> RaftResult<bool> {
+        let applier = self.apply.lock().unwrap_or_else(|e| e.into_inner());
+        let (applied, is_due) = {
+            let inner = self.lock_inner()?;
+            let log = inner.core.log();
+            let point = log.snapshot_point().index;
+            let applied = log.applied();
+            (applied, applied > point && due(log.len() as u64, applied.0 - point.0))
+        };
+        if !is_due {
+            return Ok(false);
+        }
+        let data = data()?;
+        let ((), _) = self
+            .drive(|core| core.take_snapshot(applied, data.into()).map(drop))
+            .and_then(|(r, m)| r.map(|()| ((), m)))?;
+        drop(applier);
+        Ok(true)
+    }
+
+    /// Handle an InstallSnapshot RPC from the leader: one chunk of a snapshot, used when a
+    /// follower is too far behind and the leader sends a snapshot instead of individual log
+    /// entries. Returns once the chunk is taken in: the answer gives the offset expected
+    /// next, or, for the final chunk, that the snapshot is installed (it is durable and the
+    /// state machine, if one is set, restored from it). A chunk of an older snapshot than
+    /// the one being received, or one that contradicts itself, is an error.
+    pub fn handle_install_snapshot(
+        &self,
+        req: InstallSnapshotRequest,
+    ) -> RaftResult<InstallSnapshotResponse> {
+        let from = req.leader_id;
+        let (offset, total) = (req.offset, req.total_bytes);
+        let msg = Message { from, to: self.id, payload: Payload::InstallSnapshot(req) };
+        let out = self.deliver(msg)?;
+        out.into_iter()
+            .find_map(|m| match m.payload {
+                Payload::InstallSnapshotResponse(r) if m.to == from => Some(r),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                RaftError::LogInconsistency(format!(
+                    "snapshot chunk at offset {offset} of {total} bytes ignored: it contradicts itself, is above \
+                     the size limit, or belongs to an older snapshot than the one being received"
+                ))
+            })
+    }
+
+    /// Prepare an InstallSnapshot request for a follower that is too far behind.
+    ///
+    /// For snapshots at or below [`RaftConfig::snapshot_chunk_threshold_bytes`] the full
+    /// data goes as a single `done = true` request. For larger snapshots a
+    /// [`crate::snapshot::SnapshotStreamer`] is created (or resumed) and one chunk is emitted
+    /// per call; the streamer is cleaned up once the final chunk is handed out, and the
+    /// follower is then probed from one past the snapshot (if it did not install it, its
+    /// rejection makes it need a snapshot again). Feeding the follower's answers to
+    /// [`RaftNode::handle_install_snapshot_response`] lets the transfer resume where the
+    /// follower is instead.
+    ///
+    /// Returns `Ok(None)` when this node is not the leader, when no snapshot exists, or when
+    /// the target peer has already caught up past the snapshot point via normal log
+    /// replication.
+    pub fn prepare_install_snapshot(
+        &self,
+        target_peer: NodeId,
+    ) -> RaftResult<Option<InstallSnapshotRequest>> {
+        if target_peer == self.id || !self.is_leader() {
+            return Ok(None);
+        }
+        let queued = {
+            let mut inner = self.lock_inner()?;
+            inner.snapshot_outbox.get_mut(&target_peer).and_then(VecDeque::pop_front)
+        };
+        if queued.is_some() {
+            return Ok(queued);
+        }
+        let sending = self.read(|core| core.snapshot_transfer(target_peer).is_some());
+        if !sending && !self.follower_needs_snapshot(target_peer) {
+            return Ok(None);
+        }
+        self.drive(|core| core.step(Input::SendSnapshot { to: target_peer }))?.0?;
+        let mut inner = self.lock_inner()?;
+        Ok(inner.snapshot_outbox.get_mut(&target_peer).and_then(VecDeque::pop_front))
+    }
+
+    /// Handle a follower's answer to an InstallSnapshot chunk (not in the seed's API, which
+    /// assumes every chunk arrives): an installed snapshot advances the follower's
+    /// progress; an expected offset resumes the transfer from there (the next
+    /// [`RaftNode::prepare_install_snapshot`] sends it).
+    pub fn handle_install_snapshot_response(
+        &self,
+        from: NodeId,
+        resp: InstallSnapshotResponse,
+    ) -> RaftResult<()> {
+        let msg = Message { from, to: self.id, payload: Payload::InstallSnapshotResponse(resp) };
+        self.deliver(msg).map(drop)
+    }
+
+    /// Check if a follower needs a snapshot instead of normal log replication: true if the
+    /// follower's next index is at or before the snapshot point.
+    pub fn follower_needs_snapshot(&self, peer: NodeId) -> bool {
+        self.read(|core| core.follower_needs_snapshot(peer))
+    }
+
+    /// The latest snapshot (taken here or installed from a leader).
+    pub fn latest_snapshot(&self) -> Option<Snapshot> {
+        self.read(|core| core.snapshot().cloned())
+    }
+
     /// The last error the state machine returned while applying, if any.
     pub fn last_apply_error(&self) -> Option<RaftError> {
         self.apply.lock().unwrap_or_else(|e| e.into_inner()).last_error.clone()
@@ -471,11 +641,19 @@ impl RaftNode {
                     }
                     queue.push_back(request);
                 }
+                Payload::InstallSnapshot(request) => {
+                    let queue = inner.snapshot_outbox.entry(msg.to).or_default();
+                    if queue.len() == bound {
+                        queue.pop_front();
+                    }
+                    queue.push_back(request);
+                }
                 payload => out.push(Message { payload, ..msg }),
             }
         }
         if inner.core.state() != NodeState::Leader {
             inner.outbox.clear();
+            inner.snapshot_outbox.clear();
         }
         Ok(out)
     }
@@ -489,6 +667,7 @@ impl RaftNode {
             Ok(core) => {
                 inner.core = core;
                 inner.outbox.clear();
+                inner.snapshot_outbox.clear();
             }
             Err(err) => inner.failed = Some(format!("cannot recover after a failed write: {err}")),
         }
@@ -514,15 +693,22 @@ impl RaftNode {
 
     fn drain_apply_queue(&self, applier: &mut Applier) {
         loop {
-            let batch: Vec<LogEntry> = match self.inner.lock() {
+            let batch: Vec<ApplyItem> = match self.inner.lock() {
                 Ok(mut inner) => inner.to_apply.drain(..).collect(),
                 Err(_) => return,
             };
-            let Some(last) = batch.last().map(|e| e.index) else { return };
+            let Some(last) = batch.last().map(ApplyItem::index) else { return };
             let sm = applier.state_machine.as_mut().expect("checked by run_apply");
-            for entry in batch.iter().filter(|e| e.kind == EntryKind::Normal) {
-                if let Err(err) = sm.apply(entry) {
-                    tracing::warn!(node = %self.id, index = %entry.index, %err, "state machine failed to apply");
+            for item in &batch {
+                let (index, result) = match item {
+                    ApplyItem::Entry(entry) if entry.kind == EntryKind::Normal => {
+                        (entry.index, sm.apply(entry).map(drop))
+                    }
+                    ApplyItem::Entry(_) => continue,
+                    ApplyItem::Restore(snapshot) => (snapshot.meta.index, sm.restore(&snapshot.data)),
+                };
+                if let Err(err) = result {
+                    tracing::warn!(node = %self.id, %index, %err, "state machine failed to apply");
                     applier.last_error = Some(err);
                 }
             }
@@ -559,7 +745,7 @@ fn drop_covered(queue: &mut VecDeque<AppendEntriesRequest>) {
 /// The state machine's side of the pipeline: committed entries wait in a queue for the
 /// state machine, which runs outside the `inner` lock.
 struct ApplyQueue<'a> {
-    to_apply: &'a mut VecDeque<LogEntry>,
+    to_apply: &'a mut VecDeque<ApplyItem>,
     handed_to_apply: &'a mut LogIndex,
 }
 
@@ -568,9 +754,27 @@ impl Apply for ApplyQueue<'_> {
     /// hands out again what its predecessor already did.
     fn apply(&mut self, entries: &[LogEntry]) {
         let fresh = entries.iter().filter(|e| e.index > *self.handed_to_apply);
-        self.to_apply.extend(fresh.cloned());
+        self.to_apply.extend(fresh.cloned().map(ApplyItem::Entry));
         if let Some(last) = entries.last() {
             *self.handed_to_apply = (*self.handed_to_apply).max(last.index);
+        }
+    }
+
+    /// Queues the restore behind what is queued already.
+    fn restore(&mut self, snapshot: &Snapshot) -> RaftResult<()> {
+        if snapshot.meta.index > *self.handed_to_apply {
+            self.to_apply.push_back(ApplyItem::Restore(snapshot.clone()));
+            *self.handed_to_apply = snapshot.meta.index;
+        }
+        Ok(())
+    }
+}
+
+impl ApplyItem {
+    fn index(&self) -> LogIndex {
+        match self {
+            ApplyItem::Entry(entry) => entry.index,
+            ApplyItem::Restore(snapshot) => snapshot.meta.index,
         }
     }
 }

@@ -12,6 +12,10 @@ pub enum ProgressState {
     /// The follower is known to match up to `match_index`: stream entries optimistically,
     /// at most `max_inflight` messages ahead.
     Replicate,
+    /// The follower needs entries the leader's log no longer holds: a snapshot is being
+    /// sent to it (up to `pending_snapshot`), and no entries go until it is acknowledged
+    /// or the transfer is abandoned.
+    Snapshot,
 }
 
 /// Replication state of one follower, valid for one leader term.
@@ -32,6 +36,8 @@ pub struct Progress {
     pub sent_up_to: LogIndex,
     /// Heard from since the last check-quorum round.
     pub recent_active: bool,
+    /// In the snapshot state: the last index of the snapshot being sent.
+    pub pending_snapshot: LogIndex,
 }
 
 impl Progress {
@@ -45,6 +51,7 @@ impl Progress {
             inflight: VecDeque::new(),
             sent_up_to: LogIndex(0),
             recent_active: false,
+            pending_snapshot: LogIndex(0),
         }
     }
 
@@ -53,6 +60,7 @@ impl Progress {
         match self.state {
             ProgressState::Probe => !self.probe_sent,
             ProgressState::Replicate => self.inflight.len() < max_inflight,
+            ProgressState::Snapshot => false,
         }
     }
 
@@ -65,7 +73,7 @@ impl Progress {
                 self.next_index = last.next();
                 self.inflight.push_back(last);
             }
-            ProgressState::Replicate => {}
+            ProgressState::Replicate | ProgressState::Snapshot => {}
         }
     }
 
@@ -86,10 +94,35 @@ impl Progress {
         }
         self.match_index = index;
         self.next_index = self.next_index.max(index.next());
-        if self.state == ProgressState::Probe {
-            self.become_replicate();
+        match self.state {
+            ProgressState::Probe => self.become_replicate(),
+            // The follower holds everything the snapshot stands for: the transfer is over
+            // (etcd's rule: an acknowledgement at or past the pending snapshot ends it).
+            ProgressState::Snapshot if index >= self.pending_snapshot => self.become_replicate(),
+            ProgressState::Replicate | ProgressState::Snapshot => {}
         }
         true
+    }
+
+    /// A snapshot standing for every entry up to `index` starts going to the follower: no
+    /// entries go until it is acknowledged. An acknowledgement may prove up to `index`.
+    pub fn become_snapshot(&mut self, index: LogIndex) {
+        self.state = ProgressState::Snapshot;
+        self.pending_snapshot = index;
+        self.sent_up_to = self.sent_up_to.max(index);
+        self.inflight.clear();
+        self.probe_sent = false;
+    }
+
+    /// The snapshot transfer ended without an acknowledgement: probe from `next`, which is
+    /// one past the snapshot when the leader's side of the transfer completed (the follower
+    /// likely installed it; a rejection sends it back), or where it was when the transfer
+    /// was abandoned (the follower is sent a snapshot again if it still needs one).
+    pub fn end_snapshot(&mut self, next: LogIndex) {
+        self.state = ProgressState::Probe;
+        self.next_index = next.max(self.match_index.next());
+        self.pending_snapshot = LogIndex(0);
+        self.probe_sent = false;
     }
 
     /// A rejection of `rejected` (the request's prev index), sent when the follower's log
@@ -110,6 +143,8 @@ impl Progress {
         match self.state {
             ProgressState::Replicate if rejected <= self.match_index => return false,
             ProgressState::Probe if rejected != self.next_index.prev() => return false,
+            // A heartbeat's rejection while a snapshot is on its way: the snapshot answers it.
+            ProgressState::Snapshot => return false,
             _ => {}
         }
         self.next_index = hint.min(rejected).max(self.match_index.next());

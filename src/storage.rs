@@ -5,6 +5,7 @@
 use crate::core::{DurableState, HardState};
 use crate::error::{RaftError, RaftResult};
 use crate::log::{LogEntry, SnapshotPoint};
+use crate::snapshot::Snapshot;
 use crate::types::LogIndex;
 use std::sync::{Mutex, MutexGuard};
 
@@ -45,6 +46,21 @@ pub trait RaftPersistence: Send + Sync {
     fn compact_log(&self, point: SnapshotPoint) -> RaftResult<()> {
         Err(RaftError::StorageError(format!("this persistence cannot compact its log (to {point:?})")))
     }
+    /// Records `snapshot` as the latest snapshot, replacing the previous one only once it
+    /// is whole (a crash while writing it leaves the previous one in force); it is durable
+    /// after the next [`RaftPersistence::sync`]. The engine syncs before it compacts the
+    /// log. The default method refuses: a persistence that cannot store snapshots never
+    /// compacts, and a follower that needs one cannot install it.
+    fn save_snapshot(&self, snapshot: &Snapshot) -> RaftResult<()> {
+        Err(RaftError::StorageError(format!(
+            "this persistence cannot store snapshots (one at {:?})",
+            snapshot.point()
+        )))
+    }
+    /// Reads the latest snapshot recorded (the default method: none).
+    fn load_snapshot(&self) -> RaftResult<Option<Snapshot>> {
+        Ok(None)
+    }
     /// Makes every earlier write durable.
     fn sync(&self) -> RaftResult<()>;
 }
@@ -55,6 +71,7 @@ pub fn load_durable(persistence: &dyn RaftPersistence) -> RaftResult<DurableStat
         hard_state: persistence.load_hard_state()?,
         snapshot: persistence.load_snapshot_point()?,
         entries: persistence.load_log()?,
+        latest_snapshot: persistence.load_snapshot()?,
     })
 }
 
@@ -70,6 +87,7 @@ struct MemInner {
     hard_state: HardState,
     snapshot: SnapshotPoint,
     entries: Vec<LogEntry>,
+    latest_snapshot: Option<Snapshot>,
     fail: bool,
 }
 
@@ -156,11 +174,24 @@ impl RaftPersistence for MemPersistence {
             hard_state: inner.hard_state,
             snapshot: inner.snapshot,
             entries: std::mem::take(&mut inner.entries),
+            latest_snapshot: None,
         };
         let result = crate::wal::compact(&mut durable, point);
         inner.snapshot = durable.snapshot;
         inner.entries = durable.entries;
         result.map_err(RaftError::StorageError)
+    }
+
+    fn save_snapshot(&self, snapshot: &Snapshot) -> RaftResult<()> {
+        let mut inner = self.lock_for_write()?;
+        if inner.latest_snapshot.as_ref().is_none_or(|s| s.meta.index < snapshot.meta.index) {
+            inner.latest_snapshot = Some(snapshot.clone());
+        }
+        Ok(())
+    }
+
+    fn load_snapshot(&self) -> RaftResult<Option<Snapshot>> {
+        Ok(self.lock()?.latest_snapshot.clone())
     }
 
     fn sync(&self) -> RaftResult<()> {

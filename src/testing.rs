@@ -5,14 +5,16 @@
 //! deterministic: no clock, no threads, randomness only from the seed. The full simulator
 //! with faults lives in the `quorate-sim` crate.
 
-use crate::codec;
+use crate::codec::{self, FrameKind};
 use crate::config::RaftConfig;
 use crate::core::{Core, DurableState, Input, Ready};
 use crate::driver::{Apply, LogStore, MemoryLog, Pipeline};
-use crate::error::RaftResult;
+use crate::error::{RaftError, RaftResult};
 use crate::log::{Command, EntryKind, LogEntry};
 use crate::message::Message;
+use crate::snapshot::Snapshot;
 use crate::types::{LogIndex, NodeId, NodeState};
+use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -140,6 +142,16 @@ impl Cluster {
         Ok(index)
     }
 
+    /// Node `id` takes a snapshot of what it applied ([`state_of`]) and compacts its log;
+    /// returns whether it took one (false when one already stands for its applied index).
+    pub fn snapshot(&mut self, id: u64) -> RaftResult<bool> {
+        let node = self.nodes.get_mut(&NodeId(id)).expect("node exists");
+        let index = node.core.log().applied();
+        let taken = node.core.take_snapshot(index, state_of(&node.applied))?;
+        self.process_ready(NodeId(id));
+        Ok(taken)
+    }
+
     /// Makes node `id` campaign (no pre-vote) and delivers messages until quiet.
     pub fn elect(&mut self, id: u64) {
         self.step(id, Input::Campaign).expect("campaign does not fail");
@@ -259,6 +271,9 @@ impl Cluster {
         node.log = log;
         node.pipeline.reset();
         node.applied.clear();
+        if let Some(snapshot) = &node.disk.latest_snapshot {
+            NormalEntries(&mut node.applied).restore(snapshot).expect("a test node's own snapshot restores");
+        }
         node.up = true;
         node.restarts = generation;
         self.process_ready(NodeId(id));
@@ -291,4 +306,20 @@ impl Apply for NormalEntries<'_> {
     fn apply(&mut self, entries: &[LogEntry]) {
         self.0.extend(entries.iter().filter(|e| e.kind == EntryKind::Normal).cloned());
     }
+
+    /// The state is the list of normal entries applied, encoded by [`state_of`].
+    fn restore(&mut self, snapshot: &Snapshot) -> RaftResult<()> {
+        let (entries, _): (Vec<LogEntry>, usize) =
+            codec::decode(FrameKind::State, &snapshot.data).map_err(|e| RaftError::StateMachineError {
+                index: snapshot.meta.index,
+                message: format!("a test node's snapshot does not decode: {e}"),
+            })?;
+        *self.0 = entries;
+        Ok(())
+    }
+}
+
+/// A test node's state machine serialized: the normal entries it applied, in order.
+pub fn state_of(applied: &[LogEntry]) -> Bytes {
+    Bytes::from(codec::encode(FrameKind::State, &applied).expect("entries encode"))
 }

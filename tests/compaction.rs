@@ -171,6 +171,7 @@ fn a_compacted_hard_state_is_recovered_with_its_commit() {
         hard_state: HardState { term: Term(3), vote: None, commit: LogIndex(1) },
         snapshot: point,
         entries: entries_from(5, &[3]),
+        latest_snapshot: None,
     };
     let core = core_from(config(1, 3), durable);
     assert_eq!(core.log().committed(), LogIndex(4), "what the snapshot covers is committed");

@@ -283,6 +283,10 @@ impl quorate::driver::Apply for Keep {
     fn apply(&mut self, entries: &[LogEntry]) {
         self.0.extend_from_slice(entries);
     }
+
+    fn restore(&mut self, snapshot: &quorate::Snapshot) -> quorate::RaftResult<()> {
+        panic!("no snapshot is taken in this test, yet one was restored: {snapshot:?}")
+    }
 }
 
 /// A payload is never copied from `propose` to `apply`: the driver's storage, the

@@ -276,6 +276,23 @@ fn describe(m: &Message) -> String {
             r.last_log_index,
             if r.success { String::new() } else { format!(" hint={}", r.conflict_index) }
         ),
+        Payload::InstallSnapshot(r) => format!(
+            "Snap term={} snap={}/{} offset={} len={} of={}{}",
+            r.term,
+            r.last_included_index,
+            r.last_included_term,
+            r.offset,
+            r.data.len(),
+            r.total_bytes,
+            if r.done { " done" } else { "" }
+        ),
+        Payload::InstallSnapshotResponse(r) => format!(
+            "SnapResp term={} snap={}/{} {}",
+            r.term,
+            r.last_included_index,
+            r.last_included_term,
+            if r.installed { "installed".to_string() } else { format!("expect={}", r.next_offset) }
+        ),
     };
     format!("{}->{} {body}", m.from.0, m.to.0)
 }

@@ -649,6 +649,34 @@ impl Checks {
                     assert_eq!(core.leader(), Some(msg.to), "an ack to a leader the node does not follow");
                 }
             }
+            Payload::InstallSnapshot(req) => {
+                assert_eq!(core.state(), NodeState::Leader, "a non-leader sent a snapshot: {msg:?}");
+                assert_eq!(
+                    (req.term, req.leader_id),
+                    (core.term(), self.id),
+                    "a snapshot chunk misstates term or leader"
+                );
+                let snapshot = core.snapshot_transfer(msg.to).map(|t| t.snapshot()).or(core.snapshot());
+                let snapshot = snapshot.expect("a chunk of a snapshot the leader has");
+                assert_eq!(req.total_bytes, snapshot.size(), "a chunk misstates the snapshot's size");
+                assert_eq!(req.checksum, snapshot.checksum, "a chunk misstates the snapshot's checksum");
+                let end = req.offset as usize + req.data.len();
+                assert_eq!(
+                    &snapshot.data[req.offset as usize..end],
+                    &req.data[..],
+                    "a chunk carries other bytes"
+                );
+                assert_eq!(req.done, end as u64 == req.total_bytes, "a chunk's done flag is wrong");
+            }
+            Payload::InstallSnapshotResponse(resp) => {
+                assert_eq!(resp.term, core.term(), "a snapshot answer without the node's term: {msg:?}");
+                if resp.installed {
+                    assert!(
+                        core.log().committed() >= resp.last_included_index,
+                        "a snapshot acknowledged that the node does not hold: {msg:?}"
+                    );
+                }
+            }
         }
     }
 

@@ -26,6 +26,7 @@ impl Core {
         self.role = Role::Follower;
         self.leader = leader;
         self.tracker.stop_replication();
+        self.stop_snapshot_transfers();
         self.tracker.reset_votes();
         if restart_timer {
             self.reset_election_timer();

@@ -4,27 +4,31 @@
 //! effects as a [`Ready`] batch; see the crate documentation for the contract the driver
 //! follows. Term rules are handled once in [`Core::step_message`], then the message is
 //! dispatched by role (STYLE.md 2) to the files of this folder, one a concern: `election`
-//! (role transitions and votes), `replication` (AppendEntries, flow control, commitment)
-//! and `ready` (the output batch).
+//! (role transitions and votes), `replication` (AppendEntries, flow control, commitment),
+//! `snapshot` (taking, sending and installing snapshots) and `ready` (the output batch).
 
 use crate::config::RaftConfig;
 use crate::error::{RaftError, RaftResult};
 use crate::log::{AppendRejection, Command, EntryKind, LogEntry, RaftLog, SnapshotPoint};
 use crate::log_store::EntryRuns;
 use crate::message::{
-    AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, Message,
+    Payload, RequestVoteRequest, RequestVoteResponse,
 };
 use crate::progress::{Progress, ProgressState};
 use crate::quorum::{QuorumConfig, VoteResult};
+use crate::snapshot::{Incoming, Snapshot, SnapshotStreamer};
 use crate::tracker::ProgressTracker;
 use crate::types::{LogIndex, NodeId, NodeState, Term};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 mod election;
 mod ready;
 mod replication;
+mod snapshot;
 
 pub use ready::Ready;
 
@@ -59,6 +63,11 @@ pub struct DurableState {
     pub snapshot: SnapshotPoint,
     /// The durable log, contiguous from one past the snapshot point.
     pub entries: Vec<LogEntry>,
+    /// The latest durable snapshot, if any. When it is past `snapshot` (a crash came after
+    /// the snapshot was made durable and before the log dropped the entries it covers), the
+    /// log is cut to it at recovery, as when a snapshot is installed. The driver restores
+    /// its state machine from it.
+    pub latest_snapshot: Option<Snapshot>,
 }
 
 /// A local event handed to the core by its driver. Wire messages arrive wrapped in
@@ -113,6 +122,25 @@ pub enum Input {
         /// Last applied index.
         index: LogIndex,
     },
+    /// The driver's state machine, having applied every entry up to `index`, serialized
+    /// itself as `data`: the core makes it a snapshot and compacts its log up to `index`
+    /// (see [`Core::take_snapshot`]).
+    Snapshot {
+        /// The last index the state covers (the state machine's applied index).
+        index: LogIndex,
+        /// The serialized state.
+        data: bytes::Bytes,
+    },
+    /// The leader sends `to` the next chunk of a snapshot now, starting a transfer if `to`
+    /// needs one, whatever flow control says (the seed's RPC-style
+    /// `prepare_install_snapshot`, whose caller delivers each chunk). Once the final chunk
+    /// is sent the transfer ends on the leader's side, and the follower is probed from one
+    /// past the snapshot (etcd's `ReportSnapshot`): if it did not install it, its rejection
+    /// starts another transfer.
+    SendSnapshot {
+        /// The follower.
+        to: NodeId,
+    },
 }
 
 /// The role, with the pre-candidate phase made explicit.
@@ -133,6 +161,16 @@ pub struct CoreStats {
     pub elections: u64,
     /// Times this node became leader.
     pub leaderships: u64,
+    /// Snapshots this node took of its own state machine.
+    pub snapshots_taken: u64,
+    /// Snapshots this node installed from a leader.
+    pub snapshots_installed: u64,
+    /// Snapshot chunks this node sent as leader (resends included).
+    pub snapshot_chunks_sent: u64,
+    /// Snapshot transfers this node abandoned as leader for want of progress.
+    pub snapshot_transfers_abandoned: u64,
+    /// Snapshots received whole whose checksum did not match.
+    pub snapshot_checksum_failures: u64,
 }
 
 /// The sans-IO Raft state machine of one node.
@@ -161,6 +199,16 @@ pub struct Core {
     broadcast_pending: bool,
     broadcast_empty: bool,
     stats: CoreStats,
+    /// The latest snapshot: taken here or installed from a leader (durable, or handed out
+    /// to become durable). A leader sends it to followers that need it.
+    snapshot: Option<Snapshot>,
+    /// A snapshot not yet handed out in a [`Ready`], and whether the state machine must be
+    /// restored from it (one installed from a leader).
+    snapshot_unwritten: Option<(Snapshot, bool)>,
+    /// The leader's snapshot transfers, one per follower being sent one.
+    outgoing: BTreeMap<NodeId, SnapshotStreamer>,
+    /// The follower's snapshot transfer in progress.
+    incoming: Option<Incoming>,
 }
 
 impl Core {
@@ -168,8 +216,20 @@ impl Core {
     /// `rng`. Fails on an invalid configuration or an inconsistent durable log.
     pub fn new(config: RaftConfig, durable: DurableState, rng: ChaCha8Rng, now: u64) -> RaftResult<Self> {
         config.validate()?;
-        let log = RaftLog::recovered(durable.snapshot, durable.entries, durable.hard_state.commit)
+        let mut log = RaftLog::recovered(durable.snapshot, durable.entries, durable.hard_state.commit)
             .map_err(|e| RaftError::StorageError(format!("recovered log is inconsistent: {e}")))?;
+        if let Some(snapshot) = &durable.latest_snapshot {
+            let (start, point) = (log.snapshot_point(), snapshot.point());
+            if !snapshot.verify() {
+                return Err(RaftError::StorageError(format!("the snapshot at {point:?} fails its checksum")));
+            }
+            if point.index < start.index || (point.index == start.index && point.term != start.term) {
+                return Err(RaftError::StorageError(format!(
+                    "the log starts after {start:?}, but the latest snapshot stands only for {point:?}"
+                )));
+            }
+            log.install_snapshot(point);
+        }
         let tracker = ProgressTracker::new(QuorumConfig::new(config.voters.iter().copied()));
         let mut hs = durable.hard_state;
         if log.last_term() > hs.term {
@@ -200,6 +260,10 @@ impl Core {
             broadcast_pending: false,
             broadcast_empty: false,
             stats: CoreStats::default(),
+            snapshot: durable.latest_snapshot,
+            snapshot_unwritten: None,
+            outgoing: BTreeMap::new(),
+            incoming: None,
         };
         core.hard_state_handed_out.commit = core.log.committed();
         core.reset_election_timer();
@@ -387,6 +451,11 @@ impl Core {
             Input::Applied { index } => {
                 self.log.applied_to(index).map_err(RaftError::DriverMisuse).map(|()| None)
             }
+            Input::Snapshot { index, data } => self.snapshot_state(index, data),
+            Input::SendSnapshot { to } => {
+                self.send_snapshot_now(to);
+                Ok(None)
+            }
         };
         self.check_invariants();
         result
@@ -489,6 +558,7 @@ impl Core {
         if self.now >= self.heartbeat_deadline {
             self.heartbeat_deadline = self.now + self.config.heartbeat_interval_ms;
             self.broadcast_heartbeat();
+            self.tick_snapshot_transfers();
         }
     }
 
@@ -543,6 +613,8 @@ impl Core {
             Payload::RequestVoteResponse(resp) => self.handle_vote_response(msg.from, resp),
             Payload::AppendEntries(req) => self.handle_append(msg.from, req),
             Payload::AppendEntriesResponse(resp) => self.handle_append_response(msg.from, resp),
+            Payload::InstallSnapshot(req) => self.handle_install_snapshot(msg.from, req),
+            Payload::InstallSnapshotResponse(resp) => self.handle_snapshot_response(msg.from, resp),
         }
     }
 
@@ -568,7 +640,7 @@ impl Core {
             }
             // A granted pre-vote carries the term we asked about; it changes nothing.
             Payload::RequestVoteResponse(resp) if resp.pre_vote && resp.vote_granted => true,
-            Payload::AppendEntries(_) => {
+            Payload::AppendEntries(_) | Payload::InstallSnapshot(_) => {
                 self.become_follower(msg.payload.term(), Some(msg.from));
                 true
             }
@@ -588,7 +660,13 @@ impl Core {
                 self.send(msg.from, Payload::AppendEntriesResponse(resp));
             }
             Payload::RequestVote(req) => self.reject_vote(msg.from, req.pre_vote),
-            Payload::RequestVoteResponse(_) | Payload::AppendEntriesResponse(_) => {}
+            Payload::InstallSnapshot(req) => {
+                let resp = self.snapshot_response(&req, 0, false);
+                self.send(msg.from, Payload::InstallSnapshotResponse(resp));
+            }
+            Payload::RequestVoteResponse(_)
+            | Payload::AppendEntriesResponse(_)
+            | Payload::InstallSnapshotResponse(_) => {}
         }
     }
 

@@ -4,10 +4,21 @@
 use super::*;
 
 /// One batch of effects. The driver handles it in this order (see the crate docs):
-/// persist `hard_state` and `entries`, send `messages` (allowed before the write), sync,
-/// send `messages_when_durable`, apply `committed_entries`, then call [`Core::advance`].
+/// persist `snapshot`, then `entries` and `hard_state`, send `messages` (allowed before the
+/// write), sync, restore the state machine from `snapshot` if `restore_state_machine`, send
+/// `messages_when_durable`, apply `committed_entries`, then call [`Core::advance`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ready {
+    /// A snapshot to make durable, before anything else of the batch: the log storage
+    /// keeps it as its latest snapshot, and drops its entries up to the snapshot's index
+    /// (every entry, if it does not hold that index with the snapshot's term) only once the
+    /// snapshot is durable, so that a crash in between leaves the previous one in force.
+    pub snapshot: Option<Snapshot>,
+    /// The snapshot was installed from the leader: the driver restores its state machine
+    /// from it once it is durable, before it sends `messages_when_durable` (among them the
+    /// snapshot's acknowledgement) and before it applies `committed_entries` (which follow
+    /// the snapshot). A snapshot this node took of its own state needs no restoring.
+    pub restore_state_machine: bool,
     /// A hard state to persist, when it changed.
     pub hard_state: Option<HardState>,
     /// Entries to persist. If the first one's index is at or below the durable log's last
@@ -31,7 +42,8 @@ pub struct Ready {
 impl Ready {
     /// True when the batch holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.hard_state.is_none()
+        self.snapshot.is_none()
+            && self.hard_state.is_none()
             && self.entries.is_empty()
             && self.messages.is_empty()
             && self.messages_when_durable.is_empty()
@@ -41,7 +53,7 @@ impl Ready {
     /// True when the driver has something to write (see [`Ready::must_sync`] for whether it
     /// must also wait for a sync).
     pub fn must_persist(&self) -> bool {
-        self.hard_state.is_some() || !self.entries.is_empty()
+        self.snapshot.is_some() || self.hard_state.is_some() || !self.entries.is_empty()
     }
 }
 
@@ -51,6 +63,7 @@ impl Core {
     /// True when [`Core::ready`] has something to hand out.
     pub fn has_ready(&self) -> bool {
         self.hard_state() != self.hard_state_handed_out
+            || self.snapshot_unwritten.is_some()
             || self.log.has_unwritten()
             || !self.msgs.is_empty()
             || !self.msgs_when_durable.is_empty()
@@ -76,9 +89,15 @@ impl Core {
         let entries = self.log.take_unwritten();
         let committed_entries = self.log.take_committed(MAX_APPLY_BYTES_PER_READY);
         self.log.evict();
+        let (snapshot, restore_state_machine) = match self.snapshot_unwritten.take() {
+            Some((snapshot, restore)) => (Some(snapshot), restore),
+            None => (None, false),
+        };
         Ready {
+            must_sync: term_or_vote || !entries.is_empty() || snapshot.is_some(),
+            snapshot,
+            restore_state_machine,
             hard_state,
-            must_sync: term_or_vote || !entries.is_empty(),
             entries,
             messages: std::mem::take(&mut self.msgs),
             messages_when_durable: std::mem::take(&mut self.msgs_when_durable),

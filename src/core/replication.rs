@@ -173,6 +173,15 @@ impl Core {
         if self.role != Role::Leader {
             return;
         }
+        let in_snapshot = self.tracker.progress(peer).is_some_and(|p| p.state == ProgressState::Snapshot);
+        if in_snapshot || self.follower_needs_snapshot(peer) {
+            // No entries: the log no longer holds what the follower needs next.
+            self.maybe_send_snapshot(peer);
+            if allow_empty {
+                self.send_append(peer, true);
+            }
+            return;
+        }
         let mut sent_any = false;
         loop {
             let Some(pr) = self.tracker.progress(peer) else { return };
