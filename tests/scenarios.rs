@@ -14,19 +14,23 @@
 //! it got into the files instead of comparing them (review the diff before committing it).
 //!
 //! Commands:
-//! - `add-nodes N [pre-vote=B] [check-quorum=B] [max-entries=K] [log-cache=BYTES]`: a cluster
-//!   of voters 1..=N (`log-cache`: the bytes of its log each core keeps in memory; it reads
-//!   older entries back from the node's storage);
+//! - `add-nodes N [pre-vote=B] [check-quorum=B] [max-entries=K] [log-cache=BYTES]
+//!   [snapshot-chunk=BYTES]`: a cluster of voters 1..=N (`log-cache`: the bytes of its log
+//!   each core keeps in memory; it reads older entries back from the node's storage;
+//!   `snapshot-chunk`: snapshots above this size stream in chunks of this size);
 //! - `set-log ID T1 T2 ... [term=T] [vote=V] [commit=C]`: node ID restarts from a disk
 //!   holding entries of those terms (and that hard state);
 //! - `campaign ID`, `propose ID TEXT`, `tick MS` (every node's clock moves on MS ms, one at
 //!   a time, delivering messages after each), `elect ID` (campaign and deliver until quiet);
 //! - `msgs` (the messages in flight), `deliver-msgs [N]` (deliver N, or all in flight now,
-//!   printing each), `stabilize` (deliver until nothing is in flight), `drop-msgs`;
+//!   printing each), `stabilize` (deliver until nothing is in flight), `drop-msgs`,
+//!   `drop-msg K` (the K-th in flight, from 0), `dup-msg K` (a copy of it goes last);
+//! - `snapshot ID`: node ID snapshots what its state machine applied, and compacts;
 //! - `crash ID`, `restart ID`, `isolate ID`, `cut A B`, `heal`;
-//! - `applied ID` (the normal entries its state machine applied since it last started, as
-//!   index/term);
-//! - `log ID` (its entries as index/term, and its commit index), `status` (every node's
+//! - `applied ID` (the normal entries its state machine holds, as index/term: restored from
+//!   its latest snapshot when it started or installed one, then applied);
+//! - `log ID` (its entries as index/term, after its snapshot point if it has one, and its
+//!   commit index), `status` (every node's
 //!   role, term, vote, commit, applied, last index and leader).
 
 mod common;
@@ -79,7 +83,12 @@ impl Runner {
                 let (pre_vote, check_quorum) = (flag("pre-vote", true), flag("check-quorum", true));
                 let max_entries: Option<usize> = opt("max-entries").map(|v| v.parse().expect("a number"));
                 let log_cache: Option<u64> = opt("log-cache").map(|v| v.parse().expect("a number"));
+                let chunk: Option<u64> = opt("snapshot-chunk").map(|v| v.parse().expect("a number"));
                 let adjust = move |c: &mut RaftConfig| {
+                    if let Some(bytes) = chunk {
+                        c.snapshot_chunk_threshold_bytes = bytes;
+                        c.snapshot_chunk_size_bytes = bytes;
+                    }
                     c.pre_vote = pre_vote;
                     c.check_quorum = check_quorum;
                     if let Some(k) = max_entries {
@@ -149,6 +158,32 @@ impl Runner {
                 c.deliver_all();
                 Ok(format!("delivered {} messages", c.delivered - before))
             }
+            "drop-msg" => {
+                let k = num(0)? as usize;
+                let c = self.cluster()?;
+                let msg = c.in_flight.remove(k).ok_or_else(|| format!("no message {k} in flight"))?;
+                Ok(format!("dropped {}", describe(&msg)))
+            }
+            "dup-msg" => {
+                let k = num(0)? as usize;
+                let c = self.cluster()?;
+                let msg = c.in_flight.get(k).cloned().ok_or_else(|| format!("no message {k} in flight"))?;
+                let line = describe(&msg);
+                c.in_flight.push_back(msg);
+                Ok(format!("duplicated {line}"))
+            }
+            "snapshot" => {
+                let id = num(0)?;
+                let c = self.cluster()?;
+                Ok(match c.snapshot(id) {
+                    Ok(true) => {
+                        let s = c.node(id).core.snapshot().expect("just taken");
+                        format!("snapshot at {}/{} ({} bytes)", s.meta.index, s.meta.term, s.size())
+                    }
+                    Ok(false) => "none needed".into(),
+                    Err(e) => format!("error: {e}"),
+                })
+            }
             "drop-msgs" => {
                 let c = self.cluster()?;
                 let n = c.in_flight.len();
@@ -185,8 +220,11 @@ impl Runner {
                 let core = &c.node(id).core;
                 let entries: Vec<String> =
                     core.log().entries().iter().map(|e| format!("{}/{}", e.index, e.term)).collect();
+                let point = core.log().snapshot_point();
+                let start =
+                    if point.index.0 > 0 { format!("after {}/{}: ", point.index, point.term) } else { String::new() };
                 Ok(format!(
-                    "{} (commit {})",
+                    "{start}{} (commit {})",
                     if entries.is_empty() { "empty".into() } else { entries.join(" ") },
                     core.log().committed()
                 ))
