@@ -533,8 +533,12 @@ impl RaftNode {
             let mut inner = self.lock_inner()?;
             inner.snapshot_outbox.get_mut(&target_peer).and_then(VecDeque::pop_front)
         };
-        if queued.is_some() {
-            return Ok(queued);
+        if let Some(chunk) = queued {
+            if chunk.done {
+                // The final chunk is handed out: the transfer ends on the leader's side.
+                self.drive(|core| core.step(Input::SendSnapshot { to: target_peer }))?.0?;
+            }
+            return Ok(Some(chunk));
         }
         let sending = self.read(|core| core.snapshot_transfer(target_peer).is_some());
         if !sending && !self.follower_needs_snapshot(target_peer) {

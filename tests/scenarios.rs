@@ -221,8 +221,11 @@ impl Runner {
                 let entries: Vec<String> =
                     core.log().entries().iter().map(|e| format!("{}/{}", e.index, e.term)).collect();
                 let point = core.log().snapshot_point();
-                let start =
-                    if point.index.0 > 0 { format!("after {}/{}: ", point.index, point.term) } else { String::new() };
+                let start = if point.index.0 > 0 {
+                    format!("after {}/{}: ", point.index, point.term)
+                } else {
+                    String::new()
+                };
                 Ok(format!(
                     "{start}{} (commit {})",
                     if entries.is_empty() { "empty".into() } else { entries.join(" ") },

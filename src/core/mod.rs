@@ -134,9 +134,9 @@ pub enum Input {
     /// The leader sends `to` the next chunk of a snapshot now, starting a transfer if `to`
     /// needs one, whatever flow control says (the seed's RPC-style
     /// `prepare_install_snapshot`, whose caller delivers each chunk). Once the final chunk
-    /// is sent the transfer ends on the leader's side, and the follower is probed from one
-    /// past the snapshot (etcd's `ReportSnapshot`): if it did not install it, its rejection
-    /// starts another transfer.
+    /// is sent (now, or by an earlier ready: then nothing is sent) the transfer ends on the
+    /// leader's side, and the follower is probed from one past the snapshot (etcd's
+    /// `ReportSnapshot`): if it did not install it, its rejection starts another transfer.
     SendSnapshot {
         /// The follower.
         to: NodeId,

@@ -136,8 +136,9 @@ impl Core {
         if self.role != Role::Leader || to == self.id {
             return;
         }
-        if let Some(true) = self.send_snapshot_chunk(to, true) {
-            let streamer = self.outgoing.remove(&to).expect("a chunk was just sent");
+        let final_sent = self.outgoing.get(&to).is_some_and(SnapshotStreamer::sent_final);
+        if final_sent || self.send_snapshot_chunk(to, true) == Some(true) {
+            let streamer = self.outgoing.remove(&to).expect("a transfer whose final chunk was sent");
             if let Some(pr) = self.tracker.progress_mut(to) {
                 pr.end_snapshot(streamer.snapshot().meta.index.next());
                 check_progress(to, pr, self.config.max_inflight);
