@@ -706,15 +706,20 @@ impl RaftLog {
         }
         if self.matches(point.index, point.term) {
             self.drop_prefix_through(point);
+            self.durable = self.durable.max(point.index);
+            self.unwritten_from = self.unwritten_from.max(point.index.next());
         } else {
+            // Every entry goes, written or not: whatever comes next after the snapshot is
+            // new, and none of it is durable (a stale cursor past the snapshot would skip
+            // writing the next entries, and acknowledge them as durable).
             self.entries = EntryStore::default();
             self.terms.clear();
             self.snapshot = point;
             self.last = point.index;
+            self.durable = point.index;
+            self.unwritten_from = point.index.next();
         }
         self.committed = self.committed.max(point.index);
-        self.durable = self.durable.max(point.index);
-        self.unwritten_from = self.unwritten_from.max(point.index.next());
         self.apply_handed_out = self.apply_handed_out.max(point.index);
         self.applied = self.applied.max(point.index);
         self.apply_read_failed = false;

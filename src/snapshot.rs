@@ -307,6 +307,8 @@ impl TransferKey {
 #[derive(Debug)]
 pub struct Incoming {
     key: TransferKey,
+    /// The term of the leader that sent the latest chunk taken in.
+    term: Term,
     voters: Vec<NodeId>,
     data: Vec<u8>,
 }
@@ -322,7 +324,8 @@ pub enum ChunkOutcome {
     /// The chunk completed the transfer but the checksum does not match: the transfer is
     /// dropped, and the answer is that 0 is expected.
     ChecksumMismatch,
-    /// The chunk belongs to an older snapshot than the transfer in progress: ignored.
+    /// The chunk belongs to an older snapshot than the transfer in progress from a leader
+    /// of the same term (a chunk that arrives late): ignored.
     Stale,
     /// The request contradicts itself (sizes, offsets, `done`) or exceeds the limit.
     Invalid,
@@ -355,7 +358,9 @@ impl Incoming {
         let key = TransferKey::of(req);
         match slot {
             Some(current) if current.key != key => {
-                if key.index < current.key.index {
+                // A leader's snapshots only get newer; a later leader's may be older than
+                // what an earlier one was sending, and must not be held up by it.
+                if key.index < current.key.index && req.term <= current.term {
                     return ChunkOutcome::Stale;
                 }
                 if req.offset != 0 {
@@ -367,8 +372,13 @@ impl Incoming {
             None if req.offset != 0 => return ChunkOutcome::Expect(0),
             _ => {}
         }
-        let incoming =
-            slot.get_or_insert_with(|| Incoming { key, voters: req.voters.clone(), data: Vec::new() });
+        let incoming = slot.get_or_insert_with(|| Incoming {
+            key,
+            term: req.term,
+            voters: req.voters.clone(),
+            data: Vec::new(),
+        });
+        incoming.term = incoming.term.max(req.term);
         let received = incoming.received();
         if req.offset != received {
             // A duplicate (behind; also a leader starting the same snapshot over, which then
@@ -481,6 +491,26 @@ mod tests {
         assert_eq!(Incoming::receive(&mut slot, &new_reqs[1], 1 << 20), ChunkOutcome::Complete(newer));
         // A middle chunk of a transfer nobody started: start over.
         assert_eq!(Incoming::receive(&mut slot, &old_reqs[1], 1 << 20), ChunkOutcome::Expect(0));
+    }
+
+    /// Found by the simulator (seed 1112, crashes): a leader began sending a snapshot at 20
+    /// and lost its leadership; the next leader's snapshot was at 10, and every chunk of it
+    /// was ignored as older than the transfer in progress, for ever.
+    #[test]
+    fn a_later_leaders_older_snapshot_replaces_an_earlier_leaders_transfer() {
+        let older = snapshot(500);
+        let mut newer = snapshot(400);
+        newer.meta.index = LogIndex(20);
+        newer = Snapshot::new(newer.meta, newer.data);
+        let mut slot = None;
+        let first = transfer(&newer, 200).remove(0);
+        assert_eq!(Incoming::receive(&mut slot, &first, 1 << 20), ChunkOutcome::Expect(200));
+        let mut from_later_leader = transfer(&older, 500);
+        from_later_leader[0].term = Term(4);
+        assert_eq!(
+            Incoming::receive(&mut slot, &from_later_leader[0], 1 << 20),
+            ChunkOutcome::Complete(older)
+        );
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! An append-only record log (write-ahead log) over bytes, with checksummed frames, used by
 //! the simulator's disks and by file-backed persistence.
 //!
-//! Records are [`crate::codec`] frames of four kinds: a log entry, a hard state, a
-//! truncation point, and a compaction point (the log starts after a snapshot point from
-//! then on: recovery yields that point and the entries after it). [`recover`] replays the records and stops at the first frame that does
+//! Records are [`crate::codec`] frames of five kinds: a log entry, a hard state, a
+//! truncation point, a compaction point (the log starts after a snapshot point from
+//! then on: recovery yields that point and the entries after it), and a whole snapshot (the
+//! latest one from then on, and a compaction to its point: since a crash keeps a prefix of
+//! the records, the log can lose the entries a snapshot stands for only with the snapshot
+//! itself in force). [`recover`] replays the records and stops at the first frame that does
 //! not check out (a torn or corrupt tail); the caller must cut the bytes back to
 //! [`Recovered::valid_len`] before appending again, or a later synced record would sit
 //! behind garbage and vanish on the next recovery (defect 4 of the seed).
@@ -11,6 +14,7 @@
 use crate::codec::{self, CodecError, FrameKind};
 use crate::core::{DurableState, HardState};
 use crate::log::{LogEntry, SnapshotPoint};
+use crate::snapshot::Snapshot;
 use crate::types::LogIndex;
 
 /// What recovery found.
@@ -42,6 +46,12 @@ pub fn truncate_record(from: LogIndex) -> Vec<u8> {
 /// Encodes a record that compacts the log up to `point`.
 pub fn compact_record(point: &SnapshotPoint) -> Vec<u8> {
     codec::encode(FrameKind::Compact, point).expect("a snapshot point encodes")
+}
+
+/// Encodes a record of a whole snapshot: the latest one from then on, standing for the log
+/// up to its point.
+pub fn snapshot_record(snapshot: &Snapshot) -> Result<Vec<u8>, CodecError> {
+    codec::encode(FrameKind::Snapshot, snapshot)
 }
 
 /// Replays `bytes`, returning the state of the longest valid prefix. Never panics.
@@ -95,6 +105,20 @@ fn apply_record(state: &mut DurableState, bytes: &[u8]) -> Result<usize, CodecEr
                 )));
             }
             state.entries.retain(|e| e.index < from);
+            Ok(used)
+        }
+        k if k == FrameKind::Snapshot as u8 => {
+            let (snapshot, used): (Snapshot, usize) = codec::decode(FrameKind::Snapshot, bytes)?;
+            if !snapshot.verify() {
+                return Err(CodecError::Malformed(format!(
+                    "the snapshot at {:?} fails its checksum",
+                    snapshot.point()
+                )));
+            }
+            compact(state, snapshot.point()).map_err(CodecError::Malformed)?;
+            if state.latest_snapshot.as_ref().is_none_or(|s| s.meta.index < snapshot.meta.index) {
+                state.latest_snapshot = Some(snapshot);
+            }
             Ok(used)
         }
         k if k == FrameKind::Compact as u8 => {

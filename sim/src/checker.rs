@@ -104,10 +104,15 @@ impl Checker {
         // Leader completeness is about earlier terms: an entry committed in term U is in the
         // log of every leader of a term above U. A stale leader of a lower term (elected just
         // before it learns of a newer one) owes nothing to entries committed after its term.
+        // Entries its snapshot stands for are the snapshot checker's to judge.
+        let compacted = core.snapshot_index();
         let earlier =
             self.committed.iter().zip(&self.committed_in).enumerate().filter(|(_, (_, &u))| u < term);
         for (pos, (&(committed_term, _), _)) in earlier {
             let index = LogIndex(pos as u64 + 1);
+            if index < compacted {
+                continue;
+            }
             if core.term_at(index) != Some(committed_term) {
                 return Err(format!(
                     "leader completeness: {id}, leader of term {term}, lacks committed entry {index} of term {committed_term}"
@@ -184,7 +189,16 @@ impl Checker {
             return Ok(());
         }
         let check_from = if commit > known { known.next() } else { commit };
-        let mut index = check_from;
+        // Entries its snapshot stands for are the snapshot checker's to judge; none of them
+        // may be committed entries no checker has seen (a snapshot stands only for what its
+        // node applied, after the checkers saw it committed).
+        let compacted = core.snapshot_index();
+        if compacted >= check_from && compacted > known {
+            return Err(format!(
+                "{id}: its snapshot stands for entries up to {compacted}, past the committed entries seen ({known})"
+            ));
+        }
+        let mut index = check_from.max(compacted.next());
         while index <= commit {
             let entry = core.entry(index).ok_or_else(|| format!("{id}: committed index {index} missing"))?;
             let record = (entry.term, entry_hash(&entry));

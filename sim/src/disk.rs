@@ -30,6 +30,8 @@ pub struct SimDisk {
 
 #[derive(Debug)]
 struct Effect {
+    /// A snapshot, written first: the log starts after its point once it is durable.
+    snapshot: Option<SnapshotPoint>,
     truncate_from: Option<LogIndex>,
     terms: Vec<Term>,
     hard_state: Option<HardState>,
@@ -38,6 +40,13 @@ struct Effect {
 impl SimDisk {
     /// Writes the durable part of `ready` (not yet synced); returns the end offset to sync to.
     pub fn write(&mut self, ready: &Ready) -> usize {
+        if let Some(snapshot) = &ready.snapshot {
+            // One record: a crash keeps a prefix of the bytes, so the log loses the entries
+            // the snapshot stands for only with the snapshot in force.
+            self.bytes.extend_from_slice(
+                &wal::snapshot_record(snapshot).expect("a simulated snapshot fits a frame"),
+            );
+        }
         let truncate_from = ready.entries.first().map(|e| e.index);
         if let Some(from) = truncate_from {
             self.bytes.extend_from_slice(&wal::truncate_record(from));
@@ -49,6 +58,7 @@ impl SimDisk {
             self.bytes.extend_from_slice(&wal::hard_state_record(hs));
         }
         let effect = Effect {
+            snapshot: ready.snapshot.as_ref().map(|s| s.point()),
             truncate_from,
             terms: ready.entries.iter().map(|e| e.term).collect(),
             hard_state: ready.hard_state,
@@ -67,6 +77,18 @@ impl SimDisk {
     }
 
     fn apply(&mut self, effect: Effect) {
+        if let Some(point) = effect.snapshot.filter(|p| p.index > self.durable_start.index) {
+            let holds = self
+                .position(point.index)
+                .is_some_and(|pos| self.durable_terms.get(pos) == Some(&point.term));
+            if holds {
+                let keep_from = self.position(point.index).expect("held") + 1;
+                self.durable_terms.drain(..keep_from);
+            } else {
+                self.durable_terms.clear();
+            }
+            self.durable_start = point;
+        }
         if let Some(from) = effect.truncate_from {
             self.durable_terms.truncate(self.position(from).unwrap_or(0));
             self.durable_terms.extend(effect.terms);
@@ -113,7 +135,9 @@ impl SimDisk {
     }
 
     /// True when the durable log holds an entry at `index` with `term`, or a durable
-    /// snapshot covers `index` (at the snapshot point itself, with that term).
+    /// snapshot covers `index` (at the snapshot point itself, with that term). A snapshot
+    /// stands for committed entries only; the checkers compare its content with the
+    /// committed log's.
     pub fn durably_holds(&self, index: LogIndex, term: Term) -> bool {
         if index == self.durable_start.index {
             return term == self.durable_start.term;
@@ -122,6 +146,11 @@ impl SimDisk {
             Some(pos) => self.durable_terms.get(pos) == Some(&term),
             None => true,
         }
+    }
+
+    /// Where the durable log starts: the point of the latest durable snapshot.
+    pub fn durable_start(&self) -> SnapshotPoint {
+        self.durable_start
     }
 
     /// The durable hard state.

@@ -87,7 +87,7 @@ impl KvCommand {
 }
 
 /// The state machine: the map plus each client's last request and its result.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvStore {
     data: BTreeMap<String, String>,
     sessions: BTreeMap<ClientId, (u64, KvResult)>,
@@ -130,6 +130,17 @@ impl KvStore {
                 KvResult::Cas(ok)
             }
         }
+    }
+
+    /// The whole state as bytes (a snapshot's data): the same state always gives the same
+    /// bytes (the maps are ordered).
+    pub fn encode(&self) -> Vec<u8> {
+        quorate::codec::encode(quorate::codec::FrameKind::State, self).expect("a key-value state encodes")
+    }
+
+    /// A state from a snapshot's bytes; `None` for bytes that are not one.
+    pub fn decode(bytes: &[u8]) -> Option<KvStore> {
+        quorate::codec::decode(quorate::codec::FrameKind::State, bytes).ok().map(|(kv, _)| kv)
     }
 
     /// The current value of `key`.

@@ -19,6 +19,7 @@ pub mod output;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod snapshots;
 pub mod sweep;
 pub mod timeline;
 pub mod trace;

@@ -289,6 +289,12 @@ fn run_sweep(options: SweepOptions) -> ExitCode {
         "faults:           {} partitions, {} crashes, {} restarts, {} pauses, {} clock jumps, {} bytes lost or torn, {} failed log reads",
         f.partitions, f.crashes, f.restarts, f.pauses, f.clock_jumps, s.lost_bytes, s.failed_reads
     );
+    out!(
+        "snapshots:        {} taken, {} installed from a leader, {} chunks sent",
+        s.snapshots_taken,
+        s.snapshots_installed,
+        s.snapshot_chunks
+    );
     let by_kind: Vec<String> = FailureKind::ALL
         .iter()
         .map(|k| format!("{} {k}", summary.failures.iter().filter(|x| x.failure.kind == *k).count()))

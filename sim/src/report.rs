@@ -114,6 +114,12 @@ pub struct Stats {
     pub lost_bytes: u64,
     /// Reads of a node's log storage that failed (an injected fault).
     pub failed_reads: u64,
+    /// Snapshots nodes took of their own state machines.
+    pub snapshots_taken: u64,
+    /// Snapshots nodes installed from a leader.
+    pub snapshots_installed: u64,
+    /// Snapshot chunks sent.
+    pub snapshot_chunks: u64,
     /// Virtual milliseconds the liveness phase took.
     pub liveness_ms: u64,
     /// Election rounds the liveness phase took to elect a stable leader (the most of a sweep).
@@ -144,6 +150,9 @@ impl Stats {
         self.joined_retries += other.joined_retries;
         self.lost_bytes += other.lost_bytes;
         self.failed_reads += other.failed_reads;
+        self.snapshots_taken += other.snapshots_taken;
+        self.snapshots_installed += other.snapshots_installed;
+        self.snapshot_chunks += other.snapshot_chunks;
         self.liveness_ms = self.liveness_ms.max(other.liveness_ms);
         self.liveness_leader_rounds = self.liveness_leader_rounds.max(other.liveness_leader_rounds);
         self.liveness_elections += other.liveness_elections;

@@ -114,10 +114,20 @@ pub struct Params {
     pub log_cache_bytes: u64,
     /// Chance that a read of a node's log storage fails.
     pub read_fail: f64,
+    /// A node snapshots its state machine once it has applied this many entries past its
+    /// latest snapshot (0: never).
+    pub snapshot_every: u64,
+    /// Snapshots above this size stream in chunks of this size
+    /// ([`quorate::RaftConfig::snapshot_chunk_threshold_bytes`] and
+    /// [`quorate::RaftConfig::snapshot_chunk_size_bytes`]).
+    pub snapshot_chunk_bytes: u64,
 }
 
 /// The engine's default cache of the log ([`quorate::RaftConfig::log_cache_bytes`]).
 const DEFAULT_LOG_CACHE_BYTES: u64 = 8 << 20;
+
+/// The engine's default snapshot chunk ([`quorate::RaftConfig::snapshot_chunk_size_bytes`]).
+const DEFAULT_SNAPSHOT_CHUNK_BYTES: u64 = 1 << 20;
 
 impl Params {
     /// Draws how each core caches its log and how often reading the log storage fails, from
@@ -130,6 +140,16 @@ impl Params {
         if matches!(scenario, Scenario::Swarm | Scenario::Crashes) && chance(&mut rng, 0.3) {
             self.read_fail = float(&mut rng, 0.0, 0.3);
         }
+    }
+
+    /// Draws how often nodes snapshot and how snapshots are chunked, from a generator of
+    /// its own (keyed by the seed), so that the other draws stay what they were: from
+    /// constantly (every 2 entries, in chunks of 8 bytes: every transfer streams) to never.
+    pub fn draw_snapshots(&mut self, seed: u64) {
+        let mut rng = crate::rng::rng_for(seed ^ 0x5a_a95_407);
+        self.snapshot_every = [0, 2, 5, 20, 100, 500][range(&mut rng, 0, 5) as usize];
+        self.snapshot_chunk_bytes =
+            [8, 64, 1024, DEFAULT_SNAPSHOT_CHUNK_BYTES][range(&mut rng, 0, 3) as usize];
     }
 
     /// Draws the parameters of `scenario` from `rng`.
@@ -235,6 +255,8 @@ impl Params {
             election_ms: (150, 300),
             log_cache_bytes: DEFAULT_LOG_CACHE_BYTES,
             read_fail: 0.0,
+            snapshot_every: 0,
+            snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
         }
     }
 
@@ -274,6 +296,8 @@ impl Params {
             election_ms: (150, 300),
             log_cache_bytes: DEFAULT_LOG_CACHE_BYTES,
             read_fail: 0.0,
+            snapshot_every: 0,
+            snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
         }
     }
 }

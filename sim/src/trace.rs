@@ -85,6 +85,11 @@ pub enum TraceEvent {
     Retry = 18,
     /// A client is redirected: client, sequence number.
     Redirect = 19,
+    /// A node snapshots its state machine: index, bytes.
+    Snapshot = 20,
+    /// A node restores its state machine from a snapshot (installed from a leader, or
+    /// recovered at restart): index, bytes.
+    Restore = 21,
     /// A checker failed.
     Failure = 9999,
 }

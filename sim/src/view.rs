@@ -26,6 +26,9 @@ pub trait NodeView {
     fn committed(&self) -> LogIndex;
     /// The term of its entry at `index`, if it holds one.
     fn term_at(&self, index: LogIndex) -> Option<Term>;
+    /// The last index its latest snapshot stands for (0 without one): its log holds the
+    /// entries after it.
+    fn snapshot_index(&self) -> LogIndex;
     /// Its entry at `index`, if it holds one.
     fn entry(&self, index: LogIndex) -> Option<LogEntry>;
     /// Its clock's reading, in milliseconds.
@@ -60,6 +63,9 @@ impl NodeView for Core {
     }
     fn term_at(&self, index: LogIndex) -> Option<Term> {
         self.log().term(index)
+    }
+    fn snapshot_index(&self) -> LogIndex {
+        self.log().snapshot_point().index
     }
     fn entry(&self, index: LogIndex) -> Option<LogEntry> {
         self.log().entry(index)
@@ -110,6 +116,9 @@ impl NodeView for WithStorage<'_> {
     }
     fn term_at(&self, index: LogIndex) -> Option<Term> {
         NodeView::term_at(self.core, index)
+    }
+    fn snapshot_index(&self) -> LogIndex {
+        NodeView::snapshot_index(self.core)
     }
     /// The one difference from the core's own view: an entry the core no longer keeps is
     /// read from the storage itself, not through the core's (possibly failing) reads.

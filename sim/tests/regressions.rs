@@ -60,6 +60,24 @@ const REGRESSIONS: &[(u64, Scenario, &str)] = &[
          20 s (fixed: a client follows only the redirect that answers its latest try)",
     ),
     (2577, Scenario::Swarm, "liveness: as 415, two nodes, batch = 1, inflight = 1"),
+    (
+        92,
+        Scenario::Crashes,
+        "snapshots: a node restarted with entries 21..=25 of term 1 installed a snapshot at 23/2, \
+         which its log did not match, so the log was dropped; but its cursors still said entries \
+         up to 25 were written and durable, so the leader's entries 24 and 25 that followed were \
+         never written, were acknowledged, and committed entry 32 was durable on one node of \
+         three (fixed: dropping the log resets the cursors to the snapshot)",
+    ),
+    (109, Scenario::Swarm, "snapshots: as 92, in a five-node cluster"),
+    (
+        1112,
+        Scenario::Crashes,
+        "liveness: a follower was receiving a snapshot at a high index from a leader that then \
+         lost its leadership; the next leader's snapshot was older, and the follower ignored \
+         every chunk of it as stale, for ever (fixed: a chunk from a later term replaces the \
+         transfer in progress)",
+    ),
 ];
 
 /// The parameters seeds 415, 1586 and 2577 drew when they failed (the simulator's draws have

@@ -111,6 +111,7 @@ impl Sim {
         node.paused = false;
         node.requests.clear();
         node.kv = KvStore::default();
+        node.kv_applied = LogIndex(0);
         node.timer_at = None;
         node.disk.crash(&mut self.fault_rng, torn);
         self.checker.on_crash(id);
@@ -128,8 +129,16 @@ impl Sim {
         }
         let core = self.make_core(&mut node);
         node.last_role = (core.state(), core.term().0);
+        let recovered = core.snapshot().cloned();
         node.core = Some(core);
         self.nodes.insert(id, node);
+        // The state machine starts from the latest durable snapshot; the core hands out the
+        // committed entries after it.
+        if let Some(snapshot) = recovered {
+            if !self.restore(id, &snapshot, false) {
+                return;
+            }
+        }
         self.stats.faults.restarts += 1;
         self.trace.event(self.now, Some(id.0), TraceEvent::Restart, &[], || "restart".into());
         self.mark(id, Lane::Follower);

@@ -13,6 +13,7 @@ use crate::liveness::LivenessPhase;
 use crate::report::{Failure, FailureKind, Stats};
 use crate::rng::{chance, float, fork, fork_chacha, index, range, rng_for, rng_for_script, SimRng};
 use crate::scenario::{Params, Scenario};
+use crate::snapshots::SnapshotChecker;
 use crate::timeline::{Lane, Mark};
 use crate::trace::{Trace, TraceEvent};
 use quorate::codec;
@@ -113,6 +114,8 @@ struct SimNode {
     log: MemoryLog,
     clock: NodeClock,
     kv: KvStore,
+    /// The last index `kv` has applied (or been restored to) in this life.
+    kv_applied: LogIndex,
     paused: bool,
     deferred: Vec<Event>,
     /// The driver pipeline between the core and the disk.
@@ -237,6 +240,9 @@ pub struct Sim {
     read_rng: rand_chacha::ChaCha8Rng,
     /// Reads of a log storage that failed, over all nodes.
     failed_reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The reference state machine every snapshot is compared with (fed only in runs
+    /// where nodes take snapshots).
+    snapshots: SnapshotChecker,
 }
 
 impl Sim {
@@ -247,6 +253,7 @@ impl Sim {
         };
         let mut drawn = Params::draw(config.scenario, &mut rng);
         drawn.draw_storage(config.scenario, config.seed);
+        drawn.draw_snapshots(config.seed);
         let params = config.params.clone().unwrap_or(drawn);
         let mut sim = Sim {
             now: 0,
@@ -272,6 +279,7 @@ impl Sim {
             failure: None,
             read_rng: rand_core::SeedableRng::seed_from_u64(config.seed ^ 0x5ead_fa11),
             failed_reads: Default::default(),
+            snapshots: SnapshotChecker::default(),
         };
         sim.boot_nodes();
         sim.boot_clients();
@@ -285,6 +293,8 @@ impl Sim {
         for &id in &ids {
             let mut config = RaftConfig::new(id, ids.clone());
             config.log_cache_bytes = self.params.log_cache_bytes;
+            config.snapshot_chunk_threshold_bytes = self.params.snapshot_chunk_bytes;
+            config.snapshot_chunk_size_bytes = self.params.snapshot_chunk_bytes;
             config.max_entries_per_append = self.params.max_entries_per_append;
             config.max_inflight = self.params.max_inflight;
             config.pre_vote = self.params.pre_vote;
@@ -301,6 +311,7 @@ impl Sim {
                 log: MemoryLog::new(),
                 clock: NodeClock::new(id, offset, drift),
                 kv: KvStore::default(),
+                kv_applied: LogIndex(0),
                 paused: false,
                 deferred: Vec::new(),
                 pipeline: Pipeline::new(),

@@ -12,6 +12,22 @@ pub(super) fn msg_detail(msg: &Message) -> String {
         Payload::AppendEntriesResponse(r) => {
             format!("ok {} match {} last {}", r.success, r.match_index, r.last_log_index)
         }
+        Payload::InstallSnapshot(r) => {
+            format!(
+                "snapshot {}/{} offset {} len {} of {}",
+                r.last_included_index,
+                r.last_included_term,
+                r.offset,
+                r.data.len(),
+                r.total_bytes
+            )
+        }
+        Payload::InstallSnapshotResponse(r) => {
+            format!(
+                "snapshot {}/{} next {} installed {}",
+                r.last_included_index, r.last_included_term, r.next_offset, r.installed
+            )
+        }
         _ => String::new(),
     }
 }
@@ -19,9 +35,35 @@ pub(super) fn msg_detail(msg: &Message) -> String {
 impl Sim {
     // ----- Network -----------------------------------------------------------------------
 
+    /// Counts snapshot chunks, and checks that a node acknowledges a snapshot only once its
+    /// disk durably holds what the snapshot stands for (the snapshot, or the committed log
+    /// up to its index).
+    fn check_snapshot_message(&mut self, msg: &Message) -> Result<(), crate::checker::Violation> {
+        match &msg.payload {
+            Payload::InstallSnapshot(_) => self.stats.snapshot_chunks += 1,
+            Payload::InstallSnapshotResponse(resp) if resp.installed => {
+                let index = resp.last_included_index;
+                let Some(term) = self.checker.committed_term(index) else {
+                    return Err(format!(
+                        "{} acknowledged a snapshot at {index}, which nobody committed",
+                        msg.from
+                    ));
+                };
+                if !self.nodes[&msg.from].disk.durably_holds(index, term) {
+                    return Err(format!(
+                        "{} acknowledged a snapshot at {index}/{term} that it has not made durable",
+                        msg.from
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     pub(super) fn send(&mut self, msg: Message) {
         self.stats.sent += 1;
-        if let Err(v) = self.checker.check_sent(&msg) {
+        if let Err(v) = self.checker.check_sent(&msg).and_then(|()| self.check_snapshot_message(&msg)) {
             self.fail(FailureKind::Safety, v);
             return;
         }

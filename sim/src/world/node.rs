@@ -187,7 +187,14 @@ impl Sim {
     /// Returns false when a checker failed.
     pub(super) fn complete(&mut self, id: NodeId, batch: Batch) -> bool {
         let last_entry = batch.last_entry();
-        let Batch { messages_when_durable, committed_entries, .. } = batch;
+        let Batch { messages_when_durable, committed_entries, restore, .. } = batch;
+        if let Some(snapshot) = restore {
+            // Installed from the leader and durable: the state machine is restored before the
+            // acknowledgement goes.
+            if !self.restore(id, &snapshot, true) {
+                return false;
+            }
+        }
         for msg in messages_when_durable {
             self.send(msg);
         }
@@ -206,13 +213,90 @@ impl Sim {
             }
             if entry.kind == EntryKind::Normal {
                 self.apply(id, entry.index, &entry.command);
+            } else if self.params.snapshot_every > 0 {
+                self.snapshots.on_applied(entry.index, None);
             }
+            self.nodes.get_mut(&id).expect("node exists").kv_applied = entry.index;
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
         let core = node.core.as_mut().expect("running");
         Pipeline::acknowledge(core, last_entry, committed_entries.last().map(|e| e.index))
             .expect("the simulator acknowledges only what it was handed");
+        self.maybe_snapshot(id)
+    }
+
+    /// Replaces node `id`'s state machine with `snapshot`'s state (installed from a leader,
+    /// or recovered at restart): the snapshot must be the committed log's state at its
+    /// index, and a running state machine never goes back. Returns false when a check
+    /// failed.
+    pub(super) fn restore(&mut self, id: NodeId, snapshot: &quorate::Snapshot, installed: bool) -> bool {
+        let index = snapshot.meta.index;
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        if installed && index < node.kv_applied {
+            let applied = node.kv_applied;
+            self.fail(
+                FailureKind::Safety,
+                format!("{id}'s state machine went back from {applied} to a snapshot at {index}"),
+            );
+            return false;
+        }
+        let Some(kv) = KvStore::decode(&snapshot.data) else {
+            self.fail(FailureKind::Safety, format!("{id}: the snapshot at {index} is not a key-value state"));
+            return false;
+        };
+        if let Err(v) = self.snapshots.check(id, index, &snapshot.data) {
+            self.fail(FailureKind::Safety, v);
+            return false;
+        }
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        node.kv = kv;
+        node.kv_applied = index;
+        if installed {
+            self.stats.snapshots_installed += 1;
+        }
+        let (i, bytes) = (index.0, snapshot.size());
+        self.trace.event(self.now, Some(id.0), TraceEvent::Restore, &[i, bytes], || {
+            format!("restore the state machine from a snapshot at {i} ({bytes} bytes)")
+        });
         true
+    }
+
+    /// Node `id` snapshots its state machine once it has applied `snapshot_every` entries
+    /// past its latest snapshot. Returns false when a check failed.
+    fn maybe_snapshot(&mut self, id: NodeId) -> bool {
+        let every = self.params.snapshot_every;
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let Some(core) = node.core.as_mut() else { return true };
+        let index = node.kv_applied;
+        if every == 0 || index < core.log().snapshot_point().index.plus(every) || index > core.log().applied()
+        {
+            return true;
+        }
+        let data = node.kv.encode();
+        if let Err(v) = self.snapshots.check(id, index, &data) {
+            self.fail(FailureKind::Safety, v);
+            return false;
+        }
+        let bytes = data.len() as u64;
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let core = node.core.as_mut().expect("running");
+        match core.take_snapshot(index, data.into()) {
+            Ok(true) => {
+                self.stats.snapshots_taken += 1;
+                self.trace.event(self.now, Some(id.0), TraceEvent::Snapshot, &[index.0, bytes], || {
+                    format!("snapshot at {index} ({bytes} bytes)")
+                });
+                true
+            }
+            Ok(false) => true,
+            Err(e) => {
+                self.fail(
+                    FailureKind::Safety,
+                    format!("{id}: the engine refused a snapshot at {index}: {e}"),
+                );
+                false
+            }
+        }
     }
 
     pub(super) fn apply(&mut self, id: NodeId, index: LogIndex, command: &Command) {
@@ -220,6 +304,9 @@ impl Sim {
             self.fail(FailureKind::Safety, format!("{id}: undecodable command at {index}"));
             return;
         };
+        if self.params.snapshot_every > 0 {
+            self.snapshots.on_applied(index, Some(&cmd));
+        }
         let node = self.nodes.get_mut(&id).expect("node exists");
         let result = node.kv.apply(&cmd);
         self.stats.applied += 1;
