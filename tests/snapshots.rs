@@ -10,9 +10,10 @@ mod common;
 use common::*;
 use quorate::clock::ManualClock;
 use quorate::{
-    AppendEntriesRequest, Bytes, Command, DurableState, HardState, InstallSnapshotRequest, LogEntry,
-    LogIndex, MemPersistence, NodeId, RaftConfig, RaftError, RaftNode, RaftPersistence, RaftResult, Snapshot,
-    SnapshotMeta, SnapshotPoint, SnapshotPolicy, StateMachine, Term,
+    AppendEntriesRequest, Bytes, Command, DurableState, HardState, InstallSnapshotRequest,
+    InstallSnapshotResponse, LogEntry, LogIndex, MemPersistence, NodeId, Payload, RaftConfig, RaftError,
+    RaftNode, RaftPersistence, RaftResult, Snapshot, SnapshotMeta, SnapshotPoint, SnapshotPolicy,
+    StateMachine, Term,
 };
 use std::sync::{Arc, Mutex};
 
@@ -498,4 +499,62 @@ fn a_snapshot_older_than_the_log_start_or_failing_its_checksum_is_a_storage_erro
     let durable = DurableState { latest_snapshot: Some(corrupt), ..DurableState::default() };
     let err = quorate::Core::with_seed(config(1, 3), durable, 1, 0).err().expect("an error");
     assert!(matches!(err, RaftError::StorageError(_)), "{err:?}");
+}
+
+fn install_request(term: u64, leader: u64, snapshot: &Snapshot) -> Payload {
+    Payload::InstallSnapshot(InstallSnapshotRequest {
+        term: Term(term),
+        leader_id: NodeId(leader),
+        last_included_index: snapshot.meta.index,
+        last_included_term: snapshot.meta.term,
+        voters: snapshot.meta.voters.clone(),
+        offset: 0,
+        data: snapshot.data.clone(),
+        done: true,
+        total_bytes: snapshot.size(),
+        checksum: snapshot.checksum,
+    })
+}
+
+/// Found by the simulator (seed 92, crashes): a node whose durable log (1..=5, term 1) did
+/// not match a snapshot at 3/2 dropped it on install, but its cursors still said entries up
+/// to 5 were written and durable, so the leader's entries 4 and 5 that followed were never
+/// handed out for persistence, yet acknowledged.
+#[test]
+fn entries_after_a_snapshot_that_replaced_the_log_are_written_before_they_are_acknowledged() {
+    let mut core = core_from(config(2, 3), durable(&[1, 1, 1, 1, 1], 1, None, 0));
+    let snapshot = snapshot_at(3, 2);
+    let readies = deliver_readies(&mut core, 1, install_request(2, 1, &snapshot));
+    assert_eq!(readies.iter().filter(|r| r.snapshot.is_some()).count(), 1, "the snapshot is persisted");
+    assert!(readies.iter().any(|r| r.restore_state_machine));
+    assert!(core.log().is_empty(), "the log that did not match is gone");
+    let acks: Vec<InstallSnapshotResponse> = readies
+        .iter()
+        .flat_map(|r| &r.messages_when_durable)
+        .filter_map(|m| match &m.payload {
+            Payload::InstallSnapshotResponse(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(acks.len() == 1 && acks[0].installed, "acknowledged once durable: {acks:?}");
+    let readies = deliver_readies(&mut core, 1, append(2, 1, (3, 2), entries_from(4, &[2, 2]), 5));
+    let written: Vec<u64> = readies.iter().flat_map(|r| r.entries.iter().map(|e| e.index.0)).collect();
+    assert_eq!(written, vec![4, 5], "the new entries are handed out for persistence");
+    let reply =
+        append_reply(&readies.iter().flat_map(|r| r.messages_when_durable.clone()).collect::<Vec<_>>(), 1);
+    assert!(reply.success && reply.match_index == LogIndex(5));
+    assert_eq!(core.log().durable_index(), LogIndex(5));
+}
+
+#[test]
+fn a_snapshot_the_follower_has_committed_already_is_acknowledged_without_a_transfer() {
+    let mut core = core_from(config(2, 3), durable(&[1, 1, 1, 1, 1], 1, None, 4));
+    let snapshot = snapshot_at(3, 1);
+    let msgs = deliver(&mut core, 1, install_request(1, 1, &snapshot));
+    let Some(Payload::InstallSnapshotResponse(resp)) = msgs.first().map(|m| &m.payload) else {
+        panic!("an answer: {msgs:?}")
+    };
+    assert!(resp.installed);
+    assert_eq!(core.log().snapshot_point(), SnapshotPoint::default(), "nothing installed");
+    assert_eq!(core.log().last_index(), LogIndex(5), "the log is kept");
 }
