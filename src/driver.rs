@@ -207,6 +207,13 @@ impl Pipeline {
         net: &mut impl Transport,
     ) -> RaftResult<Batch> {
         let mut ready = core.ready();
+        if ready.is_empty() && core.has_ready() {
+            // A core that hands out nothing yet still has something to hand out would keep
+            // every driver taking readies for ever: an engine bug, stopped here.
+            return Err(crate::error::RaftError::Other(
+                "the core handed out an empty ready and still has one: it would never be quiet".into(),
+            ));
+        }
         store.inspect(core, &ready);
         let last_entry = ready.entries.last().map(|e| (e.index, e.term));
         let position = if ready.must_persist() { Some(store.write(&mut ready)?) } else { None };
@@ -368,7 +375,9 @@ impl MemoryLog {
     }
 
     /// A log holding what a node recovered from its disk (the entries after its snapshot
-    /// point, its hard state and its latest snapshot).
+    /// point, its hard state and its latest snapshot). A compaction that a crash interrupted
+    /// (the snapshot durable, the entries it stands for not yet dropped) is completed here,
+    /// as the core does at recovery.
     pub fn recovered(state: &crate::core::DurableState) -> Self {
         let log = MemoryLog::new();
         let mut inner = log.lock();
@@ -377,6 +386,9 @@ impl MemoryLog {
         inner.snapshot = state.latest_snapshot.clone();
         if !state.entries.is_empty() {
             inner.runs.push(Entries::new(state.entries.clone()));
+        }
+        if let Some(snapshot) = &state.latest_snapshot {
+            inner.write_snapshot(snapshot);
         }
         drop(inner);
         log

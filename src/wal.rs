@@ -130,8 +130,8 @@ fn apply_record(state: &mut DurableState, bytes: &[u8]) -> Result<usize, CodecEr
     }
 }
 
-/// Compacts `state`'s log up to `point`: a point behind the current one changes nothing, and
-/// the log keeps the entries after it. A point the log does not hold with that term may
+/// Compacts `state`'s log up to `point`: a point at or behind the current one changes nothing
+/// (compacting to the same point twice keeps the log), and the log keeps the entries after it. A point the log does not hold with that term may
 /// still be right (a snapshot installed from a leader replaces a log that diverges or ends
 /// before it): the whole log is then dropped.
 pub fn compact(state: &mut DurableState, point: SnapshotPoint) -> Result<(), String> {
@@ -144,6 +144,9 @@ pub fn compact(state: &mut DurableState, point: SnapshotPoint) -> Result<(), Str
                 state.snapshot
             ));
         }
+        return Ok(());
+    }
+    if point == state.snapshot {
         return Ok(());
     }
     let holds = state.entries.iter().any(|e| e.index == point.index && e.term == point.term);

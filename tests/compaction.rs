@@ -120,6 +120,18 @@ fn compaction_to_a_point_the_log_does_not_hold_drops_the_whole_log() {
     assert!(wal::compact(&mut state, SnapshotPoint { index: LogIndex(2), term: Term(2) }).is_err());
 }
 
+/// Found by the install_snapshot fuzz target's harness: compacting to the point the log
+/// already starts at dropped the whole log (the point is no longer held as an entry).
+#[test]
+fn compacting_to_the_same_point_twice_keeps_the_log() {
+    let mut state = DurableState { entries: log_of(&[1, 1, 2, 2]), ..DurableState::default() };
+    let point = SnapshotPoint { index: LogIndex(2), term: Term(1) };
+    wal::compact(&mut state, point).unwrap();
+    wal::compact(&mut state, point).unwrap();
+    assert_eq!(state.snapshot, point);
+    assert_eq!(state.entries.iter().map(|e| e.index.0).collect::<Vec<_>>(), vec![3, 4]);
+}
+
 /// A leader recovered from a compacted log: a follower whose log ends before the snapshot
 /// point needs a snapshot. The leader says so, sends it no entries (it has none to send)
 /// and no panic, and still sends it heartbeats, so that it keeps its leader.

@@ -137,6 +137,7 @@ fn main() {
     log_recovery_seeds();
     byte_string_seeds("request_vote", &[64, 256, 1024]);
     byte_string_seeds("append_entries", &[64, 256, 1024]);
+    byte_string_seeds("install_snapshot", &[64, 256, 1024, 4096]);
     byte_string_seeds("sim_schedule", &[256, 1024, 4096]);
     println!("seed inputs written under fuzz/corpus/");
 }

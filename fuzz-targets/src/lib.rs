@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | [`request_vote`] | a node in a varied state, then vote requests and answers from anyone | the node invariants below |
 //! | [`append_entries`] | a node in a varied state, then AppendEntries and answers from anyone | the node invariants below |
+//! | [`install_snapshot`] | a node in a varied state (sometimes recovered from a snapshot), then snapshot chunks (whole transfers and hostile sequences) and answers, AppendEntries, its own snapshots | the node invariants below, and the snapshot ones |
 //! | [`decode_frame`] | a wire frame | an error or a message; re-encoding decodes to the same value |
 //! | [`log_recovery`] | a write-ahead log on disk | the valid prefix, record by record, checksums matching |
 //! | [`sim_schedule`] | every choice of a simulated 3-node run | no safety, linearizability or panic failure |
@@ -19,7 +20,10 @@
 //! in a term never changes; every message is from the node, responses carry its term, and
 //! AppendEntries carry the node's own entries, contiguous after `prev_log_index`; nothing
 //! that depends on unpersisted state is sent before the write; a leader holds a quorum of
-//! grants for its term.
+//! grants for its term. Snapshots: the node's log starts at its latest snapshot, which checks
+//! out and is durable; only committed state is snapshotted or installed; an installed
+//! snapshot is acknowledged only once durable, and restores the state machine, which never
+//! goes back and is then handed the entries after it, in order.
 
 #![warn(missing_docs)]
 
@@ -29,19 +33,20 @@ pub mod recovery;
 pub mod schedule;
 
 pub use frame::decode_frame;
-pub use node::{append_entries, request_vote};
+pub use node::{append_entries, install_snapshot, request_vote};
 pub use recovery::log_recovery;
 pub use schedule::sim_schedule;
 
 /// The names of the targets, as they appear under `fuzz/corpus/` and `fuzz/fuzz_targets/`.
-pub const TARGETS: [&str; 5] =
-    ["request_vote", "append_entries", "decode_frame", "log_recovery", "sim_schedule"];
+pub const TARGETS: [&str; 6] =
+    ["request_vote", "append_entries", "install_snapshot", "decode_frame", "log_recovery", "sim_schedule"];
 
 /// Runs the target called `name` on `data`; false when no target has that name.
 pub fn run_target(name: &str, data: &[u8]) -> bool {
     match name {
         "request_vote" => request_vote(data),
         "append_entries" => append_entries(data),
+        "install_snapshot" => install_snapshot(data),
         "decode_frame" => decode_frame(data),
         "log_recovery" => log_recovery(data),
         "sim_schedule" => sim_schedule(data),

@@ -9,7 +9,9 @@
 //! `u64::MAX`, indexes past the end, entries that skip, repeat, lower their term or rewrite
 //! committed ones), misaddressed messages, ticks, clock readings without timers, proposals,
 //! forced campaigns, heartbeat and replication rounds, probes reported unsent, and restarts
-//! from the durable state. The two targets differ only in the messages they send.
+//! from the durable state. The targets differ in the messages they send; `install_snapshot`
+//! also starts some nodes from a durable snapshot, and has the node snapshot its state and
+//! send snapshots on demand.
 //!
 //! The harness drives the node through the driver pipeline ([`quorate::driver::Pipeline`])
 //! over an in-memory [`DurableState`], with its checks in the store. `Checks`
@@ -24,9 +26,12 @@ use quorate::driver::{LogStore, MemoryLog, Pipeline};
 use quorate::error::RaftResult;
 use quorate::log::{Command, EntryKind, LogEntry};
 use quorate::message::{
-    AppendEntriesRequest, AppendEntriesResponse, Message, Payload, RequestVoteRequest, RequestVoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, Message,
+    Payload, RequestVoteRequest, RequestVoteResponse,
 };
+use quorate::snapshot::{Snapshot, SnapshotMeta};
 use quorate::types::{LogIndex, NodeId, NodeState, Term};
+use quorate::Bytes;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,27 +49,36 @@ const START_MS: u64 = 1_000;
 
 /// The `request_vote` target: vote and pre-vote requests and their answers.
 pub fn request_vote(data: &[u8]) {
-    run(data, vote_payload);
+    run(data, vote_payload, false);
 }
 
 /// The `append_entries` target: AppendEntries (entries and heartbeats) and their answers.
 pub fn append_entries(data: &[u8]) {
-    run(data, append_payload);
+    run(data, append_payload, false);
+}
+
+/// The `install_snapshot` target: chunks of snapshots (whole ones in order, and hostile
+/// sequences: offsets that skip, repeat or overflow, sizes that lie, wrong checksums and
+/// metadata, snapshots older than the commit index or from stale terms), answers to the
+/// node's own chunks, and AppendEntries to go on from a snapshot; the node also snapshots
+/// its own state, starts some runs from a durable snapshot, and sends snapshots on demand.
+pub fn install_snapshot(data: &[u8]) {
+    run(data, snapshot_payload, true);
 }
 
 /// Reads one message payload from `u`, for a message from `from` to the node `core`.
 type PayloadReader = fn(&mut Unstructured<'_>, NodeId, &Core) -> Result<Payload>;
 
-fn run(data: &[u8], payload: PayloadReader) {
+fn run(data: &[u8], payload: PayloadReader, snapshots: bool) {
     let mut u = Unstructured::new(data);
-    let Ok(setup) = Setup::read(&mut u) else { return };
+    let Ok(setup) = Setup::read(&mut u, snapshots) else { return };
     let mut harness = Harness::new(setup);
     harness.reach_role();
     for _ in 0..MAX_INPUTS {
         if u.is_empty() {
             break;
         }
-        let Ok(input) = read_input(&mut u, &harness, payload) else { break };
+        let Ok(input) = read_input(&mut u, &harness, payload, snapshots) else { break };
         harness.feed(input);
     }
 }
@@ -89,7 +103,7 @@ struct Setup {
 }
 
 impl Setup {
-    fn read(u: &mut Unstructured<'_>) -> Result<Setup> {
+    fn read(u: &mut Unstructured<'_>, snapshots: bool) -> Result<Setup> {
         let size = u.int_in_range(1..=5u64)?;
         let voters: Vec<NodeId> = (1..=size).map(NodeId).collect();
         let me = NodeId(u.int_in_range(1..=size)?);
@@ -121,11 +135,22 @@ impl Setup {
         let hs_term = read_term(u, last_term)?.max(last_term);
         let vote = if u.arbitrary()? { Some(voters[u.choose_index(voters.len())?]) } else { None };
         let commit = LogIndex(u.int_in_range(0..=entries.len() as u64)?);
-        let durable = DurableState {
+        let mut durable = DurableState {
             hard_state: HardState { term: hs_term, vote, commit },
             entries,
             ..DurableState::default()
         };
+        if snapshots && commit.0 > 0 && u.arbitrary()? {
+            // The node restarts from a snapshot of a committed prefix, its log compacted
+            // (or, a crash having come in between, not yet).
+            let index = LogIndex(u.int_in_range(1..=commit.0)?);
+            let term = durable.entries[index.0 as usize - 1].term;
+            let snapshot = fuzz_snapshot(index, term, voters.clone(), 0);
+            if u.arbitrary()? {
+                quorate::wal::compact(&mut durable, snapshot.point()).expect("a committed point compacts");
+            }
+            durable.latest_snapshot = Some(snapshot);
+        }
 
         let others: Vec<NodeId> = voters.iter().copied().filter(|&v| v != me).collect();
         let role = match u.int_in_range(0..=4u8)? {
@@ -204,6 +229,90 @@ fn vote_payload(u: &mut Unstructured<'_>, from: NodeId, core: &Core) -> Result<P
     }
 }
 
+/// The snapshot the fuzzed leaders send for `(index, term)`: its data derived from them (and
+/// from `salt`), so that chunks sent in separate messages belong to one snapshot.
+fn fuzz_snapshot(index: LogIndex, term: Term, voters: Vec<NodeId>, salt: u8) -> Snapshot {
+    let len = (index.0 % 37 + u64::from(salt)) as usize;
+    let data: Vec<u8> = (0..len).map(|k| (k as u64 ^ index.0 ^ term.0.rotate_left(8)) as u8).collect();
+    Snapshot::new(SnapshotMeta { index, term, voters }, Bytes::from(data))
+}
+
+fn snapshot_payload(u: &mut Unstructured<'_>, from: NodeId, core: &Core) -> Result<Payload> {
+    match u.int_in_range(0..=9u8)? {
+        0..=5 => {
+            let term = read_term(u, core.term())?;
+            let leader_id = if u.ratio(7, 8)? { from } else { read_peer(u, core)? };
+            let index = match u.int_in_range(0..=3u8)? {
+                0 => core.incoming_snapshot().map_or(core.log().last_index(), |(i, _)| i),
+                _ => read_index(u, core)?,
+            };
+            let snap_term = match core.log().term(index) {
+                Some(own) if u.ratio(1, 2)? => own,
+                _ => read_term(u, core.log().last_term())?,
+            };
+            let voters = if u.ratio(15, 16)? { core.voters().to_vec() } else { Vec::new() };
+            let snapshot = fuzz_snapshot(index, snap_term, voters, u.int_in_range(0..=2)?);
+            let total = snapshot.size();
+            let chunk = u.int_in_range(1..=16u64)?;
+            let offset = match u.int_in_range(0..=7u8)? {
+                0..=3 => core.incoming_snapshot().map_or(0, |(_, received)| received),
+                4 => 0,
+                5 => u.int_in_range(0..=total)?,
+                6 => u64::MAX - u.int_in_range(0..=3u64)?,
+                _ => u.arbitrary()?,
+            };
+            let start = offset.min(total) as usize;
+            let end = offset.saturating_add(chunk).min(total) as usize;
+            let mut data = snapshot.data.slice(start..end.max(start));
+            if u.ratio(1, 16)? && !data.is_empty() {
+                let mut bytes = data.to_vec();
+                bytes[0] ^= 1;
+                data = Bytes::from(bytes);
+            }
+            let done = if u.ratio(15, 16)? {
+                offset.saturating_add(data.len() as u64) == total
+            } else {
+                u.arbitrary()?
+            };
+            let total_bytes = if u.ratio(15, 16)? { total } else { u.arbitrary()? };
+            let checksum = if u.ratio(15, 16)? { snapshot.checksum } else { u.arbitrary()? };
+            Ok(Payload::InstallSnapshot(InstallSnapshotRequest {
+                term,
+                leader_id,
+                last_included_index: index,
+                last_included_term: snap_term,
+                voters: snapshot.meta.voters,
+                offset,
+                data,
+                done,
+                total_bytes,
+                checksum,
+            }))
+        }
+        6 | 7 => {
+            let (index, term) = match core.snapshot() {
+                Some(s) if u.ratio(3, 4)? => (s.meta.index, s.meta.term),
+                _ => (read_index(u, core)?, read_term(u, core.log().last_term())?),
+            };
+            let size = core.snapshot().map_or(0, Snapshot::size);
+            let next_offset = match u.int_in_range(0..=3u8)? {
+                0 => 0,
+                1 => size,
+                2 => u.int_in_range(0..=size)?,
+                _ => u.arbitrary()?,
+            };
+            Ok(Payload::InstallSnapshotResponse(InstallSnapshotResponse {
+                term: read_term(u, core.term())?,
+                last_included_index: index,
+                last_included_term: term,
+                next_offset,
+                installed: u.arbitrary()?,
+            }))
+        }
+        _ => append_payload(u, from, core),
+    }
+}
+
 fn append_payload(u: &mut Unstructured<'_>, from: NodeId, core: &Core) -> Result<Payload> {
     if u.arbitrary()? {
         let term = read_term(u, core.term())?;
@@ -279,7 +388,12 @@ enum Event {
     Restart,
 }
 
-fn read_input(u: &mut Unstructured<'_>, h: &Harness, payload: PayloadReader) -> Result<Event> {
+fn read_input(
+    u: &mut Unstructured<'_>,
+    h: &Harness,
+    payload: PayloadReader,
+    snapshots: bool,
+) -> Result<Event> {
     let core = &h.core;
     let id = core.id();
     let input = match u.arbitrary::<u8>()? {
@@ -302,6 +416,13 @@ fn read_input(u: &mut Unstructured<'_>, h: &Harness, payload: PayloadReader) -> 
             Input::Replicate { to, idle_heartbeat: u.arbitrary()? }
         }
         244 => Input::ProbeUnsent { to: read_peer(u, core)? },
+        245..=249 if snapshots => {
+            // The state machine (here: nothing but its applied index) snapshots itself,
+            // mostly at the applied index, sometimes where it may not.
+            let index = if u.ratio(7, 8)? { core.log().applied() } else { read_index(u, core)? };
+            Input::Snapshot { index, data: Bytes::from(index.0.to_le_bytes().to_vec()) }
+        }
+        250..=251 if snapshots => Input::SendSnapshot { to: read_peer(u, core)? },
         _ => return Ok(Event::Restart),
     };
     Ok(Event::Input(input))
@@ -320,10 +441,39 @@ struct Harness {
     boots: u64,
     checks: Checks,
     trace: bool,
+    /// The last index the state machine applied or was restored to, in this life.
+    machine_applied: LogIndex,
+}
+
+/// The state machine: only its applied index, which must move on one entry at a time, and
+/// jump only forward, to a snapshot's index.
+struct Machine<'a> {
+    applied: &'a mut LogIndex,
+}
+
+impl quorate::driver::Apply for Machine<'_> {
+    fn apply(&mut self, entries: &[LogEntry]) {
+        for entry in entries {
+            assert_eq!(entry.index, self.applied.next(), "the state machine is handed entries out of order");
+            *self.applied = entry.index;
+        }
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> RaftResult<()> {
+        assert!(snapshot.verify(), "a snapshot that fails its checksum was installed");
+        assert!(
+            snapshot.meta.index > *self.applied,
+            "the state machine would go back to {:?}",
+            snapshot.point()
+        );
+        *self.applied = snapshot.meta.index;
+        Ok(())
+    }
 }
 
 impl Harness {
-    fn new(setup: Setup) -> Harness {
+    fn new(mut setup: Setup) -> Harness {
+        complete_compaction(&mut setup.durable);
         let mut core =
             Core::new(setup.config.clone(), setup.durable.clone(), ChaCha8Rng::seed_from_u64(0), START_MS)
                 .expect("a consistent durable state boots");
@@ -334,6 +484,7 @@ impl Harness {
             eprintln!("setup: {setup:?}");
         }
         let checks = Checks::new(&core);
+        let machine_applied = core.log().applied();
         let mut harness = Harness {
             config: setup.config,
             role: setup.role,
@@ -344,6 +495,7 @@ impl Harness {
             boots: 0,
             checks,
             trace,
+            machine_applied,
         };
         harness.drain();
         harness
@@ -413,12 +565,14 @@ impl Harness {
             }
             Event::Restart => {
                 self.boots += 1;
+                complete_compaction(&mut self.disk);
                 let rng = ChaCha8Rng::seed_from_u64(self.boots);
                 self.core = Core::new(self.config.clone(), self.disk.clone(), rng, self.now)
                     .expect("a node restarts from what it made durable");
                 self.log = MemoryLog::recovered(&self.disk);
                 self.core.set_log_source(std::sync::Arc::new(self.log.clone()));
-                self.checks.on_restart();
+                self.machine_applied = self.core.log().applied();
+                self.checks.on_restart(&self.core);
             }
         }
         self.drain();
@@ -429,8 +583,9 @@ impl Harness {
         let mut store =
             CheckedDisk { disk: &mut self.disk, log: &mut self.log, checks: &mut self.checks, readies: 0 };
         let mut sent: Vec<Message> = Vec::new();
+        let mut machine = Machine { applied: &mut self.machine_applied };
         Pipeline::new()
-            .drive(&mut self.core, &mut store, &mut sent, &mut ())
+            .drive(&mut self.core, &mut store, &mut sent, &mut machine)
             .expect("an in-memory disk does not fail");
         self.checks.check_state(&self.core, &self.disk);
     }
@@ -460,9 +615,9 @@ impl LogStore for CheckedDisk<'_> {
 
     fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
         if let Some(first) = ready.entries.first() {
-            let last = self.disk.entries.last().map_or(self.disk.snapshot.index, |e| e.index);
+            let (start, last) = durable_bounds_after_snapshot(self.disk, ready);
             assert!(first.index <= last.next(), "entries to persist leave a gap after the durable log");
-            assert!(first.index > self.disk.snapshot.index, "entries to persist start inside the snapshot");
+            assert!(first.index > start, "entries to persist start inside the snapshot");
         }
         let entries = ready.entries.clone();
         self.disk.write(ready)?;
@@ -480,6 +635,33 @@ impl LogStore for CheckedDisk<'_> {
 
 // ----- The checks --------------------------------------------------------------------------
 
+/// Where the durable log starts and ends once the ready's snapshot, if any, is written (the
+/// entries it stands for dropped; all of them if the log does not hold its point).
+fn durable_bounds_after_snapshot(disk: &DurableState, ready: &Ready) -> (LogIndex, LogIndex) {
+    let last = disk.entries.last().map_or(disk.snapshot.index, |e| e.index);
+    match &ready.snapshot {
+        Some(s) if s.meta.index > disk.snapshot.index => {
+            let holds = disk.entries.iter().any(|e| e.index == s.meta.index && e.term == s.meta.term);
+            (s.meta.index, if holds { last } else { s.meta.index })
+        }
+        _ => (disk.snapshot.index, last),
+    }
+}
+
+/// What a store does at recovery when a crash came between making a snapshot durable and
+/// dropping the entries it stands for: it drops them (the core does the same with its log).
+fn complete_compaction(disk: &mut DurableState) {
+    if let Some(point) = disk.latest_snapshot.as_ref().map(Snapshot::point) {
+        quorate::wal::compact(disk, point).expect("a snapshot at or after the log's start");
+    }
+}
+
+/// The durable log's entry at `index`, if it holds one.
+fn durable_entry(disk: &DurableState, index: LogIndex) -> Option<&LogEntry> {
+    let pos = index.0.checked_sub(disk.snapshot.index.0 + 1)?;
+    disk.entries.get(usize::try_from(pos).ok()?)
+}
+
 /// What the node has shown so far, and the invariants it must keep.
 struct Checks {
     id: NodeId,
@@ -489,8 +671,8 @@ struct Checks {
     commit: LogIndex,
     /// The vote cast in each term, once cast.
     votes: BTreeMap<Term, NodeId>,
-    /// The committed prefix as first seen.
-    committed: Vec<LogEntry>,
+    /// The committed entries as first seen, by index.
+    committed: BTreeMap<LogIndex, LogEntry>,
     /// Real votes granted to the node, as delivered to it, by term.
     grants: BTreeMap<Term, BTreeSet<NodeId>>,
     /// The last index handed out for applying in this life of the node.
@@ -506,9 +688,9 @@ impl Checks {
             term: core.term(),
             commit: core.log().committed(),
             votes: BTreeMap::new(),
-            committed: Vec::new(),
+            committed: BTreeMap::new(),
             grants: BTreeMap::new(),
-            applied: LogIndex(0),
+            applied: core.log().applied(),
         }
     }
 
@@ -520,9 +702,10 @@ impl Checks {
         }
     }
 
-    fn on_restart(&mut self) {
-        // A restarted node hands its committed entries out for applying again, from the start.
-        self.applied = LogIndex(0);
+    fn on_restart(&mut self, core: &Core) {
+        // A restarted node hands its committed entries out for applying again, from its
+        // snapshot on.
+        self.applied = core.log().applied();
     }
 
     /// Checks one ready before it is persisted, against the durable state it will change.
@@ -544,6 +727,12 @@ impl Checks {
                         Some(req.term),
                         asked,
                         "a pre-vote went out for a term other than durable + 1"
+                    );
+                }
+                Payload::InstallSnapshot(req) => {
+                    assert_eq!(
+                        req.term, durable.term,
+                        "a snapshot chunk went out before its term was durable"
                     );
                 }
                 Payload::RequestVote(req) => {
@@ -569,6 +758,16 @@ impl Checks {
                 assert_eq!(hs.vote, durable.vote, "the durable vote would change within a term");
             }
         }
+        if let Some(snapshot) = ready.snapshot.as_ref().filter(|_| ready.restore_state_machine) {
+            assert!(snapshot.verify(), "a snapshot to install fails its checksum");
+            assert!(snapshot.meta.index > self.applied, "a snapshot to install is behind what was applied");
+            assert!(snapshot.meta.index <= core.log().committed(), "an installed snapshot is not committed");
+            self.applied = snapshot.meta.index;
+        }
+        if let Some(snapshot) = &ready.snapshot {
+            assert_eq!(Some(snapshot), core.snapshot(), "the ready's snapshot is not the node's latest");
+            assert!(snapshot.meta.index <= core.log().committed(), "a snapshot of uncommitted entries");
+        }
         for entry in &ready.committed_entries {
             assert_eq!(entry.index, self.applied.next(), "committed entries handed out out of order");
             assert!(entry.index <= core.log().committed(), "an uncommitted entry was handed out to apply");
@@ -584,7 +783,8 @@ impl Checks {
     fn check_entries_to_persist(&self, core: &Core, disk: &DurableState, ready: &Ready) {
         let Some(first) = ready.entries.first() else { return };
         assert!(first.index.0 >= 1, "an entry to persist has index 0");
-        assert!(first.index.0 <= disk.entries.len() as u64 + 1, "entries to persist leave a gap on disk");
+        let (_, last) = durable_bounds_after_snapshot(disk, ready);
+        assert!(first.index <= last.next(), "entries to persist leave a gap on disk");
         assert!(
             first.index > disk.hard_state.commit.min(core.log().committed()),
             "a write would rewrite committed entries"
@@ -718,17 +918,19 @@ impl Checks {
                     assert_eq!(durable, (resp.term, Some(msg.to)), "a vote was granted that is not durable");
                 }
                 Payload::AppendEntriesResponse(resp) if resp.success => {
-                    assert!(
-                        resp.match_index.0 <= disk.entries.len() as u64,
-                        "an ack for entries not durable"
-                    );
+                    let last = disk.entries.last().map_or(disk.snapshot.index, |e| e.index);
+                    assert!(resp.match_index <= last, "an ack for entries not durable");
+                }
+                Payload::InstallSnapshotResponse(resp) if resp.installed => {
+                    let index = resp.last_included_index;
+                    let held = index <= disk.snapshot.index || durable_entry(disk, index).is_some();
+                    assert!(held, "a snapshot at {index} acknowledged and not durable");
                 }
                 _ => {}
             }
         }
         for entry in &ready.committed_entries {
-            let on_disk = disk.entries.get(entry.index.0 as usize - 1);
-            assert_eq!(on_disk, Some(entry), "an entry to apply is not durable");
+            assert_eq!(durable_entry(disk, entry.index), Some(entry), "an entry to apply is not durable");
         }
     }
 
@@ -747,22 +949,39 @@ impl Checks {
         }
 
         let log = core.log().entries();
-        assert!(commit.0 <= log.len() as u64, "commit {commit} beyond the log");
-        for (pos, entry) in self.committed.iter().enumerate() {
-            assert_eq!(&log[pos], entry, "committed entry {} changed", entry.index);
-        }
-        let known = self.committed.len();
-        self.committed.extend_from_slice(&log[known..commit.0 as usize]);
-        let mut prev = (LogIndex(0), Term(0));
+        let point = core.log().snapshot_point();
+        assert!(commit <= core.log().last_index(), "commit {commit} beyond the log");
+        assert!(point.index <= commit, "the log is compacted past the commit index");
         for entry in &log {
-            assert_eq!(entry.index, prev.0.next(), "the log is not contiguous from 1");
+            if let Some(known) = self.committed.get(&entry.index) {
+                assert_eq!(known, entry, "committed entry {} changed", entry.index);
+            } else if entry.index <= commit {
+                self.committed.insert(entry.index, entry.clone());
+            }
+        }
+        let mut prev = (point.index, point.term);
+        for entry in &log {
+            assert_eq!(entry.index, prev.0.next(), "the log is not contiguous from its snapshot point");
             assert!(entry.term >= prev.1, "the log's terms go down at {}", entry.index);
             prev = (entry.index, entry.term);
         }
         assert!(prev.1 <= term, "the log holds an entry of term {} above the node's {term}", prev.1);
+        match core.snapshot() {
+            Some(snapshot) => {
+                assert!(snapshot.verify(), "the node's snapshot fails its checksum");
+                assert_eq!(snapshot.point(), point, "the log does not start at the latest snapshot");
+            }
+            None => assert_eq!(point.index, LogIndex(0), "a compacted log without a snapshot"),
+        }
 
         // Everything was handed out and persisted: the disk is the node's state.
+        assert_eq!(disk.snapshot, point, "the durable log starts elsewhere than the node's");
         assert_eq!(disk.entries, log, "the durable log differs from the node's");
+        assert_eq!(
+            disk.latest_snapshot.as_ref(),
+            core.snapshot(),
+            "the durable snapshot differs from the node's"
+        );
         assert_eq!(disk.hard_state, core.hard_state(), "the durable hard state differs from the node's");
 
         if core.state() == NodeState::Leader {

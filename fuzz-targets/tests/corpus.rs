@@ -58,6 +58,11 @@ fn append_entries() {
 }
 
 #[test]
+fn install_snapshot() {
+    replay("install_snapshot");
+}
+
+#[test]
 fn decode_frame() {
     replay("decode_frame");
 }
