@@ -125,3 +125,36 @@ fn entries_newer_than_their_leader_are_refused() {
     }
     assert_eq!(core.state(), NodeState::Leader);
 }
+
+/// `fuzz/regressions/install_snapshot/snapshot-index-overflows.bin`: a snapshot chunk
+/// claiming to stand for the log up to `u64::MAX` was installed, and the next index past
+/// it overflowed (a panic: any peer could crash the node). Such a chunk is now dropped.
+#[test]
+fn a_snapshot_at_the_last_index_is_dropped() {
+    use quorate::message::InstallSnapshotRequest;
+    use quorate::snapshot::{Snapshot, SnapshotMeta};
+    let mut core = node(3, DurableState::default(), true);
+    let meta = SnapshotMeta {
+        index: LogIndex(u64::MAX),
+        term: Term(1),
+        voters: vec![NodeId(1), NodeId(2), NodeId(3)],
+    };
+    let snapshot = Snapshot::new(meta, quorate::Bytes::from_static(b"state"));
+    let request = InstallSnapshotRequest {
+        term: Term(1),
+        leader_id: NodeId(2),
+        last_included_index: snapshot.meta.index,
+        last_included_term: snapshot.meta.term,
+        voters: snapshot.meta.voters.clone(),
+        offset: 0,
+        data: snapshot.data.clone(),
+        done: true,
+        total_bytes: snapshot.size(),
+        checksum: snapshot.checksum,
+    };
+    let msg = Message { from: NodeId(2), to: NodeId(1), payload: Payload::InstallSnapshot(request) };
+    core.step(Input::Message(msg)).expect("a message is never an error");
+    drain(&mut core);
+    assert_eq!(core.log().snapshot_point().index, LogIndex(0), "nothing installed");
+    assert_eq!(core.stats().dropped_invalid, 1);
+}

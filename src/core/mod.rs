@@ -37,6 +37,12 @@ pub use ready::Ready;
 /// this node unable ever to campaign again (the term could not grow). Such messages are dropped.
 pub const MAX_TERM: Term = Term(u64::MAX / 2);
 
+/// The highest index a snapshot from a peer may stand for. Logs grow by one an entry, so no
+/// real cluster gets near it; a snapshot claiming more is from a faulty or hostile peer, and
+/// installing it would leave the log unable to grow (its next index would overflow). Such
+/// chunks are dropped.
+pub const MAX_SNAPSHOT_INDEX: LogIndex = LogIndex(u64::MAX / 2);
+
 /// Most bytes of committed entries handed out for applying in one [`Ready`]: bounds the
 /// memory one batch holds while the driver applies it.
 pub const MAX_APPLY_BYTES_PER_READY: u64 = 64 << 20;

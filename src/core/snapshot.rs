@@ -248,6 +248,7 @@ impl Core {
         }
         if req.last_included_term > req.term
             || req.last_included_index == LogIndex(0)
+            || req.last_included_index > MAX_SNAPSHOT_INDEX
             || req.voters.is_empty()
         {
             self.stats.dropped_invalid += 1;
