@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 pub struct Counting;
 
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+static PEAK_BYTES: AtomicIsize = AtomicIsize::new(0);
 static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
 static TOTAL_ALLOCS: AtomicUsize = AtomicUsize::new(0);
 static ON: AtomicBool = AtomicBool::new(false);
@@ -23,6 +24,8 @@ static WATCHED: AtomicUsize = AtomicUsize::new(0);
 pub struct Counts {
     /// Heap bytes live (requested sizes; the system allocator adds its own headers).
     pub live_bytes: isize,
+    /// The most heap bytes live at any moment.
+    pub peak_bytes: isize,
     /// Allocations live.
     pub live_allocs: isize,
     /// Allocations and reallocations made.
@@ -36,6 +39,7 @@ impl Counting {
     /// apart.
     pub fn on(watched_size: usize) {
         LIVE_BYTES.store(0, Ordering::SeqCst);
+        PEAK_BYTES.store(0, Ordering::SeqCst);
         LIVE_ALLOCS.store(0, Ordering::SeqCst);
         TOTAL_ALLOCS.store(0, Ordering::SeqCst);
         WATCHED.store(0, Ordering::SeqCst);
@@ -47,6 +51,7 @@ impl Counting {
     pub fn counts() -> Counts {
         Counts {
             live_bytes: LIVE_BYTES.load(Ordering::SeqCst),
+            peak_bytes: PEAK_BYTES.load(Ordering::SeqCst),
             live_allocs: LIVE_ALLOCS.load(Ordering::SeqCst),
             total_allocs: TOTAL_ALLOCS.load(Ordering::SeqCst),
             watched: WATCHED.load(Ordering::SeqCst),
@@ -62,7 +67,9 @@ impl Counting {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if ON.load(Ordering::Relaxed) {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            let live =
+                LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
+            PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
             LIVE_ALLOCS.fetch_add(1, Ordering::Relaxed);
             TOTAL_ALLOCS.fetch_add(1, Ordering::Relaxed);
             if layout.size() == WATCHED_SIZE.load(Ordering::Relaxed) {
@@ -82,7 +89,9 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if ON.load(Ordering::Relaxed) {
-            LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+            let grow = new_size as isize - layout.size() as isize;
+            let live = LIVE_BYTES.fetch_add(grow, Ordering::Relaxed) + grow;
+            PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
             TOTAL_ALLOCS.fetch_add(1, Ordering::Relaxed);
             if new_size == WATCHED_SIZE.load(Ordering::Relaxed) {
                 WATCHED.fetch_add(1, Ordering::Relaxed);

@@ -7,8 +7,14 @@
 # raft-rs harness (see its header); its arguments are N (proposals, default 1000000), RUNS
 # (default 3) and the batch sizes (default 1 16 256).
 #
+# With --snapshots first, runs benches/snapshots.rs: memory with and without compaction,
+# recovery from a snapshot against a whole log, a follower's catch-up by snapshot (see its
+# header); its arguments are N (proposals, default 10000000) and K (snapshot every K entries,
+# default 100000).
+#
 # Usage: scripts/bench.sh [criterion arguments, e.g. --measurement-time 5]
 #        scripts/bench.sh --shape [N [RUNS [B...]]]
+#        scripts/bench.sh --snapshots [N [K]]
 # One build job by default: the machine is shared. Override with CARGO_BUILD_JOBS.
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,5 +22,9 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
 if [ "${1:-}" = "--shape" ]; then
   shift
   exec cargo bench --manifest-path benches/Cargo.toml --bench raft_rs_shape -- "$@"
+fi
+if [ "${1:-}" = "--snapshots" ]; then
+  shift
+  exec cargo bench --manifest-path benches/Cargo.toml --bench snapshots -- "$@"
 fi
 exec cargo bench --manifest-path benches/Cargo.toml --bench cluster -- "$@"
