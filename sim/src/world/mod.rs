@@ -101,7 +101,8 @@ struct Written {
     /// Term of the entry before its first entry, for the log-matching checker.
     prev_term: Term,
     entries: Vec<LogEntry>,
-    /// It writes a vote (power failures are drawn more often then).
+    /// It writes a vote or a snapshot (power failures are drawn more often then: a crash
+    /// while a vote or a snapshot is written is where losing a write is most dangerous).
     vote: bool,
 }
 

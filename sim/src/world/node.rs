@@ -145,8 +145,8 @@ impl Sim {
     /// first). Returns false when the node crashed instead, or a checker failed.
     pub(super) fn finish_sync(&mut self, id: NodeId, end: u64) -> bool {
         let end_offset = usize::try_from(end).expect("a disk offset");
-        // Power failures are drawn more often while a vote or a new term is being written:
-        // the moments where losing a write is most dangerous get tested the most.
+        // Power failures are drawn more often while a vote, a new term or a snapshot is being
+        // written: the moments where losing a write is most dangerous get tested the most.
         let writes_vote = self.nodes[&id].written.iter().take_while(|w| w.end <= end_offset).any(|w| w.vote);
         let p_crash =
             if writes_vote { (self.params.crash_on_sync * 10.0).min(0.3) } else { self.params.crash_on_sync };
@@ -459,7 +459,7 @@ impl LogStore for SimStore<'_> {
             end,
             prev_term: self.prev_term,
             entries: ready.entries.to_vec(),
-            vote: ready.hard_state.is_some_and(|hs| hs.vote.is_some()),
+            vote: ready.hard_state.is_some_and(|hs| hs.vote.is_some()) || ready.snapshot.is_some(),
         });
         self.log.write(ready).expect("an in-memory log does not fail");
         Ok(end as u64)
