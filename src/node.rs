@@ -478,6 +478,8 @@ impl RaftNode {
             .drive(|core| core.take_snapshot(applied, data.into()).map(drop))
             .and_then(|(r, m)| r.map(|()| ((), m)))?;
         drop(applier);
+        // Entries committed meanwhile waited for the state machine's lock: apply them now.
+        self.run_apply();
         Ok(true)
     }
 

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 /// memory while it is taken, sent and installed.
 pub const MAX_SNAPSHOT_BYTES_LIMIT: u64 = 64 << 30;
 
-/// Upper bound on [`crate::RaftConfig::snapshot_chunk_bytes`] and on the one-request
+/// Upper bound on [`crate::RaftConfig::snapshot_chunk_size_bytes`] and on the one-request
 /// threshold: a chunk, with its envelope, must fit in one frame of the wire codec.
 pub const MAX_SNAPSHOT_CHUNK_BYTES_LIMIT: u64 = (crate::codec::MAX_FRAME_PAYLOAD as u64) - (1 << 20);
 
