@@ -242,18 +242,28 @@ impl SnapshotStreamer {
 
     /// The follower expects `offset` next (an answer to one of this transfer's chunks).
     /// Returns false when the offset is beyond the snapshot (a lie: ignored).
+    ///
+    /// Only an answer that moves the follower on counts: one at or behind what it last said
+    /// is a duplicate or a late answer, and changes nothing (resending on each would let a
+    /// duplicating network multiply the chunks without bound, as a swarm seed found). The
+    /// exception is 0, which a follower answers only to start over (it lost the transfer, or
+    /// the whole snapshot failed its checksum).
     pub fn on_expected(&mut self, offset: u64, now: u64) -> bool {
         if offset > self.snapshot.size() {
             return false;
         }
         if offset > self.acked_offset {
             self.last_progress_at = now;
-        }
-        self.acked_offset = offset;
-        if offset < self.next_offset || !self.sent_final {
-            // A gap (a chunk lost or arriving out of order), or more to send: continue from
-            // where the follower is.
-            self.next_offset = offset;
+            self.acked_offset = offset;
+            if offset < self.next_offset || !self.sent_final {
+                // A gap (a chunk lost or arriving out of order), or more to send: continue
+                // from where the follower is.
+                self.next_offset = offset;
+                self.sent_final = false;
+            }
+        } else if offset == 0 && self.acked_offset > 0 {
+            self.acked_offset = 0;
+            self.next_offset = 0;
             self.sent_final = false;
         }
         true
@@ -558,5 +568,23 @@ mod tests {
         st.rewind();
         assert_eq!(st.next_chunk(5).map(|c| c.offset), Some(300));
         assert!(!st.on_expected(1001, 6), "an offset beyond the snapshot is ignored");
+    }
+
+    /// Found by the simulator (swarm seeds 10894 and 14808, 20 million events): every
+    /// duplicated answer sent the chunk after it again, each of those drew answers that the
+    /// network duplicated in turn, and the chunks multiplied without bound.
+    #[test]
+    fn duplicated_or_late_answers_resend_nothing() {
+        let mut st = SnapshotStreamer::new(snapshot(1000), 300, 0);
+        assert_eq!(st.next_chunk(1).map(|c| c.offset), Some(0));
+        assert!(st.on_expected(300, 2));
+        assert_eq!(st.next_chunk(2).map(|c| c.offset), Some(300));
+        assert_eq!(st.unacknowledged(), 300);
+        // The first answer again (duplicated), and an older one (late): nothing to resend.
+        assert!(st.on_expected(300, 3));
+        assert!(st.on_expected(0, 3) && st.acked_offset() == 0, "0 starts over");
+        assert_eq!(st.next_chunk(4).map(|c| c.offset), Some(0));
+        assert!(st.on_expected(0, 5));
+        assert_eq!(st.next_offset(), 300, "a duplicated 0 changes nothing");
     }
 }

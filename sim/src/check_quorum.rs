@@ -41,10 +41,14 @@ impl CheckQuorumChecker {
     /// hearing from the sender.
     pub fn on_delivered(&mut self, id: NodeId, core: &impl NodeView, msg: &Message) {
         let Some(reign) = self.reigns.get_mut(&id) else { return };
-        if let Payload::AppendEntriesResponse(resp) = &msg.payload {
-            if resp.term == reign.term {
-                reign.heard.insert(msg.from, core.now());
-            }
+        // A follower's answer to entries, a heartbeat or a snapshot chunk.
+        let term = match &msg.payload {
+            Payload::AppendEntriesResponse(resp) => resp.term,
+            Payload::InstallSnapshotResponse(resp) => resp.term,
+            _ => return,
+        };
+        if term == reign.term {
+            reign.heard.insert(msg.from, core.now());
         }
     }
 

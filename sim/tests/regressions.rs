@@ -71,6 +71,21 @@ const REGRESSIONS: &[(u64, Scenario, &str)] = &[
     ),
     (109, Scenario::Swarm, "snapshots: as 92, in a five-node cluster"),
     (
+        10894,
+        Scenario::Swarm,
+        "a snapshot chunk storm (20 million events): with heavy duplication, every duplicated \
+         answer to a chunk sent the next chunk again, whose answers were duplicated in turn \
+         (fixed: only an answer that moves the follower on, or a 0 that starts over, sends)",
+    ),
+    (14808, Scenario::Swarm, "a snapshot chunk storm, as 10894"),
+    (
+        12291,
+        Scenario::Swarm,
+        "checker: a leader heard from a quorum only through answers to snapshot chunks, which \
+         the engine counts for CheckQuorum and the checker did not (fixed: the checker counts \
+         them)",
+    ),
+    (
         1112,
         Scenario::Crashes,
         "liveness: a follower was receiving a snapshot at a high index from a leader that then \

@@ -34,7 +34,9 @@ impl Sim {
             || format!("recv {kind} from n{from} term {term} {}", msg_detail(&msg)),
         );
         self.checker.on_delivered(&msg);
-        let heard = matches!(msg.payload, Payload::AppendEntriesResponse(_)).then(|| msg.clone());
+        let heard =
+            matches!(msg.payload, Payload::AppendEntriesResponse(_) | Payload::InstallSnapshotResponse(_))
+                .then(|| msg.clone());
         self.input(to, Input::Message(msg));
         if let Some(msg) = heard {
             if let Some(core) = self.nodes[&to].core.as_ref() {
