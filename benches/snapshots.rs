@@ -226,7 +226,7 @@ fn durable(start: u64, suffix: u64) -> DurableState {
         let meta = SnapshotMeta {
             index: LogIndex(start),
             term: Term(1),
-            voters: vec![NodeId(1), NodeId(2), NodeId(3)],
+            config: quorate::Configuration::new([NodeId(1), NodeId(2), NodeId(3)]),
         };
         let snapshot = Snapshot::new(meta, machine.encode());
         state.snapshot = snapshot.point();

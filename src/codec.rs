@@ -44,6 +44,8 @@ pub enum FrameKind {
     /// A state machine's serialized state (the test cluster's, the simulator's key-value
     /// store's), inside a snapshot's data.
     State = 7,
+    /// A [`crate::membership::Configuration`], inside a configuration entry.
+    Config = 8,
 }
 
 impl FrameKind {
@@ -56,6 +58,7 @@ impl FrameKind {
             5 => FrameKind::Compact,
             6 => FrameKind::Snapshot,
             7 => FrameKind::State,
+            8 => FrameKind::Config,
             _ => return None,
         })
     }

@@ -23,8 +23,14 @@ pub const MAX_COMMAND_BYTES_LIMIT: u64 = (crate::codec::MAX_FRAME_PAYLOAD as u64
 pub struct RaftConfig {
     /// This node's identity.
     pub node_id: NodeId,
-    /// The full initial voter set, this node included. Any size from 1 up, odd or even.
+    /// The full initial voter set, this node included (unless it is `joining`). Any size
+    /// from 1 up, odd or even. Once the log holds a configuration entry (or a snapshot), the
+    /// log's configuration is in force instead.
     pub voters: Vec<NodeId>,
+    /// This node joins a running cluster whose voters are `voters` (itself not among them):
+    /// it is no member and never campaigns until the leader's log (an `add_node`) makes it a
+    /// learner and then a voter.
+    pub joining: bool,
     /// Lower bound of the randomized election timeout (paper §5.2), in milliseconds.
     pub election_timeout_min_ms: u64,
     /// Upper bound (inclusive) of the randomized election timeout, in milliseconds. The range
@@ -91,6 +97,9 @@ pub struct RaftConfig {
     /// follower is probed again (and sent a snapshot again if it still needs one). A chunk
     /// that got no answer within the minimum election timeout is resent before that.
     pub snapshot_transfer_timeout_ms: u64,
+    /// A learner added by `add_node` is promoted to voter once its log is within this many
+    /// entries of the leader's commit index (so that adding it never stalls commitment).
+    pub learner_catch_up_entries: u64,
 }
 
 /// Upper bound on [`RaftConfig::max_snapshot_transfers`].
@@ -108,6 +117,7 @@ impl RaftConfig {
         RaftConfig {
             node_id,
             voters: voters.into_iter().map(Into::into).collect(),
+            joining: false,
             election_timeout_min_ms: 150,
             election_timeout_max_ms: 300,
             heartbeat_interval_ms: 50,
@@ -126,6 +136,7 @@ impl RaftConfig {
             max_snapshot_bytes: 1 << 30,
             max_snapshot_transfers: 4,
             snapshot_transfer_timeout_ms: 10_000,
+            learner_catch_up_entries: 100,
         }
     }
 
@@ -135,7 +146,13 @@ impl RaftConfig {
         if self.voters.is_empty() {
             return err("the voter set is empty".into());
         }
-        if !self.voters.contains(&self.node_id) {
+        if self.joining && self.voters.contains(&self.node_id) {
+            return err(format!(
+                "node {} joins a cluster whose voters {:?} hold it already",
+                self.node_id, self.voters
+            ));
+        }
+        if !self.joining && !self.voters.contains(&self.node_id) {
             return err(format!("node {} is not in its own voter set {:?}", self.node_id, self.voters));
         }
         let mut sorted = self.voters.clone();

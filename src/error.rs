@@ -64,6 +64,23 @@ pub enum RaftError {
         /// The limit.
         limit: u64,
     },
+    /// A membership change is already in progress (a joint configuration, a configuration
+    /// entry not yet committed, or a new leader whose term has not committed an entry yet):
+    /// retry once it completes.
+    #[error("a membership change is already in progress")]
+    MembershipChangeInProgress,
+    /// The node is already a member (a voter, or for a learner, any member).
+    #[error("{node_id} is already a member")]
+    NodeAlreadyMember {
+        /// The node.
+        node_id: NodeId,
+    },
+    /// The node is not a member (of the kind the change needs).
+    #[error("{node_id} is not a member")]
+    NodeNotMember {
+        /// The node.
+        node_id: NodeId,
+    },
     /// The driver broke the core's contract (for example, it reported applied an entry that
     /// was never handed out for applying).
     #[error("driver error: {0}")]

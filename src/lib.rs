@@ -196,6 +196,7 @@ pub mod error;
 pub mod log;
 pub mod log_source;
 mod log_store;
+pub mod membership;
 pub mod message;
 pub mod node;
 pub mod progress;
@@ -214,6 +215,7 @@ pub use crate::core::{Core, DurableState, HardState, Input, Ready};
 pub use crate::error::{RaftError, RaftResult};
 pub use crate::log::{Command, EntryKind, LogEntry, SnapshotPoint};
 pub use crate::log_store::{Entries, EntryRuns};
+pub use crate::membership::{Configuration, MembershipChange};
 pub use crate::message::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, Message,
     Payload, RequestVoteRequest, RequestVoteResponse,

@@ -12,6 +12,7 @@
 
 use crate::log_source::{LogReadError, LogSource, SourceHandle};
 use crate::log_store::{EntryRuns, EntryStore};
+use crate::membership::Configuration;
 use crate::types::{LogIndex, Term};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,10 @@ pub enum EntryKind {
     /// The empty entry a new leader appends at the start of its term (paper §5.4.2, §8), so
     /// that entries of earlier terms become committed. The state machine never sees it.
     Noop,
+    /// A configuration change: the payload is a whole
+    /// [`crate::membership::Configuration`], in force on a node from the moment it appends
+    /// the entry. The state machine never sees it.
+    Config,
 }
 
 /// One entry of the replicated log.
@@ -189,6 +194,12 @@ pub struct RaftLog {
     /// Reading committed entries back to apply them failed: none is handed out for applying
     /// until [`RaftLog::retry_reads`] (the core calls it at each input).
     apply_read_failed: bool,
+    /// The configuration in force at the snapshot point (the bootstrap one before any
+    /// compaction).
+    base_config: Configuration,
+    /// The configuration entries after the snapshot point, in log order: the last one is in
+    /// force (from the moment it is appended, committed or not).
+    configs: Vec<(LogIndex, Configuration)>,
 }
 
 impl RaftLog {
@@ -214,6 +225,8 @@ impl RaftLog {
             source: None,
             cache_bytes: u64::MAX,
             apply_read_failed: false,
+            base_config: Configuration::default(),
+            configs: Vec::new(),
             snapshot,
             entries: EntryStore::default(),
             committed,
@@ -224,7 +237,7 @@ impl RaftLog {
             uncommitted_bytes,
         };
         for e in &entries {
-            log.note_appended(e.index, e.term);
+            log.note_appended(e);
         }
         log.entries.extend(entries);
         Ok(log)
@@ -459,16 +472,51 @@ impl RaftLog {
         assert_eq!(entry.index, self.last_index().next(), "local append must be contiguous");
         assert!(entry.term >= self.last_term(), "local append must not lower the term");
         self.uncommitted_bytes += entry.size_bytes();
-        self.note_appended(entry.index, entry.term);
+        self.note_appended(&entry);
         self.entries.push(entry);
     }
 
-    /// Records the index and term of an entry appended at the end.
-    fn note_appended(&mut self, index: LogIndex, term: Term) {
-        if self.terms.last().is_none_or(|&(_, t)| t != term) {
-            self.terms.push((index, term));
+    /// Records the index and term of an entry appended at the end, and its configuration if
+    /// it is a configuration entry (checked before any append: one that does not decode
+    /// never reaches the log).
+    fn note_appended(&mut self, entry: &LogEntry) {
+        if self.terms.last().is_none_or(|&(_, t)| t != entry.term) {
+            self.terms.push((entry.index, entry.term));
         }
-        self.last = index;
+        self.last = entry.index;
+        if entry.kind == EntryKind::Config {
+            match Configuration::decode(&entry.command.data) {
+                Ok(config) => self.configs.push((entry.index, config)),
+                Err(e) => {
+                    tracing::warn!(index = %entry.index, error = %e, "a configuration entry that does not decode is ignored")
+                }
+            }
+        }
+    }
+
+    /// Sets the configuration in force at the snapshot point (at recovery: the bootstrap
+    /// configuration, or the latest snapshot's).
+    pub fn set_base_config(&mut self, config: Configuration) {
+        self.base_config = config;
+    }
+
+    /// The configuration in force: the last configuration entry's, or the one at the
+    /// snapshot point.
+    pub fn config(&self) -> &Configuration {
+        self.configs.last().map_or(&self.base_config, |(_, c)| c)
+    }
+
+    /// Where the configuration in force comes from: its entry's index (the snapshot point's
+    /// for the one in force there).
+    pub fn config_index(&self) -> LogIndex {
+        self.configs.last().map_or(self.snapshot.index, |(i, _)| *i)
+    }
+
+    /// The configuration in force at `index` (the one at the snapshot point for any index up
+    /// to it).
+    pub fn config_at(&self, index: LogIndex) -> &Configuration {
+        let k = self.configs.partition_point(|(i, _)| *i <= index);
+        k.checked_sub(1).map_or(&self.base_config, |k| &self.configs[k].1)
     }
 
     /// Follower side of AppendEntries (§5.3): checks `prev_index/prev_term`, skips entries that
@@ -485,7 +533,7 @@ impl RaftLog {
             self.truncate_from(entries[first_new].index);
             self.uncommitted_bytes += entries[first_new..].iter().map(LogEntry::size_bytes).sum::<u64>();
             for e in &entries[first_new..] {
-                self.note_appended(e.index, e.term);
+                self.note_appended(e);
             }
             self.entries.extend(entries[first_new..].to_vec());
         }
@@ -506,7 +554,7 @@ impl RaftLog {
             entries.drain(..first_new);
             self.uncommitted_bytes += entries.iter().map(LogEntry::size_bytes).sum::<u64>();
             for e in &entries {
-                self.note_appended(e.index, e.term);
+                self.note_appended(e);
             }
             self.entries.extend(entries);
         }
@@ -525,6 +573,11 @@ impl RaftLog {
             return Err(AppendRejection::Mismatch);
         }
         check_contiguous(prev_index, prev_term, entries).map_err(|_| AppendRejection::Malformed)?;
+        let bad_config =
+            |e: &LogEntry| e.kind == EntryKind::Config && Configuration::decode(&e.command.data).is_err();
+        if entries.iter().any(bad_config) {
+            return Err(AppendRejection::Malformed);
+        }
         let proved = prev_index.plus(entries.len() as u64);
         // Entries already present with the same term are the same entries (log matching
         // property), so a stale or duplicated request changes nothing (defect 2 of the seed).
@@ -543,6 +596,9 @@ impl RaftLog {
             self.uncommitted_bytes -= self.bytes_in(from, self.last_index());
             self.entries.truncate_from(from);
             self.terms.truncate(self.terms.partition_point(|&(start, _)| start < from));
+            // A configuration entry cut off takes its configuration with it: the one before
+            // is in force again.
+            self.configs.truncate(self.configs.partition_point(|(i, _)| *i < from));
             self.last = from.prev();
             self.unwritten_from = self.unwritten_from.min(from);
             self.durable = self.durable.min(from.prev());
@@ -681,6 +737,8 @@ impl RaftLog {
     /// Drops every entry up to `point`, which the log holds: the log then starts after it.
     fn drop_prefix_through(&mut self, point: SnapshotPoint) {
         let index = point.index;
+        self.base_config = self.config_at(index).clone();
+        self.configs.retain(|(i, _)| *i > index);
         self.entries.drop_through(index);
         // The run that holds the new first entry starts there; runs before it go.
         let first = index.next();
@@ -700,12 +758,13 @@ impl RaftLog {
     /// otherwise every entry goes. Everything up to `point` counts as committed, durable and
     /// applied: the driver restores the state machine from the snapshot before it applies
     /// anything after it. A point at or before the current start changes nothing.
-    pub fn install_snapshot(&mut self, point: SnapshotPoint) {
+    pub fn install_snapshot(&mut self, point: SnapshotPoint, config: Configuration) {
         if point.index <= self.snapshot.index {
             return;
         }
         if self.matches(point.index, point.term) {
             self.drop_prefix_through(point);
+            self.base_config = config;
             self.durable = self.durable.max(point.index);
             self.unwritten_from = self.unwritten_from.max(point.index.next());
         } else {
@@ -714,6 +773,8 @@ impl RaftLog {
             // writing the next entries, and acknowledge them as durable).
             self.entries = EntryStore::default();
             self.terms.clear();
+            self.configs.clear();
+            self.base_config = config;
             self.snapshot = point;
             self.last = point.index;
             self.durable = point.index;

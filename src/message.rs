@@ -97,8 +97,8 @@ pub struct InstallSnapshotRequest {
     pub last_included_index: LogIndex,
     /// The term of the entry at `last_included_index`.
     pub last_included_term: Term,
-    /// The voters of the configuration at `last_included_index`.
-    pub voters: Vec<NodeId>,
+    /// The configuration in force at `last_included_index`.
+    pub config: crate::membership::Configuration,
     /// Where this chunk's data starts in the snapshot's data.
     pub offset: u64,
     /// The chunk's bytes.

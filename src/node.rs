@@ -24,6 +24,7 @@ use crate::core::{Core, Input};
 use crate::driver::{Apply, PersistenceStore, Pipeline};
 use crate::error::{RaftError, RaftResult};
 use crate::log::{Command, EntryKind, LogEntry};
+use crate::membership::MembershipChange;
 use crate::message::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, Message,
     Payload, RequestVoteRequest, RequestVoteResponse,
@@ -573,6 +574,87 @@ impl RaftNode {
     /// The latest snapshot (taken here or installed from a leader).
     pub fn latest_snapshot(&self) -> Option<Snapshot> {
         self.read(|core| core.snapshot().cloned())
+    }
+
+    // ----- Membership --------------------------------------------------------------------
+
+    /// Add a node to the cluster via joint consensus. If this node is the leader the change
+    /// is proposed immediately: the node joins as a learner (it receives the log, a snapshot
+    /// if it is far behind, and counts towards no quorum), and the leader promotes it to
+    /// voter through a joint configuration once it is within
+    /// [`RaftConfig::learner_catch_up_entries`] of the commit index, so adding a node never
+    /// stalls commitment. Returns an error if a membership change is already in progress or
+    /// the node is already a member (and [`RaftError::NotLeader`] on a follower).
+    pub fn add_node(&self, node_id: NodeId, address: String) -> RaftResult<()> {
+        let change = MembershipChange::AddNode { node_id, address };
+        self.drive(|core| core.change_membership(change, true))?.0.map(drop)
+    }
+
+    /// Remove a node from the cluster via joint consensus (a learner in one step). If the
+    /// removed node is this node, it will step down after the configuration change commits.
+    pub fn remove_node(&self, node_id: NodeId) -> RaftResult<()> {
+        let change = MembershipChange::RemoveNode { node_id };
+        self.drive(|core| core.change_membership(change, true))?.0.map(drop)
+    }
+
+    /// Get the current list of cluster members as (node_id, address) pairs: the voters of
+    /// the configuration in force (both halves while joint) and its learners, sorted, with
+    /// the address each was added with ("" for one never given, such as a bootstrap voter).
+    pub fn cluster_members(&self) -> Vec<(NodeId, String)> {
+        self.read(|core| {
+            let config = core.configuration();
+            config
+                .members()
+                .into_iter()
+                .map(|id| (id, config.addresses.get(&id).cloned().unwrap_or_default()))
+                .collect()
+        })
+    }
+
+    /// Check whether the cluster is currently in joint consensus (C_old,new is this node's
+    /// configuration in force).
+    pub fn is_in_joint_consensus(&self) -> bool {
+        self.read(|core| core.configuration().is_joint())
+    }
+
+    /// Get the current membership configuration version: the log index of the configuration
+    /// entry in force (0 for the bootstrap configuration). It moves on with every change,
+    /// and back if a configuration entry that never committed is truncated away.
+    pub fn membership_version(&self) -> u64 {
+        self.read(|core| core.configuration_index().0)
+    }
+
+    /// Propose a membership change (leader only), by the simplified joint consensus of the
+    /// Raft paper (§6): the leader creates the joint configuration C_old,new and replicates
+    /// it; once it is committed the leader creates C_new (on its own, or when
+    /// [`RaftNode::commit_membership_change`] is called); during the joint state, decisions
+    /// require a majority of both the old and the new configurations.
+    pub fn propose_membership_change(&self, change: MembershipChange) -> RaftResult<()> {
+        self.drive(|core| core.change_membership(change, false))?.0.map(drop)
+    }
+
+    /// Commit the joint consensus transition: move from C_old,new to C_new. Call this once
+    /// the joint configuration entry has been committed; before, it is
+    /// [`RaftError::MembershipChangeInProgress`]. Nothing happens when no joint configuration
+    /// is in force (the leader has moved on to C_new already, as it does on its own once the
+    /// joint entry commits).
+    pub fn commit_membership_change(&self) -> RaftResult<()> {
+        self.drive(|core| core.step(Input::LeaveJoint))?.0.map(drop)
+    }
+
+    /// Calculate whether a set of nodes forms a quorum under the current membership
+    /// configuration: a majority of the voters, and while joint, a majority of each half.
+    // The seed's signature takes a std HashSet; it is only looked up, never iterated.
+    #[allow(clippy::disallowed_types)]
+    pub fn has_quorum(&self, responding_nodes: &std::collections::HashSet<NodeId>) -> bool {
+        self.read(|core| core.quorum_config().has_quorum(|id| responding_nodes.contains(&id)))
+    }
+
+    /// Check if this node is stepping down (has been removed from the cluster): the
+    /// configuration in force no longer keeps it. A removed leader keeps leading until the
+    /// change commits, then steps down.
+    pub fn is_stepping_down(&self) -> bool {
+        self.read(Core::is_stepping_down)
     }
 
     /// The last error the state machine returned while applying, if any.

@@ -13,6 +13,7 @@
 //!   verifying the whole snapshot's checksum before it is installed.
 //! - [`SnapshotPolicy`]: when the seed's `auto_snapshot_if_needed` takes one.
 
+use crate::membership::Configuration;
 use crate::message::InstallSnapshotRequest;
 use crate::types::{LogIndex, NodeId, Term};
 use bytes::Bytes;
@@ -27,15 +28,15 @@ pub const MAX_SNAPSHOT_BYTES_LIMIT: u64 = 64 << 30;
 pub const MAX_SNAPSHOT_CHUNK_BYTES_LIMIT: u64 = (crate::codec::MAX_FRAME_PAYLOAD as u64) - (1 << 20);
 
 /// What a snapshot stands for: every entry up to `index` (of `term`), applied in order,
-/// under the configuration `voters`.
+/// under the configuration `config` (the one in force at `index`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotMeta {
     /// The last index the snapshot covers.
     pub index: LogIndex,
     /// The term of the entry at `index`.
     pub term: Term,
-    /// The voters of the configuration in force at `index`, sorted.
-    pub voters: Vec<NodeId>,
+    /// The configuration in force at `index`.
+    pub config: Configuration,
 }
 
 impl SnapshotMeta {
@@ -76,15 +77,13 @@ impl Snapshot {
         Snapshot { meta, data, checksum }
     }
 
-    /// The checksum of a snapshot: CRC32C over the index, the term, the number of voters
-    /// and each voter (little-endian u64s), the data's length and the data.
+    /// The checksum of a snapshot: CRC32C over the index and the term (little-endian u64s),
+    /// the configuration's encoding ([`Configuration::encode`]), the data's length and the
+    /// data.
     pub fn checksum_of(meta: &SnapshotMeta, data: &[u8]) -> u32 {
         let mut crc = crc32c::crc32c(&meta.index.0.to_le_bytes());
         crc = crc32c::crc32c_append(crc, &meta.term.0.to_le_bytes());
-        crc = crc32c::crc32c_append(crc, &(meta.voters.len() as u64).to_le_bytes());
-        for voter in &meta.voters {
-            crc = crc32c::crc32c_append(crc, &voter.0.to_le_bytes());
-        }
+        crc = crc32c::crc32c_append(crc, &meta.config.encode());
         crc = crc32c::crc32c_append(crc, &(data.len() as u64).to_le_bytes());
         crc32c::crc32c_append(crc, data)
     }
@@ -283,7 +282,7 @@ impl SnapshotStreamer {
             leader_id,
             last_included_index: meta.index,
             last_included_term: meta.term,
-            voters: meta.voters.clone(),
+            config: meta.config.clone(),
             offset: chunk.offset,
             data: chunk.data,
             done: chunk.done,
@@ -319,7 +318,7 @@ pub struct Incoming {
     key: TransferKey,
     /// The term of the leader that sent the latest chunk taken in.
     term: Term,
-    voters: Vec<NodeId>,
+    config: Configuration,
     data: Vec<u8>,
 }
 
@@ -385,7 +384,7 @@ impl Incoming {
         let incoming = slot.get_or_insert_with(|| Incoming {
             key,
             term: req.term,
-            voters: req.voters.clone(),
+            config: req.config.clone(),
             data: Vec::new(),
         });
         incoming.term = incoming.term.max(req.term);
@@ -401,7 +400,7 @@ impl Incoming {
         }
         let incoming = slot.take().expect("the transfer in progress");
         let meta =
-            SnapshotMeta { index: incoming.key.index, term: incoming.key.term, voters: incoming.voters };
+            SnapshotMeta { index: incoming.key.index, term: incoming.key.term, config: incoming.config };
         let snapshot = Snapshot { meta, data: Bytes::from(incoming.data), checksum: incoming.key.checksum };
         if snapshot.verify() {
             ChunkOutcome::Complete(snapshot)
@@ -416,7 +415,11 @@ mod tests {
     use super::*;
 
     fn snapshot(len: usize) -> Snapshot {
-        let meta = SnapshotMeta { index: LogIndex(10), term: Term(2), voters: vec![NodeId(1), NodeId(2)] };
+        let meta = SnapshotMeta {
+            index: LogIndex(10),
+            term: Term(2),
+            config: Configuration::new([NodeId(1), NodeId(2)]),
+        };
         Snapshot::new(meta, Bytes::from((0..len).map(|i| i as u8).collect::<Vec<_>>()))
     }
 
@@ -437,7 +440,7 @@ mod tests {
         other.meta.index = LogIndex(11);
         assert!(!other.verify());
         let mut other = s.clone();
-        other.meta.voters.push(NodeId(3));
+        other.meta.config.voters.insert(NodeId(3));
         assert!(!other.verify());
         let mut data = s.data.to_vec();
         data[50] ^= 1;

@@ -36,6 +36,23 @@ impl ProgressTracker {
         self.progress = self.config.members().map(|m| (m, Progress::new(last_index))).collect();
     }
 
+    /// Puts `config` in force (a configuration entry appended, or one truncated away). A
+    /// leader (`leader_last`: its log's last index) keeps the progress of the members that
+    /// remain, starts one for each new member, and forgets the removed ones; a candidate's
+    /// votes from nodes that no longer vote are dropped.
+    pub fn set_config(&mut self, config: QuorumConfig, leader_last: Option<LogIndex>) {
+        self.config = config;
+        if let Some(last) = leader_last {
+            let members: Vec<NodeId> = self.config.members().collect();
+            self.progress.retain(|id, _| members.contains(id));
+            for m in members {
+                self.progress.entry(m).or_insert_with(|| Progress::new(last));
+            }
+        }
+        let config = &self.config;
+        self.votes.retain(|id, _| config.is_voter(*id));
+    }
+
     /// Ends a leader's term: forgets every progress.
     pub fn stop_replication(&mut self) {
         self.progress.clear();

@@ -141,7 +141,7 @@ impl Trio {
         let data = self.machine(1).snapshot().unwrap();
         assert!(leader.maybe_create_snapshot(data).unwrap(), "the log is past the threshold");
         let snapshot = leader.latest_snapshot().expect("a snapshot");
-        assert_eq!(snapshot.meta.voters, vec![NodeId(1), NodeId(2), NodeId(3)]);
+        assert_eq!(snapshot.meta.config, quorate::Configuration::new([NodeId(1), NodeId(2), NodeId(3)]));
         assert!(snapshot.verify());
         snapshot.meta.index
     }
@@ -448,7 +448,7 @@ fn snapshot_at(index: u64, term: u64) -> Snapshot {
     let meta = SnapshotMeta {
         index: LogIndex(index),
         term: Term(term),
-        voters: vec![NodeId(1), NodeId(2), NodeId(3)],
+        config: quorate::Configuration::new([NodeId(1), NodeId(2), NodeId(3)]),
     };
     Snapshot::new(meta, Bytes::from_static(b"state"))
 }
@@ -507,7 +507,7 @@ fn install_request(term: u64, leader: u64, snapshot: &Snapshot) -> Payload {
         leader_id: NodeId(leader),
         last_included_index: snapshot.meta.index,
         last_included_term: snapshot.meta.term,
-        voters: snapshot.meta.voters.clone(),
+        config: snapshot.meta.config.clone(),
         offset: 0,
         data: snapshot.data.clone(),
         done: true,

@@ -25,6 +25,7 @@ use quorate::core::{Core, DurableState, HardState, Input, Ready};
 use quorate::driver::{LogStore, MemoryLog, Pipeline};
 use quorate::error::RaftResult;
 use quorate::log::{Command, EntryKind, LogEntry};
+use quorate::membership::Configuration;
 use quorate::message::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, Message,
     Payload, RequestVoteRequest, RequestVoteResponse,
@@ -234,7 +235,7 @@ fn vote_payload(u: &mut Unstructured<'_>, from: NodeId, core: &Core) -> Result<P
 fn fuzz_snapshot(index: LogIndex, term: Term, voters: Vec<NodeId>, salt: u8) -> Snapshot {
     let len = (index.0 % 37 + u64::from(salt)) as usize;
     let data: Vec<u8> = (0..len).map(|k| (k as u64 ^ index.0 ^ term.0.rotate_left(8)) as u8).collect();
-    Snapshot::new(SnapshotMeta { index, term, voters }, Bytes::from(data))
+    Snapshot::new(SnapshotMeta { index, term, config: Configuration::new(voters) }, Bytes::from(data))
 }
 
 fn snapshot_payload(u: &mut Unstructured<'_>, from: NodeId, core: &Core) -> Result<Payload> {
@@ -281,7 +282,7 @@ fn snapshot_payload(u: &mut Unstructured<'_>, from: NodeId, core: &Core) -> Resu
                 leader_id,
                 last_included_index: index,
                 last_included_term: snap_term,
-                voters: snapshot.meta.voters,
+                config: snapshot.meta.config,
                 offset,
                 data,
                 done,

@@ -137,7 +137,7 @@ fn a_snapshot_at_the_last_index_is_dropped() {
     let meta = SnapshotMeta {
         index: LogIndex(u64::MAX),
         term: Term(1),
-        voters: vec![NodeId(1), NodeId(2), NodeId(3)],
+        config: quorate::Configuration::new([NodeId(1), NodeId(2), NodeId(3)]),
     };
     let snapshot = Snapshot::new(meta, quorate::Bytes::from_static(b"state"));
     let request = InstallSnapshotRequest {
@@ -145,7 +145,7 @@ fn a_snapshot_at_the_last_index_is_dropped() {
         leader_id: NodeId(2),
         last_included_index: snapshot.meta.index,
         last_included_term: snapshot.meta.term,
-        voters: snapshot.meta.voters.clone(),
+        config: snapshot.meta.config.clone(),
         offset: 0,
         data: snapshot.data.clone(),
         done: true,

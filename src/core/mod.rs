@@ -11,12 +11,13 @@ use crate::config::RaftConfig;
 use crate::error::{RaftError, RaftResult};
 use crate::log::{AppendRejection, Command, EntryKind, LogEntry, RaftLog, SnapshotPoint};
 use crate::log_store::EntryRuns;
+use crate::membership::{Configuration, MembershipChange};
 use crate::message::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, Message,
     Payload, RequestVoteRequest, RequestVoteResponse,
 };
 use crate::progress::{Progress, ProgressState};
-use crate::quorum::{QuorumConfig, VoteResult};
+use crate::quorum::VoteResult;
 use crate::snapshot::{Incoming, Snapshot, SnapshotStreamer};
 use crate::tracker::ProgressTracker;
 use crate::types::{LogIndex, NodeId, NodeState, Term};
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod election;
+mod membership;
 mod ready;
 mod replication;
 mod snapshot;
@@ -147,6 +149,18 @@ pub enum Input {
         /// The follower.
         to: NodeId,
     },
+    /// The leader proposes a membership change (see [`Core::change_membership`]); the step
+    /// gives back the configuration entry's index.
+    ChangeMembership {
+        /// The change.
+        change: MembershipChange,
+        /// Add a new node as a learner first (promoted through joint consensus once it has
+        /// caught up), instead of entering the joint configuration at once.
+        through_learner: bool,
+    },
+    /// The leader leaves the joint configuration now, if its entry has committed (the
+    /// seed's `commit_membership_change`; the leader also does it on its own).
+    LeaveJoint,
 }
 
 /// The role, with the pre-candidate phase made explicit.
@@ -215,6 +229,12 @@ pub struct Core {
     outgoing: BTreeMap<NodeId, SnapshotStreamer>,
     /// The follower's snapshot transfer in progress.
     incoming: Option<Incoming>,
+    /// The configuration the tracker follows: the log's (`RaftLog::config`) once synced
+    /// after each input.
+    applied_config: Configuration,
+    /// This node has been a member of a configuration in force here (a joining node is not,
+    /// until the leader adds it).
+    was_member: bool,
 }
 
 impl Core {
@@ -224,6 +244,16 @@ impl Core {
         config.validate()?;
         let mut log = RaftLog::recovered(durable.snapshot, durable.entries, durable.hard_state.commit)
             .map_err(|e| RaftError::StorageError(format!("recovered log is inconsistent: {e}")))?;
+        // The configuration at the log's start: the latest snapshot's when it stands there,
+        // else the bootstrap one (the configuration's voters).
+        let bootstrap = Configuration::new(config.voters.iter().copied());
+        let base = match &durable.latest_snapshot {
+            Some(s) if s.meta.index == log.snapshot_point().index && s.meta.index > LogIndex(0) => {
+                s.meta.config.clone()
+            }
+            _ => bootstrap,
+        };
+        log.set_base_config(base);
         if let Some(snapshot) = &durable.latest_snapshot {
             let (start, point) = (log.snapshot_point(), snapshot.point());
             if !snapshot.verify() {
@@ -234,9 +264,11 @@ impl Core {
                     "the log starts after {start:?}, but the latest snapshot stands only for {point:?}"
                 )));
             }
-            log.install_snapshot(point);
+            log.install_snapshot(point, snapshot.meta.config.clone());
         }
-        let tracker = ProgressTracker::new(QuorumConfig::new(config.voters.iter().copied()));
+        let tracker = ProgressTracker::new(log.config().quorum());
+        let applied_config = log.config().clone();
+        let id = config.node_id;
         let mut hs = durable.hard_state;
         if log.last_term() > hs.term {
             // A torn write kept entries of a newer term but lost the hard state written after
@@ -270,6 +302,8 @@ impl Core {
             snapshot_unwritten: None,
             outgoing: BTreeMap::new(),
             incoming: None,
+            was_member: applied_config.is_member(id),
+            applied_config,
         };
         core.hard_state_handed_out.commit = core.log.committed();
         core.reset_election_timer();
@@ -330,7 +364,7 @@ impl Core {
 
     /// The quorum configuration: the voters (in two halves while a joint configuration is in
     /// force) and the learners.
-    pub fn quorum_config(&self) -> &QuorumConfig {
+    pub fn quorum_config(&self) -> &crate::quorum::QuorumConfig {
         self.tracker.config()
     }
 
@@ -462,7 +496,12 @@ impl Core {
                 self.send_snapshot_now(to);
                 Ok(None)
             }
+            Input::ChangeMembership { change, through_learner } => {
+                self.change_membership_now(change, through_learner).map(Some)
+            }
+            Input::LeaveJoint => self.leave_joint_now(),
         };
+        self.sync_config();
         self.check_invariants();
         result
     }
@@ -482,9 +521,8 @@ impl Core {
         if self.role == Role::Leader {
             // The leader's own match moves only with its durable index (`on_durable`); in
             // release builds it is asserted where it is used, at each commit decision.
-            debug_assert_eq!(
-                self.tracker.progress(self.id).map(|p| p.match_index),
-                Some(log.durable_index()),
+            debug_assert!(
+                self.tracker.progress(self.id).is_none_or(|p| p.match_index == log.durable_index()),
                 "a leader's own match is its durable index"
             );
         }
@@ -565,6 +603,7 @@ impl Core {
             self.heartbeat_deadline = self.now + self.config.heartbeat_interval_ms;
             self.broadcast_heartbeat();
             self.tick_snapshot_transfers();
+            self.maybe_promote_learner();
         }
     }
 

@@ -85,6 +85,9 @@ impl Core {
             if pr.on_ack(resp.match_index) {
                 check_progress(from, pr, self.config.max_inflight);
                 self.maybe_commit();
+                if self.log.config().learners.contains(&from) {
+                    self.maybe_promote_learner();
+                }
             }
         } else {
             // A rejection names the prev index of a request this leader sent: one beyond
@@ -143,6 +146,7 @@ impl Core {
         {
             self.broadcast_pending = true;
             self.broadcast_empty = true;
+            self.after_commit_membership();
         }
     }
 

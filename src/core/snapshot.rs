@@ -60,7 +60,7 @@ impl Core {
         let term = self.log.term(index).ok_or_else(|| {
             RaftError::DriverMisuse(format!("a snapshot at {index}, which the log does not hold"))
         })?;
-        let meta = SnapshotMeta { index, term, voters: self.voters().to_vec() };
+        let meta = SnapshotMeta { index, term, config: self.log.config_at(index).clone() };
         self.log.compact_to(index).map_err(RaftError::DriverMisuse)?;
         let snapshot = Snapshot::new(meta, data);
         let restore = self.snapshot_unwritten.as_ref().is_some_and(|(_, restore)| *restore);
@@ -249,7 +249,7 @@ impl Core {
         if req.last_included_term > req.term
             || req.last_included_index == LogIndex(0)
             || req.last_included_index > MAX_SNAPSHOT_INDEX
-            || req.voters.is_empty()
+            || req.config.validate().is_err()
         {
             self.stats.dropped_invalid += 1;
             return;
@@ -296,7 +296,7 @@ impl Core {
     fn install(&mut self, snapshot: Snapshot) {
         let point = snapshot.point();
         tracing::debug!(node = %self.id, index = %point.index, term = %point.term, bytes = snapshot.size(), "installing a snapshot");
-        self.log.install_snapshot(point);
+        self.log.install_snapshot(point, snapshot.meta.config.clone());
         self.snapshot = Some(snapshot.clone());
         self.snapshot_unwritten = Some((snapshot, true));
         self.stats.snapshots_installed += 1;
