@@ -28,6 +28,9 @@ struct Reign {
     since: u64,
     /// The last AppendEntries answer of the term from each voter, on the leader's clock.
     heard: BTreeMap<NodeId, u64>,
+    /// The leader's quorum rules when last checked: a change of configuration restarts
+    /// the count, as an election does (the quorum to hear from is a new one).
+    quorum: Option<quorate::quorum::QuorumConfig>,
 }
 
 /// The CheckQuorum checker.
@@ -76,18 +79,34 @@ impl CheckQuorumChecker {
             term: core.term(),
             since: now,
             heard: BTreeMap::new(),
+            quorum: None,
         });
         if reign.term != core.term() {
-            *reign = Reign { term: core.term(), since: now, heard: BTreeMap::new() };
+            *reign = Reign { term: core.term(), since: now, heard: BTreeMap::new(), quorum: None };
         }
-        let voters = core.voters();
-        let mut last: Vec<u64> = voters
-            .iter()
-            .map(|v| if *v == id { now } else { reign.heard.get(v).copied().unwrap_or(0).max(reign.since) })
-            .collect();
-        last.sort_unstable_by(|a, b| b.cmp(a));
-        let quorum = voters.len() / 2 + 1;
-        let heard_quorum_at = last[quorum - 1];
+        let quorum = core.quorum();
+        if reign.quorum.as_ref() != Some(quorum) {
+            if reign.quorum.is_some() {
+                reign.since = reign.since.max(now);
+            }
+            reign.quorum = Some(quorum.clone());
+        }
+        let last = |v: NodeId| {
+            if v == id {
+                return now;
+            }
+            reign.heard.get(&v).copied().unwrap_or(0).max(reign.since)
+        };
+        // The latest time since which a quorum was heard from: of each half while joint.
+        let half = |m: &quorate::quorum::MajorityConfig| {
+            if m.voters().is_empty() {
+                return u64::MAX;
+            }
+            let mut times: Vec<u64> = m.voters().iter().map(|&v| last(v)).collect();
+            times.sort_unstable_by(|a, b| b.cmp(a));
+            times[m.majority() - 1]
+        };
+        let heard_quorum_at = half(quorum.incoming()).min(half(quorum.outgoing()));
         let bound = 2 * core.election_timeout_min_ms() + SLACK_MS;
         if now.saturating_sub(heard_quorum_at) > bound {
             return Err(format!(

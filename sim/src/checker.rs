@@ -7,8 +7,10 @@
 use crate::trace::Fnv;
 use crate::view::NodeView;
 use quorate::core::HardState;
-use quorate::log::LogEntry;
+use quorate::log::{EntryKind, LogEntry};
+use quorate::membership::Configuration;
 use quorate::message::{Message, Payload};
+use quorate::quorum::QuorumConfig;
 use quorate::types::{LogIndex, NodeId, NodeState, Term};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +27,14 @@ pub fn entry_hash(entry: &LogEntry) -> u64 {
 /// The cluster-wide record the checkers compare every node against.
 #[derive(Debug, Default)]
 pub struct Checker {
+    /// The configuration the cluster started with.
+    bootstrap: Configuration,
+    /// The configuration entries of the committed log, in order.
+    configs: Vec<(LogIndex, Configuration)>,
+    /// The quorum rules under which the highest committed index was committed: the
+    /// configuration in force at the leader that committed it (which may be a newer one than
+    /// the entry's own, committed or not: a leader counts by the configuration it has).
+    commit_quorum: Option<QuorumConfig>,
     /// The leader of each term.
     leaders: BTreeMap<Term, NodeId>,
     /// The committed log as first observed: (term, content hash) per index, from index 1.
@@ -48,6 +58,29 @@ pub struct Checker {
 pub type Violation = String;
 
 impl Checker {
+    /// A checker for a cluster that starts with `voters`.
+    pub fn new(voters: impl IntoIterator<Item = NodeId>) -> Self {
+        Checker { bootstrap: Configuration::new(voters), ..Checker::default() }
+    }
+
+    /// The configuration in force for the committed entry at `index`: the last committed
+    /// configuration entry at or before it.
+    pub fn config_at(&self, index: LogIndex) -> &Configuration {
+        let k = self.configs.partition_point(|(i, _)| *i <= index);
+        k.checked_sub(1).map_or(&self.bootstrap, |k| &self.configs[k].1)
+    }
+
+    /// The quorum rules under which the highest committed index was committed.
+    pub fn commit_quorum(&self) -> QuorumConfig {
+        self.commit_quorum.clone().unwrap_or_else(|| self.bootstrap.quorum())
+    }
+
+    /// Configuration changes committed so far that completed one (a stable configuration:
+    /// a learner added or removed, or C_new).
+    pub fn completed_changes(&self) -> u64 {
+        self.configs.iter().filter(|(_, c)| !c.is_joint()).count() as u64
+    }
+
     /// The highest committed index observed anywhere.
     pub fn committed_index(&self) -> LogIndex {
         LogIndex(self.committed.len() as u64)
@@ -127,17 +160,23 @@ impl Checker {
     /// is counted here, independently of the engine's own tally.
     fn check_elected_by_quorum(&self, id: NodeId, core: &impl NodeView) -> Result<(), Violation> {
         let term = core.term();
-        let voters = core.voters();
+        let quorum = core.quorum();
         let received = self.grants.get(&(id, term));
-        let from_others =
-            voters.iter().filter(|&&v| v != id && received.is_some_and(|g| g.contains(&v))).count();
-        let own = usize::from(voters.contains(&id) && core.vote() == Some(id));
-        let granted = from_others + own;
-        if 2 * granted <= voters.len() {
+        let granted = |v: NodeId| {
+            if v == id {
+                core.vote() == Some(id)
+            } else {
+                received.is_some_and(|g| g.contains(&v))
+            }
+        };
+        // A majority of its configuration's voters (of each half while joint); a learner's
+        // grant counts for nothing.
+        if !quorum.has_quorum(granted) {
             return Err(format!(
-                "election quorum: {id} leads term {term} with granted votes from {granted} of {} voters \
-                 (received from {:?}, own vote {:?})",
-                voters.len(),
+                "election quorum: {id} leads term {term} without granted votes from a quorum of {:?} \
+                 (outgoing {:?}; received from {:?}, own vote {:?})",
+                quorum.incoming().voters(),
+                quorum.outgoing().voters(),
                 received.map(|g| g.iter().map(|n| n.0).collect::<Vec<_>>()).unwrap_or_default(),
                 core.vote()
             ));
@@ -213,9 +252,26 @@ impl Checker {
                 None => {
                     self.committed.push(record);
                     self.committed_in.push(core.term());
+                    if entry.kind == EntryKind::Config {
+                        let config = Configuration::decode(&entry.command.data)
+                            .map_err(|e| format!("{id} committed a configuration entry at {index}: {e}"))?;
+                        self.configs.push((index, config));
+                    }
                 }
             }
             index = index.next();
+        }
+        if commit > known {
+            // The first node to report a commit index is the leader that committed it (the
+            // checkers look at every node after each event), by the configuration it has (a
+            // newer one than the committed log's, perhaps); one that is no longer leader
+            // (a removed leader steps down as its removal commits), or a follower that learned
+            // the index from a leader the checkers saw, goes by the committed log's.
+            self.commit_quorum = Some(if core.state() == NodeState::Leader {
+                core.quorum().clone()
+            } else {
+                self.config_at(commit).quorum()
+            });
         }
         Ok(())
     }

@@ -56,7 +56,9 @@ pub struct LivenessPhase {
 impl LivenessPhase {
     /// The phase starts at `now` with the cluster's highest term `term`; every node's clock
     /// runs from `clocks_running_at` on.
-    pub fn start(now: u64, clocks_running_at: u64, term: Term, params: &Params) -> Self {
+    /// `nodes` is how many nodes run (more than the parameters' when membership churn added
+    /// some).
+    pub fn start(now: u64, clocks_running_at: u64, term: Term, params: &Params, nodes: u64) -> Self {
         let slowest = (1.0 - params.max_drift).max(0.01);
         let round_ms = (params.election_ms.1 as f64 / slowest).ceil() as u64;
         let gap_ms = ((params.election_ms.0 as f64 / (1.0 + params.max_drift)).floor() as u64).max(1);
@@ -68,7 +70,7 @@ impl LivenessPhase {
             leader_at: None,
             round_ms,
             gap_ms,
-            nodes: params.nodes,
+            nodes,
         }
     }
 

@@ -295,6 +295,14 @@ fn run_sweep(options: SweepOptions) -> ExitCode {
         s.snapshots_installed,
         s.snapshot_chunks
     );
+    out!(
+        "membership:       {} changes asked ({} refused), {} completed; {} nodes added, {} removed",
+        s.membership_proposed,
+        s.membership_refused,
+        s.membership_completed,
+        s.nodes_added,
+        s.nodes_removed
+    );
     let by_kind: Vec<String> = FailureKind::ALL
         .iter()
         .map(|k| format!("{} {k}", summary.failures.iter().filter(|x| x.failure.kind == *k).count()))

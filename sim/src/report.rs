@@ -120,6 +120,17 @@ pub struct Stats {
     pub snapshots_installed: u64,
     /// Snapshot chunks sent.
     pub snapshot_chunks: u64,
+    /// Membership changes asked of a leader.
+    pub membership_proposed: u64,
+    /// Of those, the ones the leader refused (another in progress, its term not committed).
+    pub membership_refused: u64,
+    /// Configuration changes that committed and completed (a learner added or removed, or
+    /// C_new).
+    pub membership_completed: u64,
+    /// Nodes added (proposed and accepted by a leader).
+    pub nodes_added: u64,
+    /// Nodes removed (proposed and accepted by a leader).
+    pub nodes_removed: u64,
     /// Virtual milliseconds the liveness phase took.
     pub liveness_ms: u64,
     /// Election rounds the liveness phase took to elect a stable leader (the most of a sweep).
@@ -153,6 +164,11 @@ impl Stats {
         self.snapshots_taken += other.snapshots_taken;
         self.snapshots_installed += other.snapshots_installed;
         self.snapshot_chunks += other.snapshot_chunks;
+        self.membership_proposed += other.membership_proposed;
+        self.membership_refused += other.membership_refused;
+        self.membership_completed += other.membership_completed;
+        self.nodes_added += other.nodes_added;
+        self.nodes_removed += other.nodes_removed;
         self.liveness_ms = self.liveness_ms.max(other.liveness_ms);
         self.liveness_leader_rounds = self.liveness_leader_rounds.max(other.liveness_leader_rounds);
         self.liveness_elections += other.liveness_elections;

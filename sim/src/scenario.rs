@@ -18,12 +18,21 @@ pub enum Scenario {
     Clock,
     /// Everything, with parameters drawn from the seed.
     Swarm,
+    /// Membership churn (nodes added, removed and replaced, the leader among them) under
+    /// crashes and partitions.
+    Membership,
 }
 
 impl Scenario {
     /// Every scenario, in sweep order.
-    pub const ALL: [Scenario; 5] =
-        [Scenario::Basic, Scenario::Partitions, Scenario::Crashes, Scenario::Clock, Scenario::Swarm];
+    pub const ALL: [Scenario; 6] = [
+        Scenario::Basic,
+        Scenario::Partitions,
+        Scenario::Crashes,
+        Scenario::Clock,
+        Scenario::Swarm,
+        Scenario::Membership,
+    ];
 
     /// The scenario's name on the command line.
     pub fn name(self) -> &'static str {
@@ -33,6 +42,7 @@ impl Scenario {
             Scenario::Crashes => "crashes",
             Scenario::Clock => "clock",
             Scenario::Swarm => "swarm",
+            Scenario::Membership => "membership",
         }
     }
 }
@@ -121,6 +131,11 @@ pub struct Params {
     /// ([`quorate::RaftConfig::snapshot_chunk_threshold_bytes`] and
     /// [`quorate::RaftConfig::snapshot_chunk_size_bytes`]).
     pub snapshot_chunk_bytes: u64,
+    /// Mean milliseconds between membership changes (0: none): a node added (as a learner,
+    /// then promoted), a voter removed (the leader among them), or a learner removed.
+    pub membership_every_ms: u64,
+    /// Most voters the churn grows the cluster to (at most 7).
+    pub max_voters: u64,
 }
 
 /// The engine's default cache of the log ([`quorate::RaftConfig::log_cache_bytes`]).
@@ -152,6 +167,27 @@ impl Params {
             [8, 64, 1024, DEFAULT_SNAPSHOT_CHUNK_BYTES][range(&mut rng, 0, 3) as usize];
     }
 
+    /// Draws membership churn into 30% of swarm runs, from a generator of its own (keyed by
+    /// the seed), so that the other draws stay what they were.
+    pub fn draw_membership(&mut self, scenario: Scenario, seed: u64) {
+        let mut rng = crate::rng::rng_for(seed ^ 0x3e3b_e125);
+        if scenario == Scenario::Swarm && chance(&mut rng, 0.3) {
+            self.membership_every_ms = range(&mut rng, 200, 3000);
+            self.max_voters = range(&mut rng, 1, 7);
+            self.keep_removed_nodes_harmless();
+        }
+    }
+
+    /// Runs with membership churn keep PreVote and CheckQuorum on: a node removed while cut
+    /// off never learns it, keeps its old configuration and campaigns; only the pre-vote
+    /// round and the leader lease keep it from deposing the cluster's leaders (Raft
+    /// dissertation §4.2.3), so without them churn would measure Raft's known limit rather
+    /// than the engine.
+    fn keep_removed_nodes_harmless(&mut self) {
+        self.pre_vote = true;
+        self.check_quorum = true;
+    }
+
     /// Draws the parameters of `scenario` from `rng`.
     pub fn draw(scenario: Scenario, rng: &mut SimRng) -> Params {
         let mut p = Params::calm(rng);
@@ -176,9 +212,22 @@ impl Params {
                 p.jump_every_ms = range(rng, 500, 3000);
             }
             Scenario::Swarm => p = Params::swarm(rng),
+            Scenario::Membership => {
+                p.nodes = [1, 2, 3, 3, 4, 5][range(rng, 0, 5) as usize];
+                p.membership_every_ms = range(rng, 300, 1500);
+                p.max_voters = range(rng, 3, 7);
+                p.crash_every_ms = range(rng, 800, 4000);
+                p.partition_every_ms = range(rng, 800, 4000);
+                p.torn_write = 0.5;
+                p.crash_leader = 0.3;
+            }
         }
+
         if scenario != Scenario::Basic {
             p.draw_engine(rng);
+        }
+        if p.membership_every_ms > 0 {
+            p.keep_removed_nodes_harmless();
         }
         if scenario == Scenario::Swarm && chance(rng, 0.2) {
             // Larger clusters without PreVote: more candidates, more disruption by rejoining
@@ -257,6 +306,8 @@ impl Params {
             read_fail: 0.0,
             snapshot_every: 0,
             snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
+            membership_every_ms: 0,
+            max_voters: 7,
         }
     }
 
@@ -298,6 +349,8 @@ impl Params {
             read_fail: 0.0,
             snapshot_every: 0,
             snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
+            membership_every_ms: 0,
+            max_voters: 7,
         }
     }
 }
@@ -308,7 +361,8 @@ impl fmt::Display for Params {
             f,
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
              crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} max_down={} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
-             batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms log_cache={}B read_fail={:.2}",
+             batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms log_cache={}B read_fail={:.2} \
+             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={}",
             self.nodes,
             self.clients,
             self.keys,
@@ -336,7 +390,11 @@ impl fmt::Display for Params {
             self.election_ms.0,
             self.election_ms.1,
             self.log_cache_bytes,
-            self.read_fail
+            self.read_fail,
+            self.snapshot_every,
+            self.snapshot_chunk_bytes,
+            self.membership_every_ms,
+            self.max_voters,
         )
     }
 }

@@ -90,6 +90,8 @@ pub enum TraceEvent {
     /// A node restores its state machine from a snapshot (installed from a leader, or
     /// recovered at restart): index, bytes.
     Restore = 21,
+    /// A leader proposes a membership change: the configuration entry's index.
+    Membership = 22,
     /// A checker failed.
     Failure = 9999,
 }

@@ -6,6 +6,7 @@ use quorate::core::Core;
 use quorate::driver::MemoryLog;
 use quorate::log::LogEntry;
 use quorate::log_source::LogSource;
+use quorate::quorum::QuorumConfig;
 use quorate::types::{LogIndex, NodeId, NodeState, Term};
 
 /// A node as the checkers observe it from outside.
@@ -22,6 +23,8 @@ pub trait NodeView {
     fn leader(&self) -> Option<NodeId>;
     /// Every voter of its configuration, sorted.
     fn voters(&self) -> &[NodeId];
+    /// The quorum rules of its configuration (both halves while joint; learners apart).
+    fn quorum(&self) -> &QuorumConfig;
     /// Its commit index.
     fn committed(&self) -> LogIndex;
     /// The term of its entry at `index`, if it holds one.
@@ -57,6 +60,9 @@ impl NodeView for Core {
     }
     fn voters(&self) -> &[NodeId] {
         Core::voters(self)
+    }
+    fn quorum(&self) -> &QuorumConfig {
+        self.quorum_config()
     }
     fn committed(&self) -> LogIndex {
         self.log().committed()
@@ -110,6 +116,9 @@ impl NodeView for WithStorage<'_> {
     }
     fn voters(&self) -> &[NodeId] {
         NodeView::voters(self.core)
+    }
+    fn quorum(&self) -> &QuorumConfig {
+        NodeView::quorum(self.core)
     }
     fn committed(&self) -> LogIndex {
         NodeView::committed(self.core)

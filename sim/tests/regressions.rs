@@ -86,6 +86,35 @@ const REGRESSIONS: &[(u64, Scenario, &str)] = &[
          them)",
     ),
     (
+        10,
+        Scenario::Membership,
+        "liveness: a leader removed itself, and crashed once C_old,new had committed and before \
+         its C_new reached the other node; back up, it could not campaign (C_new, in force on \
+         append, left it out), and the other, still joint, needed its vote and could not \
+         outvote its longer log (fixed: a node may campaign while its latest configuration has \
+         not committed, if it votes in the one before)",
+    ),
+    (
+        57,
+        Scenario::Membership,
+        "checker: a removed leader committed its C_new and stepped down in one event; the \
+         durability check took the joint configuration for the quorum that committed it",
+    ),
+    (
+        139,
+        Scenario::Membership,
+        "clients: every node but the leader had been removed and knew no leader; a client \
+         skipped the leader for ever as the suspect of an old timeout (fixed: answers without \
+         a leader pass the suspect over too)",
+    ),
+    (
+        112,
+        Scenario::Membership,
+        "clients: a removed learner kept naming a removed leader, which knew no leader; the \
+         client's round restarted from the redirect each time and cycled among removed nodes \
+         (fixed: the round goes on from its own cursor)",
+    ),
+    (
         1112,
         Scenario::Crashes,
         "liveness: a follower was receiving a snapshot at a high index from a leader that then \

@@ -60,8 +60,17 @@ impl Core {
 
     /// Only a voter campaigns, and only below [`MAX_TERM`]: peers drop messages above it, and
     /// a term that high can only come from a corrupt disk. It is a dead end, never a panic.
+    /// Whether this node may start an election: it votes in its latest configuration, or
+    /// that configuration has not committed and it votes in the one before. A leader that
+    /// removed itself and crashed before its C_new reached anyone may hold the only copy of
+    /// it: the others, still joint, need its vote and cannot outvote its longer log, so it
+    /// must be able to campaign (counting votes by C_new) until C_new commits.
     pub(super) fn can_campaign(&self) -> bool {
-        self.tracker.config().is_voter(self.id) && self.term < MAX_TERM
+        let log = &self.log;
+        let voter_now = self.tracker.config().is_voter(self.id);
+        let voter_before =
+            log.config_index() > log.committed() && log.config_at(log.committed()).is_voter(self.id);
+        (voter_now || voter_before) && self.term < MAX_TERM
     }
 
     /// Counts its own vote and sends a (pre-)vote request to every other voter.

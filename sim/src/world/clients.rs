@@ -136,21 +136,31 @@ impl Sim {
                 self.trace.event(self.now, None, TraceEvent::Redirect, &[u64::from(client), seq], || {
                     format!("client {client} request {seq} redirected to {leader:?}")
                 });
-                let nodes = self.params.nodes;
+                let nodes = self.max_node_id();
                 let c = &mut self.clients[client as usize];
                 // The answered try is over: its timeout must not fire a second chain of retries.
                 c.attempts += 1;
-                let suspect = c.suspect.map(|(node, _)| node);
+                if leader.is_none() {
+                    // A node that knows no leader passes the suspect over too: after as many
+                    // such answers as there are nodes, the suspect is tried again (nodes
+                    // removed from the cluster know no leader, and may be all the others).
+                    if let Some((s, passes)) = c.suspect {
+                        c.suspect = (passes > 1).then_some((s, passes.saturating_sub(1)));
+                    }
+                }
                 let pass_over = match (leader, c.suspect) {
                     (Some(l), Some((s, passes))) if l == s => {
-                        c.suspect = (passes > 1).then_some((s, passes - 1));
+                        c.suspect = (passes > 1).then_some((s, passes.saturating_sub(1)));
                         passes > 0
                     }
                     _ => false,
                 };
                 c.target = match leader {
                     Some(l) if l != c.target && !pass_over => l,
-                    _ => next_node(c.target, suspect, nodes),
+                    _ => {
+                        c.cursor = next_node(c.cursor, None, nodes);
+                        c.cursor
+                    }
                 };
                 // Back off, more each time no leader is known, so that a leaderless cluster
                 // is not hammered; a redirect to a known leader is followed promptly.
@@ -161,7 +171,9 @@ impl Sim {
                     c.leaderless = 0;
                 }
                 let base = if leader.is_some() { 1 } else { CLIENT_REDIRECT_MS };
-                let exponent = if leader.is_some() { 0 } else { leaderless };
+                // Back off more only after each full round of the nodes without a leader
+                // known: one node knowing none (a removed one, say) says little.
+                let exponent = if leader.is_some() { 0 } else { leaderless / nodes.max(1) as u32 };
                 let backoff = self.backoff(base, CLIENT_REDIRECT_CAP_MS, exponent);
                 self.schedule(backoff, Event::ClientTimeout { client, seq, attempt: u32::MAX });
             }
@@ -177,7 +189,7 @@ impl Sim {
     }
 
     pub(super) fn on_client_timeout(&mut self, client: ClientId, seq: u64, attempt: u32) {
-        let nodes = self.params.nodes;
+        let nodes = self.max_node_id();
         let in_liveness = self.in_liveness;
         let c = &mut self.clients[client as usize];
         let Some((op_id, current_seq, _)) = c.current.clone() else { return };
@@ -186,7 +198,8 @@ impl Sim {
         }
         if attempt != u32::MAX {
             c.suspect = Some((c.target, nodes - 1));
-            c.target = next_node(c.target, Some(c.target), nodes);
+            c.cursor = next_node(c.cursor, Some(c.target), nodes);
+            c.target = c.cursor;
             c.timeouts += 1;
         }
         if c.attempts >= CLIENT_MAX_ATTEMPTS && c.abandoned < CLIENT_MAX_ABANDONED && !in_liveness {

@@ -22,7 +22,6 @@ use quorate::core::{Core, Input, Ready};
 use quorate::driver::{Batch, LogStore, MemoryLog, Pipeline};
 use quorate::log::{Command, EntryKind, LogEntry};
 use quorate::message::{Message, Payload};
-use quorate::quorum::MajorityConfig;
 use quorate::requests::{PendingRequests, Proposed, RequestId};
 use quorate::types::{LogIndex, NodeId, NodeState, Term};
 use std::cmp::Reverse;
@@ -31,6 +30,7 @@ use storage::FailingReads;
 
 mod clients;
 mod faults;
+mod membership;
 mod network;
 mod node;
 mod phase;
@@ -146,6 +146,11 @@ struct ClientState {
     /// Answers "no leader known" to the current request, for the backoff.
     leaderless: u32,
     target: NodeId,
+    /// Where the client's round of the nodes stands: a node that knows no leader sends it
+    /// on from here, not from wherever a (perhaps stale) redirect took it, so that stale
+    /// redirects cannot trap it in a cycle of nodes that all know no leader (nodes removed
+    /// from the cluster among them).
+    cursor: NodeId,
     /// The node whose last try timed out, and how many more redirects to it the client passes
     /// over: it may be a stale leader cut off with a minority that keeps naming it, so the
     /// client tries the other nodes first, and believes the redirects again after a full
@@ -255,6 +260,7 @@ impl Sim {
         let mut drawn = Params::draw(config.scenario, &mut rng);
         drawn.draw_storage(config.scenario, config.seed);
         drawn.draw_snapshots(config.seed);
+        drawn.draw_membership(config.scenario, config.seed);
         let params = config.params.clone().unwrap_or(drawn);
         let mut sim = Sim {
             now: 0,
@@ -271,7 +277,7 @@ impl Sim {
             in_liveness: false,
             liveness: None,
             left_down: BTreeSet::new(),
-            checker: Checker::default(),
+            checker: Checker::new((1..=params.nodes).map(NodeId)),
             check_quorum: CheckQuorumChecker::default(),
             history: ClientHistory::default(),
             trace: if config.echo { Trace::echoing() } else { Trace::new(config.verbose) },
@@ -292,7 +298,14 @@ impl Sim {
     fn boot_nodes(&mut self) {
         let ids: Vec<NodeId> = (1..=self.params.nodes).map(NodeId).collect();
         for &id in &ids {
-            let mut config = RaftConfig::new(id, ids.clone());
+            self.boot_node(RaftConfig::new(id, ids.clone()));
+        }
+    }
+
+    /// Starts a node with `config` (the engine's options set from the parameters).
+    fn boot_node(&mut self, mut config: RaftConfig) {
+        let id = config.node_id;
+        {
             config.log_cache_bytes = self.params.log_cache_bytes;
             config.snapshot_chunk_threshold_bytes = self.params.snapshot_chunk_bytes;
             config.snapshot_chunk_size_bytes = self.params.snapshot_chunk_bytes;
@@ -330,6 +343,12 @@ impl Sim {
         }
     }
 
+    /// The highest node id in the world (ids run from 1 with no gap: new nodes take the
+    /// next one).
+    pub(super) fn max_node_id(&self) -> u64 {
+        self.nodes.keys().last().map_or(0, |id| id.0)
+    }
+
     fn make_core(&mut self, node: &mut SimNode) -> Core {
         let durable = node.disk.recover();
         let rng = fork_chacha(&mut self.rng);
@@ -356,6 +375,7 @@ impl Sim {
                 timeouts: 0,
                 leaderless: 0,
                 target,
+                cursor: target,
                 suspect: None,
             });
             let start = range(&mut self.rng, 0, 50);
@@ -383,6 +403,10 @@ impl Sim {
         if p.partition_every_ms > 0 {
             let d = self.next_fault_delay(p.partition_every_ms);
             self.schedule(d, Event::Partition);
+        }
+        if p.membership_every_ms > 0 {
+            let d = self.next_fault_delay(p.membership_every_ms);
+            self.schedule(d, Event::Membership);
         }
         if p.crash_every_ms > 0 {
             let d = self.next_fault_delay(p.crash_every_ms);
@@ -487,6 +511,7 @@ impl Sim {
             Event::Crash => self.on_crash(),
             Event::Restart { node } if !self.left_down.contains(&node) => self.restart(node),
             Event::Restart { .. } => {}
+            Event::Membership => self.on_membership(),
             Event::Pause => self.on_pause(),
             Event::Resume { node } => self.resume(node),
             Event::ClockJump => self.on_clock_jump(),
@@ -515,12 +540,13 @@ pub fn run(config: &RunConfig) -> RunReport {
         format!("seed {} scenario {}: {}", config.seed, config.scenario, params)
     });
     sim.run();
-    let Sim { mut failure, mut stats, trace, history, nodes, now, timeline, failed_reads, .. } = sim;
+    let Sim { mut failure, mut stats, trace, history, nodes, now, timeline, failed_reads, checker, .. } = sim;
     stats.failed_reads = failed_reads.load(std::sync::atomic::Ordering::Relaxed);
     stats.virtual_ms = now;
     stats.ops = history.len() as u64;
     stats.completed = history.completed() as u64;
     stats.lost_bytes = nodes.values().map(|n| n.disk.lost_bytes).sum();
+    stats.membership_completed = checker.completed_changes();
     // A safety failure stops the run early; otherwise the history is judged, and a history
     // that is not linearizable outranks a liveness failure.
     if failure.as_ref().is_none_or(|f| f.kind == FailureKind::Liveness) {

@@ -361,17 +361,24 @@ impl Sim {
         }
     }
 
-    /// Every committed entry is durable on a quorum: checking the highest suffices, since a
-    /// log holding it holds the same prefix (log matching).
+    /// Every committed entry is durable on a quorum of the configuration in force for it
+    /// (of both halves while joint; learners do not count): checking the highest suffices,
+    /// since a log holding it holds the same prefix (log matching).
     pub(super) fn check_durable_quorum(&mut self) {
         let index = self.checker.committed_index();
         let Some(term) = self.checker.committed_term(index) else { return };
-        let holders = self.nodes.values().filter(|n| n.disk.durably_holds(index, term)).count();
-        let quorum = self.nodes.len() / 2 + 1;
-        if holders < quorum {
+        let holders: BTreeSet<NodeId> =
+            self.nodes.values().filter(|n| n.disk.durably_holds(index, term)).map(|n| n.id).collect();
+        let quorum = self.checker.commit_quorum();
+        if !quorum.has_quorum(|id| holders.contains(&id)) {
+            let (voters, outgoing) = (quorum.incoming().voters(), quorum.outgoing().voters());
             self.fail(
                 FailureKind::Safety,
-                format!("committed entry {index}/{term} is durable on {holders} nodes, fewer than a quorum of {quorum}"),
+                format!(
+                    "committed entry {index}/{term} is durable on {} nodes ({holders:?}), no quorum of the \
+                     voters {voters:?} (outgoing {outgoing:?}) that committed it",
+                    holders.len()
+                ),
             );
         }
     }

@@ -34,23 +34,24 @@ impl Sim {
         }
     }
 
-    /// The leader that a majority of the nodes follow in its term (itself included), if any.
+    /// The leader that a quorum of its configuration follows in its term (itself included,
+    /// if it votes), if any.
     pub(super) fn stable_leader(&self) -> Option<NodeId> {
-        let (id, term) = self
+        let (id, term, quorum) = self
             .nodes
             .values()
             .filter(|n| !n.paused)
             .filter_map(|n| n.core.as_ref().map(|c| (n.id, c)))
             .filter(|(_, c)| c.state() == NodeState::Leader)
-            .map(|(id, c)| (id, c.term()))
-            .max_by_key(|&(_, term)| term)?;
+            .map(|(id, c)| (id, c.term(), c.quorum_config().clone()))
+            .max_by_key(|&(_, term, _)| term)?;
         let following: BTreeSet<NodeId> = self
             .nodes
             .values()
             .filter(|n| n.core.as_ref().is_some_and(|c| c.term() == term && c.leader() == Some(id)))
             .map(|n| n.id)
             .collect();
-        MajorityConfig::new(self.ids()).has_quorum(|n| following.contains(&n)).then_some(id)
+        quorum.has_quorum(|n| following.contains(&n)).then_some(id)
     }
 
     /// Clients keep issuing into the liveness phase until a run has [`MIN_OPS_PER_RUN`]
@@ -84,7 +85,13 @@ impl Sim {
         }
         let now = self.now;
         let clocks_running = self.nodes.values().map(|n| n.clock.running_at(now)).max().unwrap_or(now);
-        self.liveness = Some(LivenessPhase::start(now, clocks_running, self.max_term(), &self.params));
+        self.liveness = Some(LivenessPhase::start(
+            now,
+            clocks_running,
+            self.max_term(),
+            &self.params,
+            self.nodes.len() as u64,
+        ));
     }
 
     /// Some liveness phases restart and heal only a random quorum (as TigerBeetle's VOPR
@@ -95,11 +102,20 @@ impl Sim {
     /// left out must not keep the majority from making progress. Returns the nodes left
     /// down.
     pub(super) fn leave_a_minority_out(&mut self) -> Vec<NodeId> {
-        let n = self.params.nodes;
-        if n < 3 || !chance(&mut self.fault_rng, LIVENESS_CUT_CHANCE) {
+        // A minority of the voters of the committed configuration (none while it is joint,
+        // where a minority of one half may be a majority of the other).
+        // A minority of what? Only a settled configuration says: while a change is in
+        // flight (a joint configuration, or nodes whose logs hold other configurations than
+        // the committed one), a minority of one may be needed by the other's majority.
+        let config = self.checker.config_at(self.checker.committed_index()).clone();
+        let settled = !config.is_joint()
+            && self.nodes.values().filter_map(|n| n.core.as_ref()).all(|c| c.configuration() == &config);
+        let ids: Vec<NodeId> =
+            config.voters.iter().copied().filter(|id| self.nodes.contains_key(id)).collect();
+        let n = ids.len() as u64;
+        if n < 3 || !settled || !chance(&mut self.fault_rng, LIVENESS_CUT_CHANCE) {
             return Vec::new();
         }
-        let ids = self.ids();
         let mut shuffled = ids.clone();
         for i in (1..shuffled.len()).rev() {
             let j = index(&mut self.fault_rng, i + 1);
@@ -118,7 +134,7 @@ impl Sim {
             if self.params.check_quorum && self.params.pre_vote { &[2, 3, 0, 1] } else { &[2, 3, 0] };
         let shape = shapes[index(&mut self.fault_rng, shapes.len())];
         let minority = range(&mut self.fault_rng, 1, (n - 1) / 2) as usize;
-        let (cut, rest) = shuffled.split_at(if shape == 0 || shape == 3 { minority } else { 1 });
+        let (cut, _) = shuffled.split_at(if shape == 0 || shape == 3 { minority } else { 1 });
         let name =
             ["minority isolated", "one node deaf", "one node mute", "minority left down"][shape as usize];
         let cut_ids: Vec<u64> = cut.iter().map(|n| n.0).collect();
@@ -134,8 +150,10 @@ impl Sim {
             }
             return down;
         }
+        // The others (removed nodes, learners) stay with the majority.
+        let rest: Vec<NodeId> = self.ids().into_iter().filter(|id| !cut.contains(id)).collect();
         for &x in cut {
-            for &y in rest {
+            for &y in &rest {
                 if shape != 2 {
                     self.blocked.insert((y, x)); // x cannot hear y
                 }

@@ -18,6 +18,7 @@ pub(super) enum Event {
     Pause,
     Resume { node: NodeId },
     ClockJump,
+    Membership,
     SafetyEnd,
 }
 
