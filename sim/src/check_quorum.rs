@@ -85,7 +85,7 @@ impl CheckQuorumChecker {
             *reign = Reign { term: core.term(), since: now, heard: BTreeMap::new(), quorum: None };
         }
         let quorum = core.quorum();
-        if reign.quorum.as_ref() != Some(quorum) {
+        if reign.quorum.as_ref() != Some(&quorum) {
             if reign.quorum.is_some() {
                 reign.since = reign.since.max(now);
             }

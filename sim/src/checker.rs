@@ -268,7 +268,7 @@ impl Checker {
             // (a removed leader steps down as its removal commits), or a follower that learned
             // the index from a leader the checkers saw, goes by the committed log's.
             self.commit_quorum = Some(if core.state() == NodeState::Leader {
-                core.quorum().clone()
+                core.quorum()
             } else {
                 self.config_at(commit).quorum()
             });

@@ -23,8 +23,11 @@ pub trait NodeView {
     fn leader(&self) -> Option<NodeId>;
     /// Every voter of its configuration, sorted.
     fn voters(&self) -> &[NodeId];
-    /// The quorum rules of its configuration (both halves while joint; learners apart).
-    fn quorum(&self) -> &QuorumConfig;
+    /// The quorum rules of the configuration its log says is in force (the latest
+    /// configuration entry; both halves while joint; learners apart): derived from the log,
+    /// not from the node's own bookkeeping, so that a node counting by another configuration
+    /// is caught.
+    fn quorum(&self) -> QuorumConfig;
     /// Its commit index.
     fn committed(&self) -> LogIndex;
     /// The term of its entry at `index`, if it holds one.
@@ -61,8 +64,8 @@ impl NodeView for Core {
     fn voters(&self) -> &[NodeId] {
         Core::voters(self)
     }
-    fn quorum(&self) -> &QuorumConfig {
-        self.quorum_config()
+    fn quorum(&self) -> QuorumConfig {
+        self.log().config().quorum()
     }
     fn committed(&self) -> LogIndex {
         self.log().committed()
@@ -117,7 +120,7 @@ impl NodeView for WithStorage<'_> {
     fn voters(&self) -> &[NodeId] {
         NodeView::voters(self.core)
     }
-    fn quorum(&self) -> &QuorumConfig {
+    fn quorum(&self) -> QuorumConfig {
         NodeView::quorum(self.core)
     }
     fn committed(&self) -> LogIndex {
