@@ -94,6 +94,27 @@ impl Cluster {
         cluster
     }
 
+    /// Starts a new, empty node `id` that joins the cluster ([`RaftConfig::joining`]): it is
+    /// told the voters of node 1's configuration, and is a member only once a leader adds it.
+    pub fn join(&mut self, id: u64) {
+        let id = NodeId(id);
+        let first = self.configs.values().next().expect("a cluster has nodes").clone();
+        let voters: Vec<NodeId> = self.nodes.values().next().expect("a node").core.voters().to_vec();
+        let config = RaftConfig { node_id: id, voters, joining: true, rng_seed: id.0, ..first };
+        self.configs.insert(id, config);
+        let (core, log) = self.boot(id, &DurableState::default(), 0);
+        let node = TestNode {
+            core,
+            disk: DurableState::default(),
+            log,
+            applied: Vec::new(),
+            up: true,
+            restarts: 0,
+            pipeline: Pipeline::new(),
+        };
+        self.nodes.insert(id, node);
+    }
+
     /// A core recovered from `disk`, reading its log back from the returned storage.
     fn boot(&self, id: NodeId, disk: &DurableState, generation: u64) -> (Core, MemoryLog) {
         let rng =
@@ -192,7 +213,9 @@ impl Cluster {
     pub fn deliver_one(&mut self) -> bool {
         let Some(msg) = self.in_flight.pop_front() else { return false };
         let to = msg.to;
-        if self.cut.contains(&(msg.from, msg.to)) {
+        // A message to a node that does not run (added to the configuration, never
+        // started) is lost, as on a network.
+        if self.cut.contains(&(msg.from, msg.to)) || !self.nodes.contains_key(&to) {
             return true;
         }
         self.delivered += 1;

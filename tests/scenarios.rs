@@ -15,9 +15,10 @@
 //!
 //! Commands:
 //! - `add-nodes N [pre-vote=B] [check-quorum=B] [max-entries=K] [log-cache=BYTES]
-//!   [snapshot-chunk=BYTES]`: a cluster of voters 1..=N (`log-cache`: the bytes of its log
+//!   [snapshot-chunk=BYTES] [learner-lag=ENTRIES]`: a cluster of voters 1..=N (`log-cache`: the bytes of its log
 //!   each core keeps in memory; it reads older entries back from the node's storage;
-//!   `snapshot-chunk`: snapshots above this size stream in chunks of this size);
+//!   `snapshot-chunk`: snapshots above this size stream in chunks of this size;
+//!   `learner-lag`: how close to the commit index a learner must be to be promoted);
 //! - `set-log ID T1 T2 ... [term=T] [vote=V] [commit=C]`: node ID restarts from a disk
 //!   holding entries of those terms (and that hard state);
 //! - `campaign ID`, `propose ID TEXT`, `tick MS` (every node's clock moves on MS ms, one at
@@ -26,6 +27,10 @@
 //!   printing each), `stabilize` (deliver until nothing is in flight), `drop-msgs`,
 //!   `drop-msg K` (the K-th in flight, from 0), `dup-msg K` (a copy of it goes last);
 //! - `snapshot ID`: node ID snapshots what its state machine applied, and compacts;
+//! - `join ID` (a new, empty node that joins the cluster), `change ID add|add-learner|remove
+//!   NODE` (node ID, the leader, proposes a membership change: `add` through a joint
+//!   configuration at once, `add-learner` as a learner promoted once caught up), `config ID`
+//!   (its configuration in force: voters, outgoing voters while joint, learners, version);
 //! - `crash ID`, `restart ID`, `isolate ID`, `cut A B`, `heal`;
 //! - `applied ID` (the normal entries its state machine holds, as index/term: restored from
 //!   its latest snapshot when it started or installed one, then applied);
@@ -40,7 +45,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use quorate::testing::Cluster;
-use quorate::{Input, Message, NodeState, Payload, RaftConfig};
+use quorate::{Input, MembershipChange, Message, NodeId, NodeState, Payload, RaftConfig};
 
 /// The cluster a script builds, and the options its configurations take.
 struct Runner {
@@ -84,7 +89,11 @@ impl Runner {
                 let max_entries: Option<usize> = opt("max-entries").map(|v| v.parse().expect("a number"));
                 let log_cache: Option<u64> = opt("log-cache").map(|v| v.parse().expect("a number"));
                 let chunk: Option<u64> = opt("snapshot-chunk").map(|v| v.parse().expect("a number"));
+                let learner_lag: Option<u64> = opt("learner-lag").map(|v| v.parse().expect("a number"));
                 let adjust = move |c: &mut RaftConfig| {
+                    if let Some(entries) = learner_lag {
+                        c.learner_catch_up_entries = entries;
+                    }
                     if let Some(bytes) = chunk {
                         c.snapshot_chunk_threshold_bytes = bytes;
                         c.snapshot_chunk_size_bytes = bytes;
@@ -171,6 +180,54 @@ impl Runner {
                 let line = describe(&msg);
                 c.in_flight.push_back(msg);
                 Ok(format!("duplicated {line}"))
+            }
+            "join" => {
+                let id = num(0)?;
+                self.cluster()?.join(id);
+                Ok("ok".into())
+            }
+            "change" => {
+                let (id, node) = (num(0)?, num(2)?);
+                let what = args.get(1).copied().unwrap_or("");
+                let (change, through_learner) = match what {
+                    "add" => (
+                        MembershipChange::AddNode { node_id: NodeId(node), address: format!("n{node}") },
+                        false,
+                    ),
+                    "add-learner" => (
+                        MembershipChange::AddNode { node_id: NodeId(node), address: format!("n{node}") },
+                        true,
+                    ),
+                    "remove" => (MembershipChange::RemoveNode { node_id: NodeId(node) }, true),
+                    other => return Err(format!("change: add, add-learner or remove, not {other:?}")),
+                };
+                let c = self.cluster()?;
+                let result = c.core_mut(id).change_membership(change, through_learner);
+                c.process_ready(NodeId(id));
+                Ok(match result {
+                    Ok(index) => format!("index {index}"),
+                    Err(e) => format!("error: {e}"),
+                })
+            }
+            "config" => {
+                let id = num(0)?;
+                let core = &self.cluster()?.node(id).core;
+                let config = core.configuration();
+                let list = |set: &std::collections::BTreeSet<NodeId>| {
+                    set.iter().map(|n| n.0.to_string()).collect::<Vec<_>>().join(",")
+                };
+                let mut line = format!("voters=[{}]", list(&config.voters));
+                if config.is_joint() {
+                    let _ = write!(line, " outgoing=[{}]", list(&config.outgoing));
+                }
+                if !config.learners.is_empty() {
+                    let _ = write!(line, " learners=[{}]", list(&config.learners));
+                }
+                let _ = write!(line, " version={}", core.configuration_index());
+                if core.is_stepping_down() {
+                    line.push_str(" stepping-down");
+                }
+                Ok(line)
             }
             "snapshot" => {
                 let id = num(0)?;
