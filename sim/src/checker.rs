@@ -35,6 +35,8 @@ pub struct Checker {
     /// configuration in force at the leader that committed it (which may be a newer one than
     /// the entry's own, committed or not: a leader counts by the configuration it has).
     commit_quorum: Option<QuorumConfig>,
+    /// Every configuration entry written anywhere: index -> the terms seen there.
+    config_entries: BTreeMap<LogIndex, BTreeSet<Term>>,
     /// The leader of each term.
     leaders: BTreeMap<Term, NodeId>,
     /// The committed log as first observed: (term, content hash) per index, from index 1.
@@ -73,6 +75,36 @@ impl Checker {
     /// The quorum rules under which the highest committed index was committed.
     pub fn commit_quorum(&self) -> QuorumConfig {
         self.commit_quorum.clone().unwrap_or_else(|| self.bootstrap.quorum())
+    }
+
+    /// At most one membership change in progress: when a leader appends a configuration
+    /// entry of its term, no other configuration entry of its log lies after its commit
+    /// index (it waits for each change to commit before the next; C_new follows a committed
+    /// C_old,new). `entries` are what `core` is about to write.
+    pub fn check_config_appends<'a>(
+        &mut self,
+        core: &impl NodeView,
+        entries: impl IntoIterator<Item = &'a LogEntry>,
+    ) -> Result<(), Violation> {
+        for e in entries.into_iter().filter(|e| e.kind == EntryKind::Config) {
+            self.config_entries.entry(e.index).or_default().insert(e.term);
+            if core.state() != NodeState::Leader || e.term != core.term() {
+                continue;
+            }
+            let committed = core.committed();
+            for (&i, terms) in self.config_entries.range(committed.next()..e.index) {
+                if core.term_at(i).is_some_and(|t| terms.contains(&t)) {
+                    return Err(format!(
+                        "one change at a time: {}, leader of term {}, appends a configuration at {} while the one \
+                         at {i} is not committed (commit {committed})",
+                        core.id(),
+                        core.term(),
+                        e.index
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Configuration changes committed so far that completed one (a stable configuration:

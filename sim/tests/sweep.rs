@@ -91,3 +91,8 @@ fn sweep_clock() {
 fn sweep_swarm() {
     sweep(Scenario::Swarm);
 }
+
+#[test]
+fn sweep_membership() {
+    sweep(Scenario::Membership);
+}

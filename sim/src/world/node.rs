@@ -452,7 +452,10 @@ impl LogStore for SimStore<'_> {
         self.prev_term =
             ready.entries.first().and_then(|e| core.log().term(e.index.prev())).unwrap_or_default();
         let role = self.checker.check_role(core, &ready.messages);
-        if let Err(v) = role.and_then(|()| self.checker.check_role(core, &ready.messages_when_durable)) {
+        let checks = role
+            .and_then(|()| self.checker.check_role(core, &ready.messages_when_durable))
+            .and_then(|()| self.checker.check_config_appends(core, ready.entries.iter()));
+        if let Err(v) = checks {
             self.violation.get_or_insert(v);
         }
     }
