@@ -25,7 +25,7 @@ use quorate::core::{Core, DurableState, HardState, Input, Ready};
 use quorate::driver::{LogStore, MemoryLog, Pipeline};
 use quorate::error::RaftResult;
 use quorate::log::{Command, EntryKind, LogEntry};
-use quorate::membership::Configuration;
+use quorate::membership::{Configuration, MembershipChange};
 use quorate::message::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, Message,
     Payload, RequestVoteRequest, RequestVoteResponse,
@@ -310,7 +310,32 @@ fn snapshot_payload(u: &mut Unstructured<'_>, from: NodeId, core: &Core) -> Resu
                 installed: u.arbitrary()?,
             }))
         }
-        _ => append_payload(u, from, core),
+        _ => {
+            let mut payload = append_payload(u, from, core)?;
+            if let Payload::AppendEntries(req) = &mut payload {
+                // Some entries become configuration entries: mostly of a plausible
+                // configuration, sometimes of bytes that are none.
+                for entry in req.entries.iter_mut() {
+                    if u.ratio(1, 4)? {
+                        entry.kind = EntryKind::Config;
+                        entry.command = if u.ratio(7, 8)? {
+                            let voters: Vec<NodeId> = (1..=u.int_in_range(1..=5u64)?).map(NodeId).collect();
+                            let mut config = Configuration::new(voters);
+                            if u.arbitrary()? {
+                                config.outgoing = core.voters().iter().copied().collect();
+                            }
+                            if u.arbitrary()? {
+                                config.learners.insert(NodeId(u.int_in_range(6..=8)?));
+                            }
+                            Command::from_bytes(config.encode())
+                        } else {
+                            Command::new(vec![u.arbitrary()?; u.int_in_range(0..=8)?])
+                        };
+                    }
+                }
+            }
+            Ok(payload)
+        }
     }
 }
 
@@ -424,6 +449,16 @@ fn read_input(
             Input::Snapshot { index, data: Bytes::from(index.0.to_le_bytes().to_vec()) }
         }
         250..=251 if snapshots => Input::SendSnapshot { to: read_peer(u, core)? },
+        252..=253 if snapshots => {
+            let node_id = NodeId(u.int_in_range(1..=8)?);
+            let change = if u.arbitrary()? {
+                MembershipChange::AddNode { node_id, address: format!("n{node_id}") }
+            } else {
+                MembershipChange::RemoveNode { node_id }
+            };
+            Input::ChangeMembership { change, through_learner: u.arbitrary()? }
+        }
+        254 if snapshots => Input::LeaveJoint,
         _ => return Ok(Event::Restart),
     };
     Ok(Event::Input(input))
@@ -666,7 +701,6 @@ fn durable_entry(disk: &DurableState, index: LogIndex) -> Option<&LogEntry> {
 /// What the node has shown so far, and the invariants it must keep.
 struct Checks {
     id: NodeId,
-    voters: Vec<NodeId>,
     max_entries_per_append: usize,
     term: Term,
     commit: LogIndex,
@@ -678,13 +712,14 @@ struct Checks {
     grants: BTreeMap<Term, BTreeSet<NodeId>>,
     /// The last index handed out for applying in this life of the node.
     applied: LogIndex,
+    /// The terms in which the node was seen leading (its election checked once).
+    elected: BTreeSet<Term>,
 }
 
 impl Checks {
     fn new(core: &Core) -> Checks {
         Checks {
             id: core.id(),
-            voters: core.voters().to_vec(),
             max_entries_per_append: core.config().max_entries_per_append,
             term: core.term(),
             commit: core.log().committed(),
@@ -692,12 +727,13 @@ impl Checks {
             committed: BTreeMap::new(),
             grants: BTreeMap::new(),
             applied: core.log().applied(),
+            elected: BTreeSet::new(),
         }
     }
 
     fn on_deliver(&mut self, msg: &Message) {
         if let Payload::RequestVoteResponse(resp) = &msg.payload {
-            if resp.vote_granted && !resp.pre_vote && msg.to == self.id && self.voters.contains(&msg.from) {
+            if resp.vote_granted && !resp.pre_vote && msg.to == self.id {
                 self.grants.entry(resp.term).or_default().insert(msg.from);
             }
         }
@@ -806,7 +842,7 @@ impl Checks {
         assert_ne!(msg.to, self.id, "a message to the node itself: {msg:?}");
         match &msg.payload {
             Payload::RequestVote(req) => {
-                assert!(self.voters.contains(&msg.to), "a vote request to a non-voter: {msg:?}");
+                assert!(core.voters().contains(&msg.to), "a vote request to a non-voter: {msg:?}");
                 assert_eq!(req.candidate_id, self.id, "a vote request for someone else: {msg:?}");
                 let last = (core.log().last_index(), core.log().last_term());
                 assert_eq!((req.last_log_index, req.last_log_term), last, "a vote request misstates the log");
@@ -883,7 +919,7 @@ impl Checks {
 
     fn check_append(&self, core: &Core, to: NodeId, req: &AppendEntriesRequest) {
         assert_eq!(core.state(), NodeState::Leader, "a non-leader sent AppendEntries: {req:?}");
-        assert!(self.voters.contains(&to), "AppendEntries to a non-voter {to}");
+        assert!(core.configuration().is_member(to), "AppendEntries to a non-member {to}");
         assert_eq!(
             (req.term, req.leader_id),
             (core.term(), self.id),
@@ -987,10 +1023,17 @@ impl Checks {
 
         if core.state() == NodeState::Leader {
             assert_eq!(core.vote(), Some(self.id), "a leader that did not vote for itself");
-            let mut granted: BTreeSet<NodeId> = self.grants.get(&term).cloned().unwrap_or_default();
-            granted.insert(self.id);
-            let quorum = self.voters.len() / 2 + 1;
-            assert!(granted.len() >= quorum, "leader of term {term} with only {granted:?} granting");
+            if self.elected.insert(term) {
+                // Once, when it is first seen leading: by the configuration it was elected
+                // under (it may change its configuration later in the term).
+                let mut granted: BTreeSet<NodeId> = self.grants.get(&term).cloned().unwrap_or_default();
+                granted.insert(self.id);
+                let quorum = core.quorum_config();
+                assert!(
+                    quorum.has_quorum(|v| granted.contains(&v)),
+                    "leader of term {term} with only {granted:?} granting"
+                );
+            }
             self.check_progress(core);
         }
     }
@@ -1001,8 +1044,8 @@ impl Checks {
     /// it could stall as well by staying silent, and `build_append` clamps it.)
     fn check_progress(&self, core: &Core) {
         let last = core.log().last_index();
-        for &peer in self.voters.iter().filter(|&&v| v != self.id) {
-            let pr = core.progress(peer).expect("a leader tracks every voter");
+        for peer in core.configuration().members().into_iter().filter(|&v| v != self.id) {
+            let pr = core.progress(peer).expect("a leader tracks every member");
             assert!(pr.match_index <= last, "{peer}'s match index {} beyond the log", pr.match_index);
             assert!(pr.match_index < pr.next_index, "{peer}'s next index is not past its match index");
         }
