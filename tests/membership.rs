@@ -368,3 +368,38 @@ fn the_configuration_is_recovered_from_the_log_and_carried_in_snapshots() {
     assert_eq!(snapshot.meta.config.learners, [NodeId(7)].into_iter().collect());
     assert_eq!(snapshot.meta.config.addresses.get(&NodeId(7)).map(String::as_str), Some("n7"));
 }
+
+#[test]
+fn every_original_member_is_replaced_and_the_cluster_goes_on() {
+    let mut net = Net::new(3);
+    for id in [4u64, 5, 6] {
+        net.boot_joining(id, &[1, 2, 3]);
+        net.node(1).add_node(NodeId(id), format!("n{id}")).unwrap();
+        net.settle(1);
+        assert!(members(net.node(1)).contains(&NodeId(id)), "{id} added");
+    }
+    assert_eq!(members(net.node(1)), ids(&[1, 2, 3, 4, 5, 6]));
+    for id in [2u64, 3] {
+        net.node(1).remove_node(NodeId(id)).unwrap();
+        net.settle(1);
+    }
+    // The leader removes itself last, and steps down once that commits.
+    net.node(1).remove_node(NodeId(1)).unwrap();
+    net.settle(1);
+    assert_eq!(net.node(1).state(), NodeState::Follower);
+    assert_eq!(members(net.node(4)), ids(&[4, 5, 6]));
+    // The new members elect a leader among themselves and commit.
+    net.clock.advance(1_000);
+    let requests = net.node(4).start_election();
+    assert_eq!(requests.len(), 2, "nodes 5 and 6 are asked");
+    for (peer, req) in [5u64, 6].into_iter().zip(requests) {
+        let resp = net.node(peer).handle_request_vote(req);
+        net.node(4).handle_vote_response(NodeId(peer), resp);
+    }
+    assert!(net.node(4).is_leader());
+    net.settle(4);
+    let index = net.node(4).propose(Command::new(b"new cluster".to_vec())).unwrap();
+    net.settle(4);
+    assert!(net.commit(4) >= index);
+    assert!(net.commit(6) >= index);
+}
