@@ -124,11 +124,21 @@ impl Checker {
         self.committed.get(pos as usize).map(|(t, _)| *t)
     }
 
-    /// Checks a running node after an event.
-    pub fn check_node(&mut self, id: NodeId, core: &impl NodeView) -> Result<(), Violation> {
+    /// Checks a running node after an event. `vote_durable`: its disk holds its current
+    /// term and its vote for itself. A leader counts as one (for election safety, the quorum
+    /// that elected it, leader completeness) once it does: a single voter wins its election
+    /// at once, before its vote is written, and one that crashes before the write was never
+    /// a leader anyone could see (nothing it sends leaves before the write), though another
+    /// may then be elected in that term.
+    pub fn check_node(
+        &mut self,
+        id: NodeId,
+        core: &impl NodeView,
+        vote_durable: bool,
+    ) -> Result<(), Violation> {
         let before = self.seen.get(&id).copied();
         self.check_monotonic(id, core)?;
-        if core.state() == NodeState::Leader {
+        if core.state() == NodeState::Leader && vote_durable {
             self.check_leader(id, core)?;
         }
         // The committed prefix only needs checking when the commit index moved (or the node

@@ -348,7 +348,11 @@ impl Sim {
         let node = &self.nodes[&id];
         let core = node.core.as_ref().expect("up");
         let before = self.checker.committed_index();
-        if let Err(v) = self.checker.check_node(id, &crate::view::WithStorage { core, log: &node.log }) {
+        let hs = node.disk.durable_hard_state();
+        let vote_durable = hs.term == core.term() && hs.vote == Some(id);
+        if let Err(v) =
+            self.checker.check_node(id, &crate::view::WithStorage { core, log: &node.log }, vote_durable)
+        {
             self.fail(FailureKind::Safety, v);
             return;
         }
