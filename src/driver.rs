@@ -99,6 +99,11 @@ pub struct Pipeline {
     durable: u64,
     /// A sync was asked of the store and has not completed.
     syncing: bool,
+    /// The highest position a batch waiting (or since completed) must reach: a sync asked
+    /// for the oldest batch covers every write so far. Kept as batches are queued, since
+    /// positions never decrease, so that asking costs nothing however many batches wait (a
+    /// scan of the queue on each step made a node with thousands waiting quadratic).
+    highest_sync_to: u64,
 }
 
 impl Pipeline {
@@ -137,7 +142,7 @@ impl Pipeline {
                     Self::complete(batch, core, net, apply)?;
                     completed = true;
                 } else {
-                    self.waiting.push_back(batch);
+                    self.queue(batch);
                 }
             }
             while let Some(batch) = self.next_durable(store)? {
@@ -148,6 +153,14 @@ impl Pipeline {
                 return Ok(());
             }
         }
+    }
+
+    /// Queues a batch to complete once durable.
+    fn queue(&mut self, batch: Batch) {
+        if let Some(to) = batch.sync_to {
+            self.highest_sync_to = self.highest_sync_to.max(to);
+        }
+        self.waiting.push_back(batch);
     }
 
     /// Whether a write that must reach `sync_to` is durable now, asking the store for a sync
@@ -194,7 +207,7 @@ impl Pipeline {
     ) -> RaftResult<()> {
         while core.has_ready() {
             let batch = self.take_one(core, store, net)?;
-            self.waiting.push_back(batch);
+            self.queue(batch);
         }
         Ok(())
     }
@@ -236,7 +249,7 @@ impl Pipeline {
     pub fn next_durable(&mut self, store: &mut impl LogStore) -> RaftResult<Option<Batch>> {
         let Some(front) = self.waiting.front() else { return Ok(None) };
         if front.sync_to.is_some_and(|to| to > self.durable) {
-            let last = self.waiting.iter().filter_map(|w| w.sync_to).max();
+            let last = Some(self.highest_sync_to);
             if !self.durable_now(last, store)? {
                 return Ok(None);
             }
