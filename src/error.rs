@@ -64,6 +64,13 @@ pub enum RaftError {
         /// The limit.
         limit: u64,
     },
+    /// A fencing token from an earlier term than this node's: its leader has been deposed.
+    #[error("the fencing token is from an earlier term than the current one")]
+    StaleTerm,
+    /// A fencing token that no leader this node knows of issued: from a term the node has
+    /// not reached, or, on the leader of its term, with a sequence above any it issued.
+    #[error("invalid fencing token: {0}")]
+    InvalidFencingToken(String),
     /// A membership change is already in progress (a joint configuration, a configuration
     /// entry not yet committed, or a new leader whose term has not committed an entry yet):
     /// retry once it completes.

@@ -23,6 +23,7 @@ use crate::config::RaftConfig;
 use crate::core::{Core, Input};
 use crate::driver::{Apply, PersistenceStore, Pipeline};
 use crate::error::{RaftError, RaftResult};
+use crate::fencing::FencingToken;
 use crate::log::{Command, EntryKind, LogEntry};
 use crate::membership::MembershipChange;
 use crate::message::{
@@ -574,6 +575,26 @@ impl RaftNode {
     /// The latest snapshot (taken here or installed from a leader).
     pub fn latest_snapshot(&self) -> Option<Snapshot> {
         self.read(|core| core.snapshot().cloned())
+    }
+
+    // ----- Fencing tokens ----------------------------------------------------------------
+
+    /// Issue a new fencing token for the current leader term: the full 64-bit term and a
+    /// sequence number that grows with each token of the term, so tokens grow from one
+    /// leader to the next and within a leader's term. Returns None if the node is not the
+    /// current leader.
+    pub fn issue_fencing_token(&self) -> Option<FencingToken> {
+        let mut inner = self.lock_inner().ok()?;
+        inner.core.issue_fencing_token()
+    }
+
+    /// Validate that `token` is not stale relative to the current Raft term. Returns Ok(())
+    /// if the token's term matches the current Raft term; [`RaftError::StaleTerm`] if the
+    /// token predates it; [`RaftError::InvalidFencingToken`] for a token no leader issued (a
+    /// term this node has not reached, sequence 0, or, on the leader, a sequence above any
+    /// it issued).
+    pub fn validate_fencing_token(&self, token: &FencingToken) -> RaftResult<()> {
+        self.read(|core| core.validate_fencing_token(token))
     }
 
     // ----- Membership --------------------------------------------------------------------

@@ -106,6 +106,7 @@ impl Core {
         assert_eq!(self.vote, Some(self.id), "a leader voted for itself");
         self.role = Role::Leader;
         self.leader = Some(self.id);
+        self.fencing_sequence = 0;
         self.stats.leaderships += 1;
         let last = self.log.last_index();
         self.tracker.start_replication(last);

@@ -173,3 +173,46 @@ impl Core {
         }
     }
 }
+
+impl Core {
+    // ----- Fencing tokens --------------------------------------------------------------
+
+    /// Issues the next fencing token of this leader's term: the full term and a sequence
+    /// number that grows with each token (see [`crate::fencing`]). `None` when this node does
+    /// not lead.
+    pub fn issue_fencing_token(&mut self) -> Option<crate::fencing::FencingToken> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        self.fencing_sequence += 1;
+        Some(crate::fencing::FencingToken { term: self.term, sequence: self.fencing_sequence })
+    }
+
+    /// Checks a fencing token against this node's term: one of an earlier term is
+    /// [`RaftError::StaleTerm`] (its leader has been deposed); one of a term this node has
+    /// not reached, or, on the leader of the token's term, one with a sequence above any it
+    /// issued, is [`RaftError::InvalidFencingToken`] (no leader issued it).
+    pub fn validate_fencing_token(&self, token: &crate::fencing::FencingToken) -> RaftResult<()> {
+        if token.term < self.term {
+            return Err(RaftError::StaleTerm);
+        }
+        if token.sequence == 0 {
+            return Err(RaftError::InvalidFencingToken(format!(
+                "token {token} has sequence 0, which no leader issues"
+            )));
+        }
+        if token.term > self.term {
+            return Err(RaftError::InvalidFencingToken(format!(
+                "token {token} is from term {}, which this node (in term {}) has not reached",
+                token.term, self.term
+            )));
+        }
+        if self.role == Role::Leader && token.sequence > self.fencing_sequence {
+            return Err(RaftError::InvalidFencingToken(format!(
+                "token {token} has a sequence above the {} this leader issued in its term",
+                self.fencing_sequence
+            )));
+        }
+        Ok(())
+    }
+}

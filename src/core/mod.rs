@@ -235,6 +235,8 @@ pub struct Core {
     /// This node has been a member of a configuration in force here (a joining node is not,
     /// until the leader adds it).
     was_member: bool,
+    /// The last fencing token sequence issued in the current term (as leader); 0: none.
+    fencing_sequence: u64,
 }
 
 impl Core {
@@ -303,6 +305,7 @@ impl Core {
             outgoing: BTreeMap::new(),
             incoming: None,
             was_member: applied_config.is_member(id),
+            fencing_sequence: 0,
             applied_config,
         };
         core.hard_state_handed_out.commit = core.log.committed();
