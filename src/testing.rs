@@ -77,19 +77,7 @@ impl Cluster {
             let mut config = RaftConfig::new(id, ids.clone());
             adjust(&mut config);
             cluster.configs.insert(id, config);
-            let (core, log) = cluster.boot(id, &DurableState::default(), 0);
-            cluster.nodes.insert(
-                id,
-                TestNode {
-                    core,
-                    disk: DurableState::default(),
-                    log,
-                    applied: Vec::new(),
-                    up: true,
-                    restarts: 0,
-                    pipeline: Pipeline::new(),
-                },
-            );
+            cluster.start_empty(id);
         }
         cluster
     }
@@ -102,6 +90,11 @@ impl Cluster {
         let voters: Vec<NodeId> = self.nodes.values().next().expect("a node").core.voters().to_vec();
         let config = RaftConfig { node_id: id, voters, joining: true, rng_seed: id.0, ..first };
         self.configs.insert(id, config);
+        self.start_empty(id);
+    }
+
+    /// Starts node `id` (configured already) with an empty disk.
+    fn start_empty(&mut self, id: NodeId) {
         let (core, log) = self.boot(id, &DurableState::default(), 0);
         let node = TestNode {
             core,

@@ -19,11 +19,7 @@ impl Core {
             self.stats.dropped_invalid += 1;
             return;
         }
-        if self.role != Role::Follower || self.leader != Some(from) {
-            self.become_follower(self.term, Some(from));
-        }
-        self.leader_contact = Some(self.now);
-        self.reset_election_timer();
+        self.follow(from);
         match self.log.try_append_owned(req.prev_log_index, req.prev_log_term, req.entries) {
             Ok(proved) => {
                 self.log.commit_to(req.leader_commit.min(proved));
@@ -40,6 +36,16 @@ impl Core {
                 self.stats.dropped_invalid += 1;
             }
         }
+    }
+
+    /// A request from `from`, the leader of this node's term: follow it, and restart the
+    /// election timer (it is alive).
+    pub(super) fn follow(&mut self, from: NodeId) {
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(self.term, Some(from));
+        }
+        self.leader_contact = Some(self.now);
+        self.reset_election_timer();
     }
 
     /// Where the leader should look next after a mismatch at `prev`: the start of our

@@ -254,11 +254,7 @@ impl Core {
             self.stats.dropped_invalid += 1;
             return;
         }
-        if self.role != Role::Follower || self.leader != Some(from) {
-            self.become_follower(self.term, Some(from));
-        }
-        self.leader_contact = Some(self.now);
-        self.reset_election_timer();
+        self.follow(from);
         if req.last_included_index <= self.log.committed() {
             // Everything the snapshot stands for is committed here already.
             if self.incoming.as_ref().is_some_and(|i| i.index() <= self.log.committed()) {

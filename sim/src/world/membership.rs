@@ -10,24 +10,13 @@ use quorate::membership::MembershipChange;
 const MAX_NODE_ID: u64 = 12;
 
 impl Sim {
-    /// The running leader of the highest term, if any.
-    fn current_leader(&self) -> Option<NodeId> {
-        self.nodes
-            .values()
-            .filter(|n| !n.paused)
-            .filter_map(|n| n.core.as_ref().map(|c| (n.id, c)))
-            .filter(|(_, c)| c.state() == NodeState::Leader)
-            .max_by_key(|(_, c)| c.term())
-            .map(|(id, _)| id)
-    }
-
     pub(super) fn on_membership(&mut self) {
         if !self.faults_on {
             return;
         }
         let d = self.next_fault_delay(self.params.membership_every_ms);
         self.schedule(d, Event::Membership);
-        let Some(leader) = self.current_leader() else { return };
+        let Some(leader) = self.leader() else { return };
         let config = self.nodes[&leader].core.as_ref().expect("running").configuration().clone();
         let voters: Vec<NodeId> = config.voters.iter().copied().collect();
         let next_id = self.max_node_id() + 1;
