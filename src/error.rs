@@ -71,6 +71,13 @@ pub enum RaftError {
     /// not reached, or, on the leader of its term, with a sequence above any it issued.
     #[error("invalid fencing token: {0}")]
     InvalidFencingToken(String),
+    /// The leader is handing leadership over and takes no proposal meanwhile: retry at the
+    /// new leader (or here, if the transfer is given up).
+    #[error("leadership is being handed to {to}")]
+    LeadershipTransferInProgress {
+        /// The transfer's target.
+        to: NodeId,
+    },
     /// A membership change is already in progress (a joint configuration, a configuration
     /// entry not yet committed, or a new leader whose term has not committed an entry yet):
     /// retry once it completes.

@@ -23,6 +23,16 @@ pub struct RequestVoteRequest {
     pub pre_vote: bool,
 }
 
+/// The leader tells the target of a leadership transfer, now as up to date as itself, to
+/// campaign at once (Raft dissertation §3.10).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeoutNowRequest {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader.
+    pub leader_id: NodeId,
+}
+
 /// The answer to a [`RequestVoteRequest`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestVoteResponse {
@@ -143,6 +153,11 @@ pub enum Payload {
     InstallSnapshot(InstallSnapshotRequest),
     /// An answer to a chunk of a snapshot.
     InstallSnapshotResponse(InstallSnapshotResponse),
+    /// Campaign now: the leader hands leadership over.
+    TimeoutNow(TimeoutNowRequest),
+    /// A vote request of an election the leader asked for (leadership transfer, Raft
+    /// dissertation §3.10): voters grant it even while they hear from a leader.
+    TransferVote(RequestVoteRequest),
 }
 
 impl Payload {
@@ -155,6 +170,8 @@ impl Payload {
             Payload::AppendEntriesResponse(m) => m.term,
             Payload::InstallSnapshot(m) => m.term,
             Payload::InstallSnapshotResponse(m) => m.term,
+            Payload::TimeoutNow(m) => m.term,
+            Payload::TransferVote(m) => m.term,
         }
     }
 
@@ -169,6 +186,8 @@ impl Payload {
             Payload::AppendEntriesResponse(_) => "AppendEntriesResponse",
             Payload::InstallSnapshot(_) => "InstallSnapshot",
             Payload::InstallSnapshotResponse(_) => "InstallSnapshotResponse",
+            Payload::TimeoutNow(_) => "TimeoutNow",
+            Payload::TransferVote(_) => "TransferVote",
         }
     }
 }

@@ -374,6 +374,10 @@ fn describe(m: &Message) -> String {
             r.last_log_index,
             if r.success { String::new() } else { format!(" hint={}", r.conflict_index) }
         ),
+        Payload::TimeoutNow(r) => format!("TimeoutNow term={}", r.term),
+        Payload::TransferVote(r) => {
+            format!("TransferVote term={} last={}/{}", r.term, r.last_log_index, r.last_log_term)
+        }
         Payload::InstallSnapshot(r) => format!(
             "Snap term={} snap={}/{} offset={} len={} of={}{}",
             r.term,

@@ -841,7 +841,20 @@ impl Checks {
         assert_eq!(msg.from, self.id, "a message not from the node: {msg:?}");
         assert_ne!(msg.to, self.id, "a message to the node itself: {msg:?}");
         match &msg.payload {
-            Payload::RequestVote(req) => {
+            Payload::TimeoutNow(req) => {
+                assert_eq!(core.state(), NodeState::Leader, "a non-leader told a node to campaign: {msg:?}");
+                assert_eq!(
+                    (req.term, req.leader_id),
+                    (core.term(), self.id),
+                    "TimeoutNow misstates term or leader"
+                );
+                assert_eq!(
+                    core.leadership_transfer(),
+                    Some(msg.to),
+                    "TimeoutNow to other than the transfer's target"
+                );
+            }
+            Payload::RequestVote(req) | Payload::TransferVote(req) => {
                 assert!(core.voters().contains(&msg.to), "a vote request to a non-voter: {msg:?}");
                 assert_eq!(req.candidate_id, self.id, "a vote request for someone else: {msg:?}");
                 let last = (core.log().last_index(), core.log().last_term());

@@ -27,6 +27,7 @@ impl Core {
         self.leader = leader;
         self.tracker.stop_replication();
         self.stop_snapshot_transfers();
+        self.transfer = None;
         self.tracker.reset_votes();
         if restart_timer {
             self.reset_election_timer();
@@ -44,6 +45,13 @@ impl Core {
 
     /// Becomes a candidate in a new term and asks for votes (paper §5.2).
     pub(super) fn campaign(&mut self) {
+        self.campaign_for(false);
+    }
+
+    /// A real election (no pre-vote); with `transfer`, one the leader asked for
+    /// ([`Payload::TimeoutNow`]), whose vote requests voters grant even inside a leader
+    /// lease.
+    pub(super) fn campaign_for(&mut self, transfer: bool) {
         if !self.can_campaign() {
             return;
         }
@@ -54,14 +62,14 @@ impl Core {
         self.tracker.reset_votes();
         self.stats.elections += 1;
         self.reset_election_timer();
-        tracing::debug!(node = %self.id, term = %self.term, "candidate");
-        self.request_votes(false);
+        tracing::debug!(node = %self.id, term = %self.term, transfer, "candidate");
+        self.request_votes_for(false, transfer);
     }
 
-    /// Only a voter campaigns, and only below [`MAX_TERM`]: peers drop messages above it, and
-    /// a term that high can only come from a corrupt disk. It is a dead end, never a panic.
     /// Whether this node may start an election: it votes in its latest configuration, or
-    /// that configuration has not committed and it votes in the one before. A leader that
+    /// that configuration has not committed and it votes in the one before; and its term is
+    /// below [`MAX_TERM`] (peers drop messages above it, and a term that high can only come
+    /// from a corrupt disk: a dead end, never a panic). A leader that
     /// removed itself and crashed before its C_new reached anyone may hold the only copy of
     /// it: the others, still joint, need its vote and cannot outvote its longer log, so it
     /// must be able to campaign (counting votes by C_new) until C_new commits.
@@ -75,6 +83,10 @@ impl Core {
 
     /// Counts its own vote and sends a (pre-)vote request to every other voter.
     pub(super) fn request_votes(&mut self, pre_vote: bool) {
+        self.request_votes_for(pre_vote, false);
+    }
+
+    fn request_votes_for(&mut self, pre_vote: bool, transfer: bool) {
         self.tracker.record_vote(self.id, true);
         if self.tracker.tally() == VoteResult::Won {
             self.on_election_won();
@@ -89,7 +101,14 @@ impl Core {
         };
         let peers: Vec<NodeId> = self.voters().iter().copied().filter(|&v| v != self.id).collect();
         for peer in peers {
-            self.send(peer, Payload::RequestVote(request.clone()));
+            self.send(
+                peer,
+                if transfer {
+                    Payload::TransferVote(request.clone())
+                } else {
+                    Payload::RequestVote(request.clone())
+                },
+            );
         }
     }
 

@@ -216,3 +216,60 @@ impl Core {
         Ok(())
     }
 }
+
+impl Core {
+    // ----- Leadership transfer -----------------------------------------------------------
+
+    /// Hands leadership to `to` (shorthand for [`Core::step`] with
+    /// [`Input::TransferLeadership`]): refused with [`RaftError::NodeNotMember`] when `to`
+    /// does not vote, and [`RaftError::NotLeader`] on a follower; nothing happens when `to`
+    /// is this node.
+    pub fn transfer_leadership(&mut self, to: NodeId) -> RaftResult<()> {
+        self.step(Input::TransferLeadership { to }).map(drop)
+    }
+
+    /// The target of the leadership transfer in progress, if any.
+    pub fn leadership_transfer(&self) -> Option<NodeId> {
+        self.transfer.map(|t| t.to)
+    }
+
+    pub(super) fn transfer_leadership_now(&mut self, to: NodeId) -> RaftResult<()> {
+        self.ensure_leader()?;
+        if to == self.id {
+            return Ok(());
+        }
+        if !self.tracker.config().is_voter(to) {
+            return Err(RaftError::NodeNotMember { node_id: to });
+        }
+        match self.transfer {
+            Some(t) if t.to == to => {
+                // Asked again: tell it again once it is up to date.
+                self.transfer = Some(Transfer { told: false, ..t });
+            }
+            _ => {
+                let deadline = self.now + self.config.election_timeout_max_ms;
+                tracing::debug!(node = %self.id, %to, term = %self.term, "handing leadership over");
+                self.transfer = Some(Transfer { to, deadline, told: false });
+            }
+        }
+        self.maybe_tell_transfer_target();
+        if self.transfer.is_some_and(|t| !t.told) {
+            self.maybe_send_append(to, true);
+        }
+        Ok(())
+    }
+
+    /// Tells the transfer's target to campaign once it holds the leader's whole log.
+    pub(super) fn maybe_tell_transfer_target(&mut self) {
+        let Some(t) = self.transfer.filter(|t| !t.told) else { return };
+        if self.role != Role::Leader {
+            return;
+        }
+        let caught_up = self.tracker.progress(t.to).is_some_and(|p| p.match_index == self.log.last_index());
+        if caught_up {
+            self.transfer = Some(Transfer { told: true, ..t });
+            let req = crate::message::TimeoutNowRequest { term: self.term, leader_id: self.id };
+            self.send(t.to, Payload::TimeoutNow(req));
+        }
+    }
+}

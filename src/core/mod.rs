@@ -161,6 +161,24 @@ pub enum Input {
     /// The leader leaves the joint configuration now, if its entry has committed (the
     /// seed's `commit_membership_change`; the leader also does it on its own).
     LeaveJoint,
+    /// The leader hands leadership to the voter `to` (Raft dissertation §3.10): it stops
+    /// taking proposals, brings `to` up to date, then tells it to campaign at once
+    /// ([`Payload::TimeoutNow`]); if `to` has not won within an election timeout, the leader
+    /// takes proposals again. Asking again for the same target sends the word again once it
+    /// is up to date.
+    TransferLeadership {
+        /// The voter to hand leadership to.
+        to: NodeId,
+    },
+}
+
+/// A leadership transfer in progress: its target, when it is given up, and whether the
+/// target was told to campaign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Transfer {
+    to: NodeId,
+    deadline: u64,
+    told: bool,
 }
 
 /// The role, with the pre-candidate phase made explicit.
@@ -237,6 +255,8 @@ pub struct Core {
     was_member: bool,
     /// The last fencing token sequence issued in the current term (as leader); 0: none.
     fencing_sequence: u64,
+    /// The leader's leadership transfer in progress.
+    transfer: Option<Transfer>,
 }
 
 impl Core {
@@ -306,6 +326,7 @@ impl Core {
             incoming: None,
             was_member: applied_config.is_member(id),
             fencing_sequence: 0,
+            transfer: None,
             applied_config,
         };
         core.hard_state_handed_out.commit = core.log.committed();
@@ -503,6 +524,7 @@ impl Core {
                 self.change_membership_now(change, through_learner).map(Some)
             }
             Input::LeaveJoint => self.leave_joint_now(),
+            Input::TransferLeadership { to } => self.transfer_leadership_now(to).map(|()| None),
         };
         self.sync_config();
         self.check_invariants();
@@ -555,6 +577,9 @@ impl Core {
 
     fn append_proposal(&mut self, command: Command) -> RaftResult<LogIndex> {
         self.ensure_leader()?;
+        if let Some(t) = self.transfer {
+            return Err(RaftError::LeadershipTransferInProgress { to: t.to });
+        }
         let bytes = command.data.len() as u64;
         if bytes > self.config.max_command_bytes {
             return Err(RaftError::CommandTooLarge { bytes, limit: self.config.max_command_bytes });
@@ -594,6 +619,10 @@ impl Core {
     }
 
     fn tick_leader(&mut self) {
+        if self.transfer.is_some_and(|t| self.now >= t.deadline) {
+            tracing::debug!(node = %self.id, term = %self.term, "leadership transfer given up");
+            self.transfer = None;
+        }
         if self.config.check_quorum && self.now >= self.check_quorum_deadline {
             self.check_quorum_deadline = self.now + self.config.election_timeout_min_ms;
             if !self.quorum_active() {
@@ -663,12 +692,25 @@ impl Core {
             Payload::AppendEntriesResponse(resp) => self.handle_append_response(msg.from, resp),
             Payload::InstallSnapshot(req) => self.handle_install_snapshot(msg.from, req),
             Payload::InstallSnapshotResponse(resp) => self.handle_snapshot_response(msg.from, resp),
+            Payload::TransferVote(req) => self.handle_vote_request(msg.from, req),
+            Payload::TimeoutNow(_) => {
+                // From the leader of this term, which hands leadership over.
+                if self.role == Role::Follower && self.leader == Some(msg.from) {
+                    tracing::debug!(node = %self.id, term = %self.term, "told to campaign by the leader");
+                    self.campaign_for(true);
+                }
+            }
         }
     }
 
     /// A message with a higher term. Returns false when it was fully handled here.
     fn on_higher_term(&mut self, msg: &Message) -> bool {
         match &msg.payload {
+            // An election the leader asked for: the lease does not hold it back.
+            Payload::TransferVote(_) => {
+                self.become_follower(msg.payload.term(), None);
+                true
+            }
             Payload::RequestVote(req) if req.pre_vote => {
                 // A pre-vote changes nobody's term. While a leader is known to be alive, refuse
                 // it so a node returning from a partition cannot disrupt (thesis §9.6).
@@ -708,13 +750,15 @@ impl Core {
                 self.send(msg.from, Payload::AppendEntriesResponse(resp));
             }
             Payload::RequestVote(req) => self.reject_vote(msg.from, req.pre_vote),
+            Payload::TransferVote(_) => self.reject_vote(msg.from, false),
             Payload::InstallSnapshot(req) => {
                 let resp = self.snapshot_response(&req, 0, false);
                 self.send(msg.from, Payload::InstallSnapshotResponse(resp));
             }
             Payload::RequestVoteResponse(_)
             | Payload::AppendEntriesResponse(_)
-            | Payload::InstallSnapshotResponse(_) => {}
+            | Payload::InstallSnapshotResponse(_)
+            | Payload::TimeoutNow(_) => {}
         }
     }
 

@@ -94,6 +94,7 @@ impl Core {
                 if self.log.config().learners.contains(&from) {
                     self.maybe_promote_learner();
                 }
+                self.maybe_tell_transfer_target();
             }
         } else {
             // A rejection names the prev index of a request this leader sent: one beyond
