@@ -558,3 +558,22 @@ fn a_snapshot_the_follower_has_committed_already_is_acknowledged_without_a_trans
     assert_eq!(core.log().snapshot_point(), SnapshotPoint::default(), "nothing installed");
     assert_eq!(core.log().last_index(), LogIndex(5), "the log is kept");
 }
+
+/// Found by the simulator (swarm seed 44700, a storm of 20 million events): a follower whose
+/// log was compacted past where the leader's AppendEntries started rejected it (the entry
+/// before was compacted away), and the leader backed off to the same point again and again.
+#[test]
+fn a_request_starting_inside_the_snapshot_is_acknowledged_up_to_the_snapshot_point() {
+    let durable = DurableState {
+        hard_state: HardState { term: Term(1), vote: None, commit: LogIndex(5) },
+        entries: log_of(&[1, 1, 1, 1, 1, 1]),
+        latest_snapshot: Some(snapshot_at(5, 1)),
+        ..DurableState::default()
+    };
+    let mut follower = core_from(config(2, 3), durable);
+    assert_eq!(follower.log().snapshot_point().index, LogIndex(5));
+    let msgs = deliver(&mut follower, 1, append(1, 1, (3, 1), entries_from(4, &[1, 1, 1, 1]), 5));
+    let reply = append_reply(&msgs, 1);
+    assert!(reply.success, "no rejection of a prefix this node has committed");
+    assert_eq!(reply.match_index, LogIndex(5), "proved up to the snapshot point, no further");
+}

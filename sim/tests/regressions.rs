@@ -124,6 +124,15 @@ const REGRESSIONS: &[(u64, Scenario, &str)] = &[
          (fixed: the round goes on from its own cursor)",
     ),
     (
+        44700,
+        Scenario::Swarm,
+        "a message storm (20 million events): a follower had compacted its log past where the \
+         leader's AppendEntries started; it rejected them (the entry before was compacted \
+         away), the leader backed off to the same point, and with heavy duplication the \
+         rejections multiplied (fixed: a request that starts inside the follower's snapshot is \
+         acknowledged up to the snapshot point)",
+    ),
+    (
         1112,
         Scenario::Crashes,
         "liveness: a follower was receiving a snapshot at a high index from a leader that then \

@@ -20,6 +20,18 @@ impl Core {
             return;
         }
         self.follow(from);
+        let start = self.log.snapshot_point().index;
+        if req.prev_log_index < start {
+            // The request starts inside what this node's snapshot stands for: those entries
+            // are committed here, so the leader holds the very same ones (leader
+            // completeness). Say so, up to the snapshot point, and the leader goes on from
+            // there; rejecting would send it back to a point this log no longer holds, over
+            // and over (swarm seed 44700: a storm).
+            let proved = start.min(req.last_index());
+            let resp = self.append_response(true, proved, None);
+            self.send(from, Payload::AppendEntriesResponse(resp));
+            return;
+        }
         match self.log.try_append_owned(req.prev_log_index, req.prev_log_term, req.entries) {
             Ok(proved) => {
                 self.log.commit_to(req.leader_commit.min(proved));
