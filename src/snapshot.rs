@@ -151,8 +151,6 @@ pub struct SnapshotStreamer {
     /// transfer started), on the leader's clock.
     last_sent_at: u64,
     last_progress_at: u64,
-    /// Chunks sent, resends included.
-    chunks_sent: u64,
 }
 
 /// One chunk of a snapshot transfer.
@@ -177,7 +175,6 @@ impl SnapshotStreamer {
             sent_final: false,
             last_sent_at: now,
             last_progress_at: now,
-            chunks_sent: 0,
         }
     }
 
@@ -194,11 +191,6 @@ impl SnapshotStreamer {
     /// The next offset to send.
     pub fn next_offset(&self) -> u64 {
         self.next_offset
-    }
-
-    /// Chunks sent so far, resends included.
-    pub fn chunks_sent(&self) -> u64 {
-        self.chunks_sent
     }
 
     /// True once the final chunk was sent (and no answer asked for an earlier one since).
@@ -235,7 +227,6 @@ impl SnapshotStreamer {
         self.next_offset = end;
         self.sent_final = done;
         self.last_sent_at = now;
-        self.chunks_sent += 1;
         Some(SnapshotChunk { offset, data, done })
     }
 
