@@ -52,11 +52,12 @@ impl LogStore for Discard {
     }
 }
 
-/// How many entries and payload bytes were applied.
+/// How many entries and payload bytes were applied, and the reads served.
 #[derive(Default)]
 struct Applied {
     entries: u64,
     bytes: u64,
+    reads: Vec<quorate::ReadState>,
 }
 
 impl Apply for Applied {
@@ -74,7 +75,7 @@ impl Apply for Applied {
             |k: usize| data.get(8 * k..8 * k + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
         match (field(0), field(1)) {
             (Some(entries), Some(bytes)) if data.len() == 16 => {
-                *self = Applied { entries, bytes };
+                *self = Applied { entries, bytes, reads: std::mem::take(&mut self.reads) };
                 Ok(())
             }
             _ => Err(quorate::RaftError::StateMachineError {
@@ -82,6 +83,10 @@ impl Apply for Applied {
                 message: "a snapshot of the counters is 16 bytes".into(),
             }),
         }
+    }
+
+    fn read(&mut self, state: quorate::ReadState) {
+        self.reads.push(state);
     }
 }
 

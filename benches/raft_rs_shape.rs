@@ -64,6 +64,10 @@ impl Apply for Hashing {
     fn restore(&mut self, snapshot: &quorate::Snapshot) -> quorate::RaftResult<()> {
         unreachable!("the harness takes no snapshots, yet one was restored: {snapshot:?}")
     }
+
+    fn read(&mut self, state: quorate::ReadState) {
+        unreachable!("the harness asks no reads, yet one was served: {state:?}")
+    }
 }
 
 struct Node {

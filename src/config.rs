@@ -100,6 +100,19 @@ pub struct RaftConfig {
     /// A learner added by `add_node` is promoted to voter once its log is within this many
     /// entries of the leader's commit index (so that adding it never stalls commitment).
     pub learner_catch_up_entries: u64,
+    /// The leader serves [`crate::core::ReadKind::Lease`] reads locally while its lease
+    /// holds, and sends a leadership-check round every heartbeat to keep it. Safe only while
+    /// clocks keep to [`RaftConfig::max_clock_drift_ms`]; needs `check_quorum` (the
+    /// followers' side of the lease). Off by default: lease reads then go through a round,
+    /// like ReadIndex reads.
+    pub lease_reads: bool,
+    /// The most that two nodes' clocks may disagree in measuring one minimum election
+    /// timeout, in milliseconds: the leader's lease lasts the minimum election timeout
+    /// minus this, from when its confirming round was sent. A lease read is linearizable
+    /// only while this bound holds: a clock that runs slower than it allows (or stops, as a
+    /// paused virtual machine's does) can serve stale data. The lease must outlast a
+    /// heartbeat interval, so that the next round renews it before it runs out.
+    pub max_clock_drift_ms: u64,
 }
 
 /// Upper bound on [`RaftConfig::max_snapshot_transfers`].
@@ -137,6 +150,8 @@ impl RaftConfig {
             max_snapshot_transfers: 4,
             snapshot_transfer_timeout_ms: 10_000,
             learner_catch_up_entries: 100,
+            lease_reads: false,
+            max_clock_drift_ms: 50,
         }
     }
 
@@ -224,6 +239,20 @@ impl RaftConfig {
             || self.snapshot_transfer_timeout_ms > MAX_ELECTION_TIMEOUT_MS
         {
             return err(format!("snapshot_transfer_timeout_ms must be in 1..={MAX_ELECTION_TIMEOUT_MS}"));
+        }
+        if self.lease_reads {
+            if !self.check_quorum {
+                return err("lease_reads needs check_quorum: the followers' side of the lease".into());
+            }
+            let lease = self.election_timeout_min_ms.saturating_sub(self.max_clock_drift_ms);
+            if lease <= self.heartbeat_interval_ms {
+                return err(format!(
+                    "max_clock_drift_ms {} leaves a lease of {lease} ms (the minimum election timeout {} ms minus \
+                     the drift), not more than the heartbeat interval {} ms: the lease would run out before a \
+                     heartbeat renews it",
+                    self.max_clock_drift_ms, self.election_timeout_min_ms, self.heartbeat_interval_ms
+                ));
+            }
         }
         Ok(())
     }

@@ -13,7 +13,7 @@
 //! [`LogStore::sync`] with `Ok(false)` and, once the sync is done, the driver calls
 //! [`Pipeline::synced`] and drives it again.
 
-use crate::core::{Core, Input, Ready};
+use crate::core::{Core, Input, ReadState, Ready};
 use crate::error::RaftResult;
 use crate::log::LogEntry;
 use crate::log_source::{LogReadError, LogSource};
@@ -67,6 +67,11 @@ pub trait Apply {
     /// applied next follow `snapshot.meta.index`. An error stops the pipeline (the node
     /// cannot go on with a state machine it could not restore).
     fn restore(&mut self, snapshot: &Snapshot) -> RaftResult<()>;
+
+    /// Serves a read ([`crate::core::Core::read`]) once the batch's entries are applied:
+    /// with `Ok(index)`, the state machine has applied up to `index` at least, and the read
+    /// is answered from it now; with an error, the read failed and is answered with it.
+    fn read(&mut self, state: ReadState);
 }
 
 /// A batch written and waiting to complete: once it is durable, the driver sends its
@@ -84,6 +89,8 @@ pub struct Batch {
     /// A snapshot installed from the leader: the state machine is restored from it once
     /// the batch is durable, before anything else of the batch.
     pub restore: Option<Snapshot>,
+    /// Reads to serve once the batch's entries are applied.
+    pub read_states: Vec<ReadState>,
 }
 
 /// The driver pipeline of one node: the batches written and not yet completed.
@@ -186,13 +193,16 @@ impl Pipeline {
         net: &mut impl Transport,
         apply: &mut impl Apply,
     ) -> RaftResult<()> {
-        let Batch { messages_when_durable, committed_entries, last_entry, restore, .. } = batch;
+        let Batch { messages_when_durable, committed_entries, last_entry, restore, read_states, .. } = batch;
         if let Some(snapshot) = restore {
             apply.restore(&snapshot)?;
         }
         net.send_all(messages_when_durable);
         for run in committed_entries.runs() {
             apply.apply(run);
+        }
+        for state in read_states {
+            apply.read(state);
         }
         Self::acknowledge(core, last_entry, committed_entries.last().map(|e| e.index))
     }
@@ -231,7 +241,7 @@ impl Pipeline {
         let last_entry = ready.entries.last().map(|e| (e.index, e.term));
         let position = if ready.must_persist() { Some(store.write(&mut ready)?) } else { None };
         let restore = if ready.restore_state_machine { ready.snapshot.clone() } else { None };
-        let Ready { messages, messages_when_durable, committed_entries, must_sync, .. } = ready;
+        let Ready { messages, messages_when_durable, committed_entries, must_sync, read_states, .. } = ready;
         net.send_all(messages);
         Ok(Batch {
             sync_to: position.filter(|_| must_sync),
@@ -239,6 +249,7 @@ impl Pipeline {
             committed_entries,
             last_entry,
             restore,
+            read_states,
         })
     }
 
@@ -324,6 +335,9 @@ impl Apply for Vec<LogEntry> {
             message: "a list of entries cannot be restored from a snapshot".into(),
         })
     }
+
+    /// Nobody asks reads of a list of entries: a read is dropped.
+    fn read(&mut self, _state: ReadState) {}
 }
 
 /// An applier that drops the entries (a node whose state machine lives elsewhere), and
@@ -334,6 +348,9 @@ impl Apply for () {
     fn restore(&mut self, _snapshot: &Snapshot) -> RaftResult<()> {
         Ok(())
     }
+
+    /// The state machine lives elsewhere, and so do its reads: a read is dropped.
+    fn read(&mut self, _state: ReadState) {}
 }
 
 /// An in-memory disk: every write is durable at once (tests, fuzz targets, benches).

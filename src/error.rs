@@ -22,6 +22,16 @@ pub enum RaftError {
     /// A log does not have the shape the operation needs.
     #[error("log inconsistency: {0}")]
     LogInconsistency(String),
+    /// The operation did not complete in time (a read not confirmed within
+    /// [`crate::core::read_timeout_ms`]).
+    #[error("timed out")]
+    Timeout,
+    /// Too many reads wait at once ([`crate::core::MAX_PENDING_READS`]).
+    #[error("too many reads waiting (limit {limit})")]
+    TooManyPendingReads {
+        /// The limit.
+        limit: usize,
+    },
     /// The persistence backend failed; nothing that depended on the write was sent.
     #[error("storage error: {0}")]
     StorageError(String),

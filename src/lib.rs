@@ -125,7 +125,7 @@
 //! ```
 //! use quorate::driver::{Apply, Pipeline};
 //! use quorate::{Bytes, Command, Core, DurableState, EntryKind, Input, LogEntry, Message, NodeState, RaftConfig};
-//! use quorate::{RaftError, RaftResult, Snapshot};
+//! use quorate::{RaftError, RaftResult, ReadState, Snapshot};
 //! use std::collections::VecDeque;
 //!
 //! struct Node {
@@ -148,6 +148,9 @@
 //!     fn restore(&mut self, snapshot: &Snapshot) -> RaftResult<()> {
 //!         Err(RaftError::StateMachineError { index: snapshot.meta.index, message: "no snapshots here".into() })
 //!     }
+//!
+//!     /// Nobody asks this node for reads without the log (`Core::read`).
+//!     fn read(&mut self, _state: ReadState) {}
 //! }
 //!
 //! /// Handles every ready of `node`: persist, send, sync, send what waited, apply, acknowledge.
@@ -212,15 +215,16 @@ pub mod types;
 pub mod wal;
 
 pub use crate::config::RaftConfig;
-pub use crate::core::{Core, DurableState, HardState, Input, Ready};
+pub use crate::core::{Core, DurableState, HardState, Input, ReadKind, ReadPath, ReadState, Ready};
 pub use crate::error::{RaftError, RaftResult};
 pub use crate::fencing::FencingToken;
 pub use crate::log::{Command, EntryKind, LogEntry, SnapshotPoint};
 pub use crate::log_store::{Entries, EntryRuns};
 pub use crate::membership::{Configuration, MembershipChange};
 pub use crate::message::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, Message,
-    Payload, RequestVoteRequest, RequestVoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    LeaderCheck, LeaderCheckAck, Message, Payload, ReadIndexRequest, ReadIndexResponse, RequestVoteRequest,
+    RequestVoteResponse, TimeoutNowRequest,
 };
 pub use crate::node::RaftNode;
 pub use crate::snapshot::{Snapshot, SnapshotMeta, SnapshotPolicy, SnapshotStreamer};

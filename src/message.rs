@@ -138,6 +138,51 @@ pub struct InstallSnapshotResponse {
     pub installed: bool,
 }
 
+/// The leader asks its peers to confirm that it still leads: one round of the reads that
+/// do not go through the log (Raft dissertation §6.4). A peer of the leader's term takes it
+/// as a heartbeat (it restarts its election timer) and answers with the round's number, so
+/// that the leader knows which round each answer confirms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderCheck {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader.
+    pub leader_id: NodeId,
+    /// The round, numbered from 1 in each term.
+    pub round: u64,
+}
+
+/// The answer to a [`LeaderCheck`]: the peer follows the leader of `term`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderCheckAck {
+    /// The peer's term.
+    pub term: Term,
+    /// The round answered.
+    pub round: u64,
+}
+
+/// A follower asks the leader for a read index on behalf of a read it serves itself
+/// (follower reads, Raft dissertation §6.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadIndexRequest {
+    /// The follower's term.
+    pub term: Term,
+    /// The follower's number for the read, echoed in the answer.
+    pub id: u64,
+}
+
+/// The leader's answer to a [`ReadIndexRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadIndexResponse {
+    /// The leader's term.
+    pub term: Term,
+    /// The follower's number for the read.
+    pub id: u64,
+    /// The read index, confirmed by a quorum: the follower serves the read once it has
+    /// applied up to it. `None`: the node does not lead (or cannot take more reads).
+    pub index: Option<LogIndex>,
+}
+
 /// The payload of a [`Message`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Payload {
@@ -158,6 +203,14 @@ pub enum Payload {
     /// A vote request of an election the leader asked for (leadership transfer, Raft
     /// dissertation §3.10): voters grant it even while they hear from a leader.
     TransferVote(RequestVoteRequest),
+    /// The leader asks its peers to confirm that it still leads (reads).
+    LeaderCheck(LeaderCheck),
+    /// A peer confirms a [`LeaderCheck`] round.
+    LeaderCheckAck(LeaderCheckAck),
+    /// A follower asks the leader for a read index.
+    ReadIndex(ReadIndexRequest),
+    /// The leader answers a [`ReadIndexRequest`].
+    ReadIndexResponse(ReadIndexResponse),
 }
 
 impl Payload {
@@ -172,6 +225,10 @@ impl Payload {
             Payload::InstallSnapshotResponse(m) => m.term,
             Payload::TimeoutNow(m) => m.term,
             Payload::TransferVote(m) => m.term,
+            Payload::LeaderCheck(m) => m.term,
+            Payload::LeaderCheckAck(m) => m.term,
+            Payload::ReadIndex(m) => m.term,
+            Payload::ReadIndexResponse(m) => m.term,
         }
     }
 
@@ -188,6 +245,10 @@ impl Payload {
             Payload::InstallSnapshotResponse(_) => "InstallSnapshotResponse",
             Payload::TimeoutNow(_) => "TimeoutNow",
             Payload::TransferVote(_) => "TransferVote",
+            Payload::LeaderCheck(_) => "LeaderCheck",
+            Payload::LeaderCheckAck(_) => "LeaderCheckAck",
+            Payload::ReadIndex(_) => "ReadIndex",
+            Payload::ReadIndexResponse(_) => "ReadIndexResponse",
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct Progress {
     pub recent_active: bool,
     /// In the snapshot state: the last index of the snapshot being sent.
     pub pending_snapshot: LogIndex,
+    /// The highest leadership-check round (for reads, `core::read`) this follower
+    /// acknowledged in this term.
+    pub read_round: u64,
 }
 
 impl Progress {
@@ -52,6 +55,7 @@ impl Progress {
             sent_up_to: LogIndex(0),
             recent_active: false,
             pending_snapshot: LogIndex(0),
+            read_round: 0,
         }
     }
 

@@ -7,7 +7,7 @@
 
 use crate::codec::{self, FrameKind};
 use crate::config::RaftConfig;
-use crate::core::{Core, DurableState, Input, Ready};
+use crate::core::{Core, DurableState, Input, ReadState, Ready};
 use crate::driver::{Apply, LogStore, MemoryLog, Pipeline};
 use crate::error::{RaftError, RaftResult};
 use crate::log::{Command, EntryKind, LogEntry};
@@ -30,6 +30,9 @@ pub struct TestNode {
     pub log: MemoryLog,
     /// Normal entries applied, in order.
     pub applied: Vec<LogEntry>,
+    /// Reads served ([`Core::read`]), in order, each with how many normal entries had been
+    /// applied when it was served.
+    pub reads: Vec<(ReadState, usize)>,
     /// False while crashed.
     pub up: bool,
     restarts: u64,
@@ -101,6 +104,7 @@ impl Cluster {
             disk: DurableState::default(),
             log,
             applied: Vec::new(),
+            reads: Vec::new(),
             up: true,
             restarts: 0,
             pipeline: Pipeline::new(),
@@ -179,9 +183,9 @@ impl Cluster {
                 return;
             }
             let mut out = Vec::new();
-            let TestNode { core, disk, log, applied, pipeline, .. } = node;
+            let TestNode { core, disk, log, applied, reads, pipeline, .. } = node;
             pipeline
-                .drive(core, &mut TestStore { disk, log }, &mut out, &mut NormalEntries(applied))
+                .drive(core, &mut TestStore { disk, log }, &mut out, &mut NormalEntries(applied, Some(reads)))
                 .expect("an in-memory disk does not fail");
             for msg in out {
                 self.send(msg);
@@ -288,7 +292,9 @@ impl Cluster {
         node.pipeline.reset();
         node.applied.clear();
         if let Some(snapshot) = &node.disk.latest_snapshot {
-            NormalEntries(&mut node.applied).restore(snapshot).expect("a test node's own snapshot restores");
+            NormalEntries(&mut node.applied, None)
+                .restore(snapshot)
+                .expect("a test node's own snapshot restores");
         }
         node.up = true;
         node.restarts = generation;
@@ -316,7 +322,7 @@ impl LogStore for TestStore<'_> {
 }
 
 /// What a test node applies: the normal entries (no-ops skipped).
-struct NormalEntries<'a>(&'a mut Vec<LogEntry>);
+struct NormalEntries<'a>(&'a mut Vec<LogEntry>, Option<&'a mut Vec<(ReadState, usize)>>);
 
 impl Apply for NormalEntries<'_> {
     fn apply(&mut self, entries: &[LogEntry]) {
@@ -332,6 +338,12 @@ impl Apply for NormalEntries<'_> {
             })?;
         *self.0 = entries;
         Ok(())
+    }
+
+    fn read(&mut self, state: ReadState) {
+        if let Some(reads) = self.1.as_mut() {
+            reads.push((state, self.0.len()));
+        }
     }
 }
 

@@ -78,6 +78,16 @@ impl ProgressTracker {
         self.config.committed_index(|v| self.progress.get(&v).map_or(LogIndex(0), |p| p.match_index))
     }
 
+    /// The highest leadership-check round a quorum of voters acknowledged, `my_round` being
+    /// `me`'s own (the last it sent): the commit rule applied to rounds instead of indices.
+    pub fn confirmed_round(&self, me: NodeId, my_round: u64) -> u64 {
+        let acked = |v: NodeId| {
+            let round = if v == me { my_round } else { self.progress.get(&v).map_or(0, |p| p.read_round) };
+            LogIndex(round)
+        };
+        self.config.committed_index(acked).0.min(my_round)
+    }
+
     /// CheckQuorum (thesis §6.2): whether a quorum of voters, `me` included, was heard from
     /// since the last call; clears the marks for the next round.
     pub fn quorum_active(&mut self, me: NodeId) -> bool {

@@ -287,6 +287,10 @@ impl quorate::driver::Apply for Keep {
     fn restore(&mut self, snapshot: &quorate::Snapshot) -> quorate::RaftResult<()> {
         panic!("no snapshot is taken in this test, yet one was restored: {snapshot:?}")
     }
+
+    fn read(&mut self, state: quorate::ReadState) {
+        panic!("no read is asked in this test, yet one was served: {state:?}")
+    }
 }
 
 /// A payload is never copied from `propose` to `apply`: the driver's storage, the

@@ -375,6 +375,12 @@ fn describe(m: &Message) -> String {
             if r.success { String::new() } else { format!(" hint={}", r.conflict_index) }
         ),
         Payload::TimeoutNow(r) => format!("TimeoutNow term={}", r.term),
+        Payload::LeaderCheck(r) => format!("LeaderCheck term={} round={}", r.term, r.round),
+        Payload::LeaderCheckAck(r) => format!("LeaderCheckAck term={} round={}", r.term, r.round),
+        Payload::ReadIndex(r) => format!("ReadIndex term={} id={}", r.term, r.id),
+        Payload::ReadIndexResponse(r) => {
+            format!("ReadIndexResponse term={} id={} index={:?}", r.term, r.id, r.index)
+        }
         Payload::TransferVote(r) => {
             format!("TransferVote term={} last={}/{}", r.term, r.last_log_index, r.last_log_term)
         }

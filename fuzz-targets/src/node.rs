@@ -50,12 +50,12 @@ const START_MS: u64 = 1_000;
 
 /// The `request_vote` target: vote and pre-vote requests and their answers.
 pub fn request_vote(data: &[u8]) {
-    run(data, vote_payload, false);
+    run(data, vote_payload, false, false);
 }
 
 /// The `append_entries` target: AppendEntries (entries and heartbeats) and their answers.
 pub fn append_entries(data: &[u8]) {
-    run(data, append_payload, false);
+    run(data, append_payload, false, false);
 }
 
 /// The `install_snapshot` target: chunks of snapshots (whole ones in order, and hostile
@@ -64,13 +64,41 @@ pub fn append_entries(data: &[u8]) {
 /// node's own chunks, and AppendEntries to go on from a snapshot; the node also snapshots
 /// its own state, starts some runs from a durable snapshot, and sends snapshots on demand.
 pub fn install_snapshot(data: &[u8]) {
-    run(data, snapshot_payload, true);
+    run(data, snapshot_payload, true, false);
+}
+
+/// The `reads` target: reads without the log (ReadIndex, lease and follower reads, on a
+/// node with lease reads on or off), the leadership checks and read-index messages of both
+/// sides, hostile ones among them (answers to rounds never sent, read indexes from a
+/// non-leader), mixed with AppendEntries so that commitment moves. Every read served must
+/// come after its entries were applied.
+pub fn reads(data: &[u8]) {
+    run(data, read_payload, false, true);
+}
+
+fn read_payload(u: &mut Unstructured<'_>, from: NodeId, core: &Core) -> Result<Payload> {
+    use quorate::message::{LeaderCheck, LeaderCheckAck, ReadIndexRequest, ReadIndexResponse};
+    let term = read_term(u, core.term())?;
+    Ok(match u.int_in_range(0..=9u8)? {
+        0 | 1 => {
+            let leader_id = if u.ratio(7, 8)? { from } else { read_peer(u, core)? };
+            Payload::LeaderCheck(LeaderCheck { term, leader_id, round: u.int_in_range(0..=9)? })
+        }
+        2 | 3 => Payload::LeaderCheckAck(LeaderCheckAck { term, round: u.int_in_range(0..=12)? }),
+        4 => Payload::ReadIndex(ReadIndexRequest { term, id: u.int_in_range(0..=5)? }),
+        5 => {
+            let index = if u.arbitrary()? { Some(read_index(u, core)?) } else { None };
+            Payload::ReadIndexResponse(ReadIndexResponse { term, id: u.int_in_range(0..=5)?, index })
+        }
+        6..=8 => return append_payload(u, from, core),
+        _ => return vote_payload(u, from, core),
+    })
 }
 
 /// Reads one message payload from `u`, for a message from `from` to the node `core`.
 type PayloadReader = fn(&mut Unstructured<'_>, NodeId, &Core) -> Result<Payload>;
 
-fn run(data: &[u8], payload: PayloadReader, snapshots: bool) {
+fn run(data: &[u8], payload: PayloadReader, snapshots: bool, reads: bool) {
     let mut u = Unstructured::new(data);
     let Ok(setup) = Setup::read(&mut u, snapshots) else { return };
     let mut harness = Harness::new(setup);
@@ -79,7 +107,7 @@ fn run(data: &[u8], payload: PayloadReader, snapshots: bool) {
         if u.is_empty() {
             break;
         }
-        let Ok(input) = read_input(&mut u, &harness, payload, snapshots) else { break };
+        let Ok(input) = read_input(&mut u, &harness, payload, snapshots, reads) else { break };
         harness.feed(input);
     }
 }
@@ -111,6 +139,9 @@ impl Setup {
         let mut config = RaftConfig::new(me, voters.clone());
         config.pre_vote = u.arbitrary()?;
         config.check_quorum = u.arbitrary()?;
+        // Lease reads where they are allowed (with check-quorum): derived from the draws
+        // above rather than drawn, so that the corpus's inputs keep their meaning.
+        config.lease_reads = config.check_quorum && config.pre_vote;
         config.max_entries_per_append = u.int_in_range(1..=8)?;
         config.max_inflight = u.int_in_range(1..=4)?;
         // The core's cache of its log, from no entry at all to every entry: derived from the
@@ -419,6 +450,7 @@ fn read_input(
     h: &Harness,
     payload: PayloadReader,
     snapshots: bool,
+    reads: bool,
 ) -> Result<Event> {
     let core = &h.core;
     let id = core.id();
@@ -431,6 +463,10 @@ fn read_input(
             let from = read_peer(u, core)?;
             let to = NodeId(u.arbitrary()?);
             Input::Message(Message { from, to, payload: payload(u, from, core)? })
+        }
+        190..=197 if reads => {
+            let kind = if u.arbitrary()? { quorate::ReadKind::Lease } else { quorate::ReadKind::ReadIndex };
+            Input::Read { ctx: u.arbitrary()?, kind }
         }
         190..=214 => Input::Tick { now: h.now + 4 * u64::from(u.arbitrary::<u8>()?) },
         215..=217 => Input::Clock { now: h.now + 4 * u64::from(u.arbitrary::<u8>()?) },
@@ -504,6 +540,16 @@ impl quorate::driver::Apply for Machine<'_> {
         );
         *self.applied = snapshot.meta.index;
         Ok(())
+    }
+
+    fn read(&mut self, state: quorate::ReadState) {
+        if let Ok(index) = state.result {
+            assert!(
+                index <= *self.applied,
+                "a read at {index} served with the state machine at {}",
+                self.applied
+            );
+        }
     }
 }
 
@@ -853,6 +899,45 @@ impl Checks {
                     Some(msg.to),
                     "TimeoutNow to other than the transfer's target"
                 );
+            }
+            Payload::LeaderCheck(req) => {
+                assert_eq!(core.state(), NodeState::Leader, "a non-leader checks its leadership: {msg:?}");
+                assert_eq!(
+                    (req.term, req.leader_id),
+                    (core.term(), self.id),
+                    "LeaderCheck misstates term or leader"
+                );
+                assert!(req.round >= 1, "a leadership check of round 0: {msg:?}");
+            }
+            Payload::LeaderCheckAck(ack) => {
+                assert_eq!(
+                    ack.term,
+                    core.term(),
+                    "a leadership-check answer without the node's term: {msg:?}"
+                );
+                if ack.term == core.term() {
+                    assert_ne!(core.state(), NodeState::Leader, "a leader confirmed another's leadership");
+                }
+            }
+            Payload::ReadIndex(req) => {
+                assert_eq!(req.term, core.term(), "a read-index request without the node's term: {msg:?}");
+                assert_eq!(core.leader(), Some(msg.to), "a read index asked of a node not followed: {msg:?}");
+                assert_eq!(
+                    core.state(),
+                    NodeState::Follower,
+                    "a read index asked by a non-follower: {msg:?}"
+                );
+            }
+            Payload::ReadIndexResponse(resp) => {
+                assert_eq!(resp.term, core.term(), "a read-index answer without the node's term: {msg:?}");
+                if let Some(index) = resp.index {
+                    assert_eq!(core.state(), NodeState::Leader, "a read index from a non-leader: {msg:?}");
+                    assert!(index <= core.log().committed(), "a read index beyond the commit index: {msg:?}");
+                    assert!(
+                        core.log().term(index).is_none_or(|t| t == core.term()),
+                        "a read index before the leader's term committed: {msg:?}"
+                    );
+                }
             }
             Payload::RequestVote(req) | Payload::TransferVote(req) => {
                 assert!(core.voters().contains(&msg.to), "a vote request to a non-voter: {msg:?}");

@@ -63,6 +63,11 @@ fn install_snapshot() {
 }
 
 #[test]
+fn reads() {
+    replay("reads");
+}
+
+#[test]
 fn decode_frame() {
     replay("decode_frame");
 }

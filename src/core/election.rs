@@ -16,6 +16,9 @@ impl Core {
     /// timer for ever, and the cluster would never elect a leader.
     pub(super) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
         let restart_timer = self.role == Role::Leader || leader.is_some();
+        if self.role != Role::Follower || self.leader != leader || term > self.term {
+            self.reads_on_role_change();
+        }
         if term > self.term {
             self.term = term;
             self.vote = None;
@@ -35,6 +38,7 @@ impl Core {
     }
 
     pub(super) fn pre_campaign(&mut self) {
+        self.reads_on_role_change();
         self.role = Role::PreCandidate;
         self.leader = None;
         self.tracker.reset_votes();
@@ -55,6 +59,7 @@ impl Core {
         if !self.can_campaign() {
             return;
         }
+        self.reads_on_role_change();
         self.term = self.term.next();
         self.vote = Some(self.id);
         self.role = Role::Candidate;
@@ -123,6 +128,7 @@ impl Core {
     pub(super) fn become_leader(&mut self) {
         assert_eq!(self.role, Role::Candidate, "only a candidate becomes leader");
         assert_eq!(self.vote, Some(self.id), "a leader voted for itself");
+        self.reads_on_role_change();
         self.role = Role::Leader;
         self.leader = Some(self.id);
         self.fencing_sequence = 0;

@@ -132,6 +132,9 @@ impl Core {
         tracing::debug!(node = %self.id, ?config, "configuration in force");
         self.was_member |= config.is_member(self.id);
         self.applied_config = config;
+        if self.role == Role::Leader {
+            self.reads_on_config_change();
+        }
     }
 
     /// After the commit index moved, on a leader: C_old,new committed means C_new goes in;
@@ -268,6 +271,7 @@ impl Core {
         let caught_up = self.tracker.progress(t.to).is_some_and(|p| p.match_index == self.log.last_index());
         if caught_up {
             self.transfer = Some(Transfer { told: true, ..t });
+            self.forfeit_lease();
             let req = crate::message::TimeoutNowRequest { term: self.term, leader_id: self.id };
             self.send(t.to, Payload::TimeoutNow(req));
         }

@@ -28,10 +28,12 @@ use std::collections::BTreeMap;
 
 mod election;
 mod membership;
+mod read;
 mod ready;
 mod replication;
 mod snapshot;
 
+pub use read::{read_timeout_ms, ReadKind, ReadPath, ReadState, MAX_PENDING_READS};
 pub use ready::Ready;
 
 /// The highest term a message may carry. Terms grow by one an election, so no real cluster
@@ -170,6 +172,14 @@ pub enum Input {
         /// The voter to hand leadership to.
         to: NodeId,
     },
+    /// A linearizable read that does not go through the log (see [`Core::read`]): its
+    /// outcome comes as a [`ReadState`] with `ctx` in a later [`Ready`].
+    Read {
+        /// The caller's context for the read, handed back with its outcome.
+        ctx: u64,
+        /// How to serve it.
+        kind: ReadKind,
+    },
 }
 
 /// A leadership transfer in progress: its target, when it is given up, and whether the
@@ -257,6 +267,12 @@ pub struct Core {
     fencing_sequence: u64,
     /// The leader's leadership transfer in progress.
     transfer: Option<Transfer>,
+    /// Reads that do not go through the log.
+    reads: read::Reads,
+    /// With lease reads on, a restarted node grants no vote until this time: it may have
+    /// acknowledged a leader's round just before it crashed, and that leader's lease counts
+    /// on it.
+    vote_quarantine_until: u64,
 }
 
 impl Core {
@@ -291,6 +307,7 @@ impl Core {
         let tracker = ProgressTracker::new(log.config().quorum());
         let applied_config = log.config().clone();
         let id = config.node_id;
+        let (config_lease_reads, config_election_min) = (config.lease_reads, config.election_timeout_min_ms);
         let mut hs = durable.hard_state;
         if log.last_term() > hs.term {
             // A torn write kept entries of a newer term but lost the hard state written after
@@ -327,6 +344,8 @@ impl Core {
             was_member: applied_config.is_member(id),
             fencing_sequence: 0,
             transfer: None,
+            reads: read::Reads::default(),
+            vote_quarantine_until: if config_lease_reads { now + config_election_min } else { 0 },
             applied_config,
         };
         core.hard_state_handed_out.commit = core.log.committed();
@@ -473,6 +492,7 @@ impl Core {
             }
             Input::Clock { now } => {
                 self.now = self.now.max(now);
+                self.expire_reads();
                 Ok(None)
             }
             Input::Propose(command) => self.append_proposal(command).map(Some),
@@ -483,6 +503,7 @@ impl Core {
             Input::Heartbeat => {
                 if self.role == Role::Leader {
                     self.broadcast_heartbeat();
+                    self.reads_on_heartbeat();
                 }
                 Ok(None)
             }
@@ -525,6 +546,7 @@ impl Core {
             }
             Input::LeaveJoint => self.leave_joint_now(),
             Input::TransferLeadership { to } => self.transfer_leadership_now(to).map(|()| None),
+            Input::Read { ctx, kind } => self.read_now(ctx, kind).map(|()| None),
         };
         self.sync_config();
         self.check_invariants();
@@ -611,6 +633,7 @@ impl Core {
     /// Advances time and fires due timers.
     fn tick(&mut self, now: u64) {
         self.now = self.now.max(now);
+        self.expire_reads();
         match self.role {
             Role::Leader => self.tick_leader(),
             _ if self.now >= self.election_deadline => self.on_election_timeout(),
@@ -634,6 +657,7 @@ impl Core {
         if self.now >= self.heartbeat_deadline {
             self.heartbeat_deadline = self.now + self.config.heartbeat_interval_ms;
             self.broadcast_heartbeat();
+            self.reads_on_heartbeat();
             self.tick_snapshot_transfers();
             self.maybe_promote_learner();
         }
@@ -693,6 +717,10 @@ impl Core {
             Payload::InstallSnapshot(req) => self.handle_install_snapshot(msg.from, req),
             Payload::InstallSnapshotResponse(resp) => self.handle_snapshot_response(msg.from, resp),
             Payload::TransferVote(req) => self.handle_vote_request(msg.from, req),
+            Payload::LeaderCheck(req) => self.handle_leader_check(msg.from, req),
+            Payload::LeaderCheckAck(ack) => self.handle_leader_check_ack(msg.from, ack),
+            Payload::ReadIndex(req) => self.handle_read_index(msg.from, req),
+            Payload::ReadIndexResponse(resp) => self.handle_read_index_response(msg.from, resp),
             Payload::TimeoutNow(_) => {
                 // From the leader of this term, which hands leadership over.
                 if self.role == Role::Follower && self.leader == Some(msg.from) {
@@ -730,7 +758,7 @@ impl Core {
             }
             // A granted pre-vote carries the term we asked about; it changes nothing.
             Payload::RequestVoteResponse(resp) if resp.pre_vote && resp.vote_granted => true,
-            Payload::AppendEntries(_) | Payload::InstallSnapshot(_) => {
+            Payload::AppendEntries(_) | Payload::InstallSnapshot(_) | Payload::LeaderCheck(_) => {
                 self.become_follower(msg.payload.term(), Some(msg.from));
                 true
             }
@@ -755,10 +783,21 @@ impl Core {
                 let resp = self.snapshot_response(&req, 0, false);
                 self.send(msg.from, Payload::InstallSnapshotResponse(resp));
             }
+            Payload::LeaderCheck(req) => {
+                // Tell the stale leader of this term.
+                let ack = crate::message::LeaderCheckAck { term: self.term, round: req.round };
+                self.send(msg.from, Payload::LeaderCheckAck(ack));
+            }
+            Payload::ReadIndex(req) => {
+                let resp = crate::message::ReadIndexResponse { term: self.term, id: req.id, index: None };
+                self.send(msg.from, Payload::ReadIndexResponse(resp));
+            }
             Payload::RequestVoteResponse(_)
             | Payload::AppendEntriesResponse(_)
             | Payload::InstallSnapshotResponse(_)
-            | Payload::TimeoutNow(_) => {}
+            | Payload::TimeoutNow(_)
+            | Payload::LeaderCheckAck(_)
+            | Payload::ReadIndexResponse(_) => {}
         }
     }
 
@@ -769,6 +808,9 @@ impl Core {
         if self.role == Role::Leader {
             // The deadline of the next CheckQuorum round moves on only while a quorum answers.
             return self.now < self.check_quorum_deadline;
+        }
+        if self.now < self.vote_quarantine_until {
+            return true;
         }
         match (self.leader, self.leader_contact) {
             (Some(_), Some(at)) => self.now < at + self.config.election_timeout_min_ms,

@@ -37,6 +37,11 @@ pub struct Ready {
     /// recovered, so a crash that loses it recovers a lower one, which the leader raises
     /// again.
     pub must_sync: bool,
+    /// Outcomes of reads ([`Core::read`]): a read with an index is served once the
+    /// state machine has applied up to it, which it has once this batch's committed entries
+    /// are applied (the pipeline serves reads after applying them); a failed read is
+    /// answered with its error.
+    pub read_states: Vec<ReadState>,
 }
 
 impl Ready {
@@ -48,6 +53,7 @@ impl Ready {
             && self.messages.is_empty()
             && self.messages_when_durable.is_empty()
             && self.committed_entries.is_empty()
+            && self.read_states.is_empty()
     }
 
     /// True when the driver has something to write (see [`Ready::must_sync`] for whether it
@@ -69,6 +75,8 @@ impl Core {
             || !self.msgs_when_durable.is_empty()
             || self.log.has_committed_to_apply()
             || (self.broadcast_pending && self.role == Role::Leader)
+            || self.round_due()
+            || self.has_read_states()
     }
 
     /// Takes the pending effects as one batch.
@@ -81,6 +89,9 @@ impl Core {
         }
         self.broadcast_pending = false;
         self.broadcast_empty = false;
+        if self.round_due() {
+            self.send_round();
+        }
         let hs = self.hard_state();
         let hard_state = (hs != self.hard_state_handed_out).then_some(hs);
         let term_or_vote =
@@ -88,6 +99,7 @@ impl Core {
         self.hard_state_handed_out = hs;
         let entries = self.log.take_unwritten();
         let committed_entries = self.log.take_committed(MAX_APPLY_BYTES_PER_READY);
+        let read_states = self.take_read_states();
         self.log.evict();
         let (snapshot, restore_state_machine) = match self.snapshot_unwritten.take() {
             Some((snapshot, restore)) => (Some(snapshot), restore),
@@ -102,6 +114,7 @@ impl Core {
             messages: std::mem::take(&mut self.msgs),
             messages_when_durable: std::mem::take(&mut self.msgs_when_durable),
             committed_entries,
+            read_states,
         }
     }
 

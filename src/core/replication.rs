@@ -165,6 +165,7 @@ impl Core {
         {
             self.broadcast_pending = true;
             self.broadcast_empty = true;
+            self.reads_after_commit();
             self.after_commit_membership();
         }
     }

@@ -662,6 +662,12 @@ impl RaftLog {
         out
     }
 
+    /// The last index handed out for applying (or installed from a snapshot): once the
+    /// batch that handed it out completes, the driver's state machine has applied it.
+    pub fn apply_handed_out(&self) -> LogIndex {
+        self.apply_handed_out
+    }
+
     /// True when committed entries wait to be handed out for applying (and the last read of
     /// them did not fail).
     pub fn has_committed_to_apply(&self) -> bool {

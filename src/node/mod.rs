@@ -19,10 +19,13 @@
 //! produced them.
 
 mod cluster;
+mod reads;
+
+use reads::MAX_QUEUED_MESSAGES;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::RaftConfig;
-use crate::core::{Core, Input};
+use crate::core::{Core, Input, ReadKind, ReadState};
 use crate::driver::{Apply, PersistenceStore, Pipeline};
 use crate::error::{RaftError, RaftResult};
 use crate::fencing::FencingToken;
@@ -79,6 +82,9 @@ struct Inner {
     rebuilds: u64,
     /// Set when the disk cannot even be read back: the node refuses to act.
     failed: Option<String>,
+    /// Messages of the features beyond the seed's RPCs (leadership checks, read indexes,
+    /// leadership transfer), for [`RaftNode::take_messages`]; bounded (Raft tolerates loss).
+    messages: VecDeque<Message>,
 }
 
 /// What the state machine is handed, in log order.
@@ -87,12 +93,17 @@ enum ApplyItem {
     /// Replace the whole state with the snapshot's (installed from the leader, or found
     /// on disk at recovery).
     Restore(Snapshot),
+    /// A read to serve once everything before it is applied.
+    Read(ReadState),
 }
 
 struct Applier {
     state_machine: Option<Box<dyn StateMachine>>,
     /// The last error the state machine returned, with its index.
     last_error: Option<RaftError>,
+    /// Reads served (the state machine had applied up to their index), for
+    /// [`RaftNode::take_read_states`].
+    served: Vec<ReadState>,
 }
 
 impl RaftNode {
@@ -138,8 +149,9 @@ impl RaftNode {
                 recovery_target,
                 rebuilds: 0,
                 failed: None,
+                messages: VecDeque::new(),
             }),
-            apply: Mutex::new(Applier { state_machine: None, last_error: None }),
+            apply: Mutex::new(Applier { state_machine: None, last_error: None, served: Vec::new() }),
             recovering: AtomicBool::new(recovery_target > LogIndex(0)),
             has_state_machine: AtomicBool::new(false),
         };
@@ -491,6 +503,17 @@ impl RaftNode {
                     }
                     queue.push_back(request);
                 }
+                Payload::LeaderCheck(_)
+                | Payload::LeaderCheckAck(_)
+                | Payload::ReadIndex(_)
+                | Payload::ReadIndexResponse(_)
+                | Payload::TimeoutNow(_)
+                | Payload::TransferVote(_) => {
+                    if inner.messages.len() == MAX_QUEUED_MESSAGES {
+                        inner.messages.pop_front();
+                    }
+                    inner.messages.push_back(msg);
+                }
                 payload => out.push(Message { payload, ..msg }),
             }
         }
@@ -540,21 +563,29 @@ impl RaftNode {
                 Ok(mut inner) => inner.to_apply.drain(..).collect(),
                 Err(_) => return,
             };
-            let Some(last) = batch.last().map(ApplyItem::index) else { return };
+            if batch.is_empty() {
+                return;
+            }
+            let last = batch.iter().filter_map(ApplyItem::index).max();
             let sm = applier.state_machine.as_mut().expect("checked by run_apply");
-            for item in &batch {
+            for item in batch {
                 let (index, result) = match item {
                     ApplyItem::Entry(entry) if entry.kind == EntryKind::Normal => {
-                        (entry.index, sm.apply(entry).map(drop))
+                        (entry.index, sm.apply(&entry).map(drop))
                     }
                     ApplyItem::Entry(_) => continue,
                     ApplyItem::Restore(snapshot) => (snapshot.meta.index, sm.restore(&snapshot.data)),
+                    ApplyItem::Read(state) => {
+                        applier.served.push(state);
+                        continue;
+                    }
                 };
                 if let Err(err) = result {
                     tracing::warn!(node = %self.id, %index, %err, "state machine failed to apply");
                     applier.last_error = Some(err);
                 }
             }
+            let Some(last) = last else { continue };
             if let Ok(mut inner) = self.inner.lock() {
                 let _ = inner.core.step(Input::Applied { index: last });
                 if last >= inner.recovery_target {
@@ -611,13 +642,19 @@ impl Apply for ApplyQueue<'_> {
         }
         Ok(())
     }
+
+    /// Queues the read behind the entries queued already (those up to its index among them).
+    fn read(&mut self, state: ReadState) {
+        self.to_apply.push_back(ApplyItem::Read(state));
+    }
 }
 
 impl ApplyItem {
-    fn index(&self) -> LogIndex {
+    fn index(&self) -> Option<LogIndex> {
         match self {
-            ApplyItem::Entry(entry) => entry.index,
-            ApplyItem::Restore(snapshot) => snapshot.meta.index,
+            ApplyItem::Entry(entry) => Some(entry.index),
+            ApplyItem::Restore(snapshot) => Some(snapshot.meta.index),
+            ApplyItem::Read(_) => None,
         }
     }
 }
