@@ -40,14 +40,16 @@ pub struct CheckQuorumChecker {
 }
 
 impl CheckQuorumChecker {
-    /// `core` (node `id`) just handled `msg`: an AppendEntries answer of its term counts as
+    /// `core` (node `id`) just handled `msg`: an answer of its term (to entries, a snapshot chunk or a
+    /// leadership check) counts as
     /// hearing from the sender.
     pub fn on_delivered(&mut self, id: NodeId, core: &impl NodeView, msg: &Message) {
         let Some(reign) = self.reigns.get_mut(&id) else { return };
-        // A follower's answer to entries, a heartbeat or a snapshot chunk.
+        // A follower's answer to entries, a heartbeat, a snapshot chunk or a leadership check.
         let term = match &msg.payload {
             Payload::AppendEntriesResponse(resp) => resp.term,
             Payload::InstallSnapshotResponse(resp) => resp.term,
+            Payload::LeaderCheckAck(ack) => ack.term,
             _ => return,
         };
         if term == reign.term {

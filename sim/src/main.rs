@@ -303,6 +303,15 @@ fn run_sweep(options: SweepOptions) -> ExitCode {
         s.nodes_added,
         s.nodes_removed
     );
+    out!(
+        "reads:            {} through the log, {} by read index, {} from the lease, {} at followers; {} failed and retried",
+        s.reads_log,
+        s.reads_read_index,
+        s.reads_lease,
+        s.reads_follower,
+        s.reads_failed
+    );
+    out!("transfers:        {} asked, {} completed", s.transfers, s.transfers_completed);
     let by_kind: Vec<String> = FailureKind::ALL
         .iter()
         .map(|k| format!("{} {k}", summary.failures.iter().filter(|x| x.failure.kind == *k).count()))

@@ -131,6 +131,20 @@ pub struct Stats {
     pub nodes_added: u64,
     /// Nodes removed (proposed and accepted by a leader).
     pub nodes_removed: u64,
+    /// Gets answered through the log.
+    pub reads_log: u64,
+    /// Gets answered by ReadIndex at the leader.
+    pub reads_read_index: u64,
+    /// Gets answered from the leader's lease.
+    pub reads_lease: u64,
+    /// Gets answered by a follower, with the leader's read index.
+    pub reads_follower: u64,
+    /// Gets without the log that failed (not the leader, timed out): the client retried.
+    pub reads_failed: u64,
+    /// Leadership transfers asked of a leader.
+    pub transfers: u64,
+    /// Of those, the ones whose target became leader.
+    pub transfers_completed: u64,
     /// Virtual milliseconds the liveness phase took.
     pub liveness_ms: u64,
     /// Election rounds the liveness phase took to elect a stable leader (the most of a sweep).
@@ -169,6 +183,13 @@ impl Stats {
         self.membership_completed += other.membership_completed;
         self.nodes_added += other.nodes_added;
         self.nodes_removed += other.nodes_removed;
+        self.reads_log += other.reads_log;
+        self.reads_read_index += other.reads_read_index;
+        self.reads_lease += other.reads_lease;
+        self.reads_follower += other.reads_follower;
+        self.reads_failed += other.reads_failed;
+        self.transfers += other.transfers;
+        self.transfers_completed += other.transfers_completed;
         self.liveness_ms = self.liveness_ms.max(other.liveness_ms);
         self.liveness_leader_rounds = self.liveness_leader_rounds.max(other.liveness_leader_rounds);
         self.liveness_elections += other.liveness_elections;

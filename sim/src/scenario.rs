@@ -62,6 +62,35 @@ impl FromStr for Scenario {
     }
 }
 
+/// How the clients' gets are served in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ReadMix {
+    /// Through the log, as a command (a write).
+    Log,
+    /// By ReadIndex at the leader.
+    ReadIndex,
+    /// From the leader's lease (by ReadIndex when the run cannot have a lease: no
+    /// check-quorum, clock jumps, or a drift that leaves no lease).
+    Lease,
+    /// At any node: a follower asks the leader for the read index.
+    Follower,
+    /// Each get draws one of the above.
+    Mixed,
+}
+
+impl ReadMix {
+    /// The name printed with a run's parameters.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadMix::Log => "log",
+            ReadMix::ReadIndex => "read-index",
+            ReadMix::Lease => "lease",
+            ReadMix::Follower => "follower",
+            ReadMix::Mixed => "mixed",
+        }
+    }
+}
+
 /// The parameters of one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Params {
@@ -136,6 +165,13 @@ pub struct Params {
     pub membership_every_ms: u64,
     /// Most voters the churn grows the cluster to (at most 7).
     pub max_voters: u64,
+    /// How the clients' gets are served.
+    pub reads: ReadMix,
+    /// The engine serves lease reads ([`quorate::RaftConfig::lease_reads`]).
+    pub lease_reads: bool,
+    /// The engine's bound on clock drift ([`quorate::RaftConfig::max_clock_drift_ms`]): what
+    /// the drawn drift can make two clocks disagree by over a minimum election timeout.
+    pub max_clock_drift_ms: u64,
 }
 
 /// The engine's default cache of the log ([`quorate::RaftConfig::log_cache_bytes`]).
@@ -176,6 +212,39 @@ impl Params {
             self.max_voters = range(&mut rng, 1, 7);
             self.keep_removed_nodes_harmless();
         }
+    }
+
+    /// Draws how the clients' gets are served, from a generator of its own (keyed by the
+    /// seed), so that the other draws stay what they were: through the log, by ReadIndex,
+    /// from the lease or at followers, a quarter of the runs each; half the swarm runs draw
+    /// it for each get. Then sets the lease up ([`Params::set_lease`]).
+    pub fn draw_reads(&mut self, scenario: Scenario, seed: u64) {
+        let mut rng = crate::rng::rng_for(seed ^ 0x4ead_5e1f);
+        self.reads = [ReadMix::Log, ReadMix::ReadIndex, ReadMix::Lease, ReadMix::Follower]
+            [range(&mut rng, 0, 3) as usize];
+        if scenario == Scenario::Swarm && chance(&mut rng, 0.5) {
+            self.reads = ReadMix::Mixed;
+        }
+        self.set_lease();
+    }
+
+    /// Turns lease reads on where the run's gets may use them and the run can have a lease:
+    /// check-quorum on (the followers' side of the lease) and no clock jumps (a jump is a
+    /// drift beyond any bound). The engine's drift bound covers the drawn drift: clocks run
+    /// at `1 ± max_drift`, so a leader's lease `L` on the slowest clock lasts `L / (1 -
+    /// max_drift)` of real time, while a follower on the fastest clock stops refusing votes
+    /// `min / (1 + max_drift)` after hearing from it; `L = min (1 - d) / (1 + d)` keeps the
+    /// first within the second, so the bound is `min - L = min 2d / (1 + d)`, plus a
+    /// millisecond for rounding.
+    pub fn set_lease(&mut self) {
+        let min = self.election_ms.0;
+        let d = self.max_drift;
+        self.max_clock_drift_ms = (min as f64 * 2.0 * d / (1.0 + d)).ceil() as u64 + 1;
+        let lease = min.saturating_sub(self.max_clock_drift_ms);
+        self.lease_reads = matches!(self.reads, ReadMix::Lease | ReadMix::Mixed)
+            && self.check_quorum
+            && self.jump_every_ms == 0
+            && lease > self.heartbeat_ms;
     }
 
     /// Runs with membership churn keep PreVote and CheckQuorum on: a node removed while cut
@@ -308,6 +377,9 @@ impl Params {
             snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
             membership_every_ms: 0,
             max_voters: 7,
+            reads: ReadMix::Log,
+            lease_reads: false,
+            max_clock_drift_ms: 0,
         }
     }
 
@@ -351,6 +423,9 @@ impl Params {
             snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
             membership_every_ms: 0,
             max_voters: 7,
+            reads: ReadMix::Log,
+            lease_reads: false,
+            max_clock_drift_ms: 0,
         }
     }
 }
@@ -362,7 +437,7 @@ impl fmt::Display for Params {
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
              crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} max_down={} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
              batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms log_cache={}B read_fail={:.2} \
-             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={}",
+             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={} reads={} lease={} max_clock_drift={}ms",
             self.nodes,
             self.clients,
             self.keys,
@@ -395,6 +470,9 @@ impl fmt::Display for Params {
             self.snapshot_chunk_bytes,
             self.membership_every_ms,
             self.max_voters,
+            self.reads.name(),
+            self.lease_reads,
+            self.max_clock_drift_ms,
         )
     }
 }

@@ -92,6 +92,8 @@ pub enum TraceEvent {
     Restore = 21,
     /// A leader proposes a membership change: the configuration entry's index.
     Membership = 22,
+    /// A node serves a get without the log: client, sequence number, read index.
+    Read = 23,
     /// A checker failed.
     Failure = 9999,
 }

@@ -3,9 +3,9 @@
 //! quorate-sim --test sweep`. (Bugs injected on purpose to test the simulator are kept as
 //! patches in scripts/bugs/ and hunted by scripts/bughunt.sh.)
 
-use quorate_sim::scenario::{Params, Scenario};
+use quorate_sim::scenario::{Params, ReadMix, Scenario};
 use quorate_sim::sweep::run_seed;
-use quorate_sim::world::RunConfig;
+use quorate_sim::world::{drawn_params, RunConfig};
 
 /// (seed, scenario, what it found)
 const REGRESSIONS: &[(u64, Scenario, &str)] = &[
@@ -204,12 +204,22 @@ fn slow_replication_with_retries_stays_live() {
 #[test]
 fn regression_seeds_pass() {
     for &(seed, scenario, what) in REGRESSIONS {
-        let report = run_seed(&RunConfig::new(seed, scenario));
-        assert!(
-            report.failure.is_none(),
-            "seed {seed} ({scenario}) regressed: {:?}\nit found: {what}",
-            report.failure
-        );
-        assert!(report.stats.ops > 0, "seed {seed} ran a workload");
+        // As drawn now, and as the seed ran when it failed: every get through the log (the
+        // runs found before reads without the log were drawn).
+        let drawn = RunConfig::new(seed, scenario);
+        let mut as_found = drawn.clone();
+        let mut params = drawn_params(&drawn);
+        params.reads = ReadMix::Log;
+        params.set_lease();
+        as_found.params = Some(params);
+        for config in [drawn, as_found] {
+            let report = run_seed(&config);
+            assert!(
+                report.failure.is_none(),
+                "seed {seed} ({scenario}) regressed: {:?}\nit found: {what}",
+                report.failure
+            );
+            assert!(report.stats.ops > 0, "seed {seed} ran a workload");
+        }
     }
 }

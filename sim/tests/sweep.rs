@@ -34,11 +34,18 @@ fn sweep(scenario: Scenario) {
     let mut failures = Vec::new();
     let mut ops = 0;
     let mut installed = 0;
+    let mut reads = [0u64; 4];
     let seeds = seeds();
     for &seed in &seeds {
         let report = run_seed(&RunConfig::new(seed, scenario));
         ops += report.stats.ops;
         installed += report.stats.snapshots_installed;
+        let s = &report.stats;
+        for (total, n) in
+            reads.iter_mut().zip([s.reads_log, s.reads_read_index, s.reads_lease, s.reads_follower])
+        {
+            *total += n;
+        }
         assert!(
             report.stats.ops >= 200,
             "seed {seed} ({scenario}): {} client operations, fewer than 200",
@@ -64,6 +71,15 @@ fn sweep(scenario: Scenario) {
     if seeds.len() >= 100 {
         // Nodes snapshot in most runs; followers that fall behind install the leader's.
         assert!(installed > 0, "{scenario}: no snapshot was installed in {} seeds", seeds.len());
+        // Gets go through the log, by read index, from the lease and at followers (the
+        // clock scenario's jumps leave it no lease).
+        let [log, read_index, lease, follower] = reads;
+        assert!(log > 0 && read_index > 0 && follower > 0, "{scenario}: reads by kind {reads:?}");
+        assert!(
+            lease > 0 || scenario == Scenario::Clock,
+            "{scenario}: no lease read in {} seeds",
+            seeds.len()
+        );
     }
 }
 

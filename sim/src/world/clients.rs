@@ -23,7 +23,12 @@ impl Sim {
             return;
         }
         let op = self.draw_op(client);
+        let read = match op {
+            KvOp::Get { .. } => self.draw_read(),
+            _ => None,
+        };
         let c = &mut self.clients[client as usize];
+        c.read = read;
         c.seq += 1;
         c.issued += 1;
         c.attempts = 0;
@@ -56,18 +61,40 @@ impl Sim {
         }
     }
 
+    /// How a get is served: as the run says, or drawn per get in a mixed run.
+    fn draw_read(&mut self) -> Option<ReadChoice> {
+        let mix = match self.params.reads {
+            ReadMix::Mixed => [ReadMix::Log, ReadMix::ReadIndex, ReadMix::Lease, ReadMix::Follower]
+                [range(&mut self.reads_rng, 0, 3) as usize],
+            mix => mix,
+        };
+        match mix {
+            ReadMix::Log | ReadMix::Mixed => None,
+            ReadMix::ReadIndex => Some(ReadChoice::Leader(ReadKind::ReadIndex)),
+            ReadMix::Lease => Some(ReadChoice::Leader(ReadKind::Lease)),
+            ReadMix::Follower => Some(ReadChoice::Follower),
+        }
+    }
+
     pub(super) fn send_request(&mut self, client: ClientId) {
+        let nodes = self.max_node_id();
         let c = &mut self.clients[client as usize];
         let Some((_, seq, op)) = c.current.clone() else { return };
         c.attempts += 1;
         let attempt = c.attempts;
-        let target = c.target;
+        let read = c.read;
+        // A follower read goes to any node.
+        let target = if read == Some(ReadChoice::Follower) {
+            NodeId(range(&mut self.reads_rng, 1, nodes))
+        } else {
+            c.target
+        };
         let timeouts = c.timeouts;
         let (lo, hi) = self.params.latency_ms;
         let delay = range(&mut self.net_rng, lo, hi);
         self.schedule(
             delay,
-            Event::Request { node: target, req: ClientRequest { client, seq, attempt, op } },
+            Event::Request { node: target, req: ClientRequest { client, seq, attempt, op, read } },
         );
         if attempt > 1 {
             self.trace.event(self.now, None, TraceEvent::Retry, &[u64::from(client), seq, target.0], || {
@@ -84,6 +111,12 @@ impl Sim {
             return;
         }
         let Event::Request { req, .. } = event else { unreachable!() };
+        if let (KvOp::Get { key }, Some(read)) = (&req.op, req.read) {
+            let pending =
+                PendingRead { client: req.client, seq: req.seq, attempt: req.attempt, key: key.clone() };
+            self.read_at(id, read, pending);
+            return;
+        }
         let node = self.nodes.get_mut(&id).expect("node exists");
         let core = node.core.as_mut().expect("running");
         let cmd = KvCommand { client: req.client, seq: req.seq, op: req.op };
@@ -111,6 +144,78 @@ impl Sim {
                 self.reply(req.client, ClientReply::Redirect { seq: req.seq, attempt: req.attempt, leader });
             }
         }
+    }
+
+    /// Node `id` serves a get without the log: it asks its core for a read, and answers once
+    /// the read's outcome comes out of a batch (`Sim::serve_read`).
+    fn read_at(&mut self, id: NodeId, read: ReadChoice, pending: PendingRead) {
+        let kind = match read {
+            ReadChoice::Leader(kind) => kind,
+            ReadChoice::Follower => ReadKind::ReadIndex,
+        };
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let local = node.clock.local(self.now);
+        let core = node.core.as_mut().expect("running");
+        // The core judges its lease by the time it last saw: bring it up to now first.
+        let _ = core.step(Input::Tick { now: local });
+        node.last_read += 1;
+        let ctx = node.last_read;
+        match core.read(ctx, kind) {
+            Ok(()) => {
+                node.reads.insert(ctx, pending);
+                self.after_input(id);
+            }
+            Err(_) => {
+                let leader = core.leader();
+                self.after_input(id);
+                let PendingRead { client, seq, attempt, .. } = pending;
+                self.reply(client, ClientReply::Redirect { seq, attempt, leader });
+            }
+        }
+    }
+
+    /// A read's outcome came out of node `id`'s batch, whose entries are applied: answer the
+    /// get from the state machine, or tell the client to try again. Returns false when a
+    /// check failed.
+    pub(super) fn serve_read(&mut self, id: NodeId, state: ReadState) -> bool {
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let Some(PendingRead { client, seq, attempt, key }) = node.reads.remove(&state.ctx) else {
+            self.fail(FailureKind::Safety, format!("{id}: the outcome of a read never asked: {state:?}"));
+            return false;
+        };
+        match state.result {
+            Ok(index) => {
+                if node.kv_applied < index {
+                    let applied = node.kv_applied;
+                    self.fail(
+                        FailureKind::Safety,
+                        format!("{id}: a read at {index} served with the state machine at {applied}"),
+                    );
+                    return false;
+                }
+                let value = node.kv.get(&key).unwrap_or("").to_string();
+                match state.path {
+                    ReadPath::ReadIndex => self.stats.reads_read_index += 1,
+                    ReadPath::Lease => self.stats.reads_lease += 1,
+                    ReadPath::Follower => self.stats.reads_follower += 1,
+                }
+                let path = state.path;
+                self.trace.event(
+                    self.now,
+                    Some(id.0),
+                    TraceEvent::Read,
+                    &[u64::from(client), seq, index.0],
+                    || format!("client {client} request {seq} read at {index} ({path:?})"),
+                );
+                self.reply(client, ClientReply::Done { seq, result: KvResult::Value(value) });
+            }
+            Err(_) => {
+                self.stats.reads_failed += 1;
+                let leader = node.core.as_ref().and_then(Core::leader);
+                self.reply(client, ClientReply::Redirect { seq, attempt, leader });
+            }
+        }
+        true
     }
 
     pub(super) fn reply(&mut self, client: ClientId, reply: ClientReply) {

@@ -110,6 +110,7 @@ impl Sim {
         node.deferred.clear();
         node.paused = false;
         node.requests.clear();
+        node.reads.clear();
         node.kv = KvStore::default();
         node.kv_applied = LogIndex(0);
         node.timer_at = None;

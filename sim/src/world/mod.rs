@@ -12,13 +12,13 @@ use crate::lincheck::Verdict;
 use crate::liveness::LivenessPhase;
 use crate::report::{Failure, FailureKind, Stats};
 use crate::rng::{chance, float, fork, fork_chacha, index, range, rng_for, rng_for_script, SimRng};
-use crate::scenario::{Params, Scenario};
+use crate::scenario::{Params, ReadMix, Scenario};
 use crate::snapshots::SnapshotChecker;
 use crate::timeline::{Lane, Mark};
 use crate::trace::{Trace, TraceEvent};
 use quorate::codec;
 use quorate::config::RaftConfig;
-use quorate::core::{Core, Input, Ready};
+use quorate::core::{Core, Input, ReadKind, ReadPath, ReadState, Ready};
 use quorate::driver::{Batch, LogStore, MemoryLog, Pipeline};
 use quorate::log::{Command, EntryKind, LogEntry};
 use quorate::message::{Message, Payload};
@@ -76,6 +76,17 @@ struct ClientRequest {
     /// Which try of the request this is (1 for the first).
     attempt: u32,
     op: KvOp,
+    /// How a get is served (`None`: through the log).
+    read: Option<ReadChoice>,
+}
+
+/// How a get is served without the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadChoice {
+    /// Asked of the leader (a node that is not the leader serves it as a follower read).
+    Leader(ReadKind),
+    /// Asked of any node: a follower read.
+    Follower,
 }
 
 /// A node's answer to a client.
@@ -127,11 +138,23 @@ struct SimNode {
     sync_asked: Option<u64>,
     /// Requests this node proposed, to answer once applied (a retry joins its first try).
     requests: PendingRequests<(ClientId, u64, u32)>,
+    /// Gets this node serves without the log, by the context they were asked with.
+    reads: BTreeMap<u64, PendingRead>,
+    /// The context of the last read asked.
+    last_read: u64,
     timer_generation: u64,
     timer_at: Option<u64>,
     /// Incremented at each crash, so events of a previous life are ignored.
     epoch: u64,
     last_role: (NodeState, u64),
+}
+
+/// A get a node serves without the log: whose, and of which key.
+struct PendingRead {
+    client: ClientId,
+    seq: u64,
+    attempt: u32,
+    key: String,
 }
 
 struct ClientState {
@@ -140,6 +163,8 @@ struct ClientState {
     seq: u64,
     issued: u32,
     current: Option<(ClientOpId, u64, KvOp)>,
+    /// How the current request, a get, is served (`None`: through the log).
+    read: Option<ReadChoice>,
     attempts: u32,
     /// Tries of the current request that timed out, for the backoff.
     timeouts: u32,
@@ -244,11 +269,33 @@ pub struct Sim {
     /// Seeds the failing reads of each core's log storage; keyed by the seed alone, so that
     /// drawing from it changes no other draw.
     read_rng: rand_chacha::ChaCha8Rng,
+    /// Draws how each get is served and which node a follower read goes to; keyed by the
+    /// seed alone, so that drawing from it changes no other draw.
+    reads_rng: SimRng,
     /// Reads of a log storage that failed, over all nodes.
     failed_reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The reference state machine every snapshot is compared with (fed only in runs
     /// where nodes take snapshots).
     snapshots: SnapshotChecker,
+}
+
+/// The parameters a run of `config` draws from its seed (or script), whatever
+/// `config.params` says: a test that changes one of them runs the seed with the rest as drawn.
+pub fn drawn_params(config: &RunConfig) -> Params {
+    let mut rng = match &config.script {
+        Some(bytes) => rng_for_script(bytes.clone()),
+        None => rng_for(config.seed),
+    };
+    draw_params(config, &mut rng)
+}
+
+fn draw_params(config: &RunConfig, rng: &mut SimRng) -> Params {
+    let mut drawn = Params::draw(config.scenario, rng);
+    drawn.draw_storage(config.scenario, config.seed);
+    drawn.draw_snapshots(config.seed);
+    drawn.draw_membership(config.scenario, config.seed);
+    drawn.draw_reads(config.scenario, config.seed);
+    drawn
 }
 
 impl Sim {
@@ -257,10 +304,7 @@ impl Sim {
             Some(bytes) => rng_for_script(bytes.clone()),
             None => rng_for(config.seed),
         };
-        let mut drawn = Params::draw(config.scenario, &mut rng);
-        drawn.draw_storage(config.scenario, config.seed);
-        drawn.draw_snapshots(config.seed);
-        drawn.draw_membership(config.scenario, config.seed);
+        let drawn = draw_params(config, &mut rng);
         let params = config.params.clone().unwrap_or(drawn);
         let mut sim = Sim {
             now: 0,
@@ -285,6 +329,7 @@ impl Sim {
             stats: Stats::default(),
             failure: None,
             read_rng: rand_core::SeedableRng::seed_from_u64(config.seed ^ 0x5ead_fa11),
+            reads_rng: rng_for(config.seed ^ 0x6e7d_4ead),
             failed_reads: Default::default(),
             snapshots: SnapshotChecker::default(),
         };
@@ -314,6 +359,8 @@ impl Sim {
             config.pre_vote = self.params.pre_vote;
             config.check_quorum = self.params.check_quorum;
             config.heartbeat_interval_ms = self.params.heartbeat_ms;
+            config.lease_reads = self.params.lease_reads;
+            config.max_clock_drift_ms = self.params.max_clock_drift_ms;
             (config.election_timeout_min_ms, config.election_timeout_max_ms) = self.params.election_ms;
             let offset = range(&mut self.rng, 0, self.params.max_offset_ms);
             let drift = float(&mut self.rng, -self.params.max_drift, self.params.max_drift);
@@ -332,6 +379,8 @@ impl Sim {
                 written: VecDeque::new(),
                 sync_asked: None,
                 requests: PendingRequests::new(),
+                reads: BTreeMap::new(),
+                last_read: 0,
                 timer_generation: 0,
                 timer_at: None,
                 epoch: 0,
@@ -371,6 +420,7 @@ impl Sim {
                 seq: 0,
                 issued: 0,
                 current: None,
+                read: None,
                 attempts: 0,
                 timeouts: 0,
                 leaderless: 0,

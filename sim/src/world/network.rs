@@ -28,6 +28,10 @@ pub(super) fn msg_detail(msg: &Message) -> String {
                 r.last_included_index, r.last_included_term, r.next_offset, r.installed
             )
         }
+        Payload::LeaderCheck(r) => format!("round {}", r.round),
+        Payload::LeaderCheckAck(r) => format!("round {}", r.round),
+        Payload::ReadIndex(r) => format!("read {}", r.id),
+        Payload::ReadIndexResponse(r) => format!("read {} index {:?}", r.id, r.index),
         _ => String::new(),
     }
 }

@@ -34,9 +34,13 @@ impl Sim {
             || format!("recv {kind} from n{from} term {term} {}", msg_detail(&msg)),
         );
         self.checker.on_delivered(&msg);
-        let heard =
-            matches!(msg.payload, Payload::AppendEntriesResponse(_) | Payload::InstallSnapshotResponse(_))
-                .then(|| msg.clone());
+        let heard = matches!(
+            msg.payload,
+            Payload::AppendEntriesResponse(_)
+                | Payload::InstallSnapshotResponse(_)
+                | Payload::LeaderCheckAck(_)
+        )
+        .then(|| msg.clone());
         self.input(to, Input::Message(msg));
         if let Some(msg) = heard {
             if let Some(core) = self.nodes[&to].core.as_ref() {
@@ -189,7 +193,7 @@ impl Sim {
     /// Returns false when a checker failed.
     pub(super) fn complete(&mut self, id: NodeId, batch: Batch) -> bool {
         let last_entry = batch.last_entry();
-        let Batch { messages_when_durable, committed_entries, restore, .. } = batch;
+        let Batch { messages_when_durable, committed_entries, restore, read_states, .. } = batch;
         if let Some(snapshot) = restore {
             // Installed from the leader and durable: the state machine is restored before the
             // acknowledgement goes.
@@ -219,6 +223,11 @@ impl Sim {
                 self.snapshots.on_applied(entry.index, None);
             }
             self.nodes.get_mut(&id).expect("node exists").kv_applied = entry.index;
+        }
+        for state in read_states {
+            if !self.serve_read(id, state) {
+                return false;
+            }
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
         let core = node.core.as_mut().expect("running");
@@ -310,12 +319,16 @@ impl Sim {
             self.snapshots.on_applied(index, Some(&cmd));
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
+        let is_get = matches!(cmd.op, KvOp::Get { .. });
         let result = node.kv.apply(&cmd);
         self.stats.applied += 1;
         let request = RequestId { client: u64::from(cmd.client), seq: cmd.seq };
         let settled = node.requests.applied(index, Some(request));
         let leader = node.core.as_ref().and_then(Core::leader);
         if let Some(result) = result {
+            if is_get {
+                self.stats.reads_log += settled.done.len() as u64;
+            }
             for (client, seq, _) in settled.done {
                 self.reply(client, ClientReply::Done { seq, result: result.clone() });
             }
