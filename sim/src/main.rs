@@ -312,6 +312,11 @@ fn run_sweep(options: SweepOptions) -> ExitCode {
         s.reads_failed
     );
     out!("transfers:        {} asked, {} completed", s.transfers, s.transfers_completed);
+    out!(
+        "fencing:          {} leader writes landed, {} refused (a token below the highest seen)",
+        s.fenced_landed,
+        s.fenced_refused
+    );
     let by_kind: Vec<String> = FailureKind::ALL
         .iter()
         .map(|k| format!("{} {k}", summary.failures.iter().filter(|x| x.failure.kind == *k).count()))

@@ -145,6 +145,10 @@ pub struct Stats {
     pub transfers: u64,
     /// Of those, the ones whose target became leader.
     pub transfers_completed: u64,
+    /// Leaders' writes to the fenced store that landed.
+    pub fenced_landed: u64,
+    /// Writes the fenced store refused (a token below the highest it had seen).
+    pub fenced_refused: u64,
     /// Virtual milliseconds the liveness phase took.
     pub liveness_ms: u64,
     /// Election rounds the liveness phase took to elect a stable leader (the most of a sweep).
@@ -190,6 +194,8 @@ impl Stats {
         self.reads_failed += other.reads_failed;
         self.transfers += other.transfers;
         self.transfers_completed += other.transfers_completed;
+        self.fenced_landed += other.fenced_landed;
+        self.fenced_refused += other.fenced_refused;
         self.liveness_ms = self.liveness_ms.max(other.liveness_ms);
         self.liveness_leader_rounds = self.liveness_leader_rounds.max(other.liveness_leader_rounds);
         self.liveness_elections += other.liveness_elections;

@@ -169,6 +169,8 @@ pub struct Params {
     pub reads: ReadMix,
     /// The engine serves lease reads ([`quorate::RaftConfig::lease_reads`]).
     pub lease_reads: bool,
+    /// Mean milliseconds between leadership transfers asked of the leader (0: none).
+    pub transfer_every_ms: u64,
     /// The engine's bound on clock drift ([`quorate::RaftConfig::max_clock_drift_ms`]): what
     /// the drawn drift can make two clocks disagree by over a minimum election timeout.
     pub max_clock_drift_ms: u64,
@@ -226,6 +228,15 @@ impl Params {
             self.reads = ReadMix::Mixed;
         }
         self.set_lease();
+    }
+
+    /// Draws leadership transfers, from a generator of their own (keyed by the seed), so that
+    /// the other draws stay what they were: into 40% of the runs with faults.
+    pub fn draw_transfers(&mut self, scenario: Scenario, seed: u64) {
+        let mut rng = crate::rng::rng_for(seed ^ 0x7a45_d4a3);
+        if scenario != Scenario::Basic && chance(&mut rng, 0.4) {
+            self.transfer_every_ms = range(&mut rng, 300, 3000);
+        }
     }
 
     /// Turns lease reads on where the run's gets may use them and the run can have a lease:
@@ -380,6 +391,7 @@ impl Params {
             reads: ReadMix::Log,
             lease_reads: false,
             max_clock_drift_ms: 0,
+            transfer_every_ms: 0,
         }
     }
 
@@ -426,6 +438,7 @@ impl Params {
             reads: ReadMix::Log,
             lease_reads: false,
             max_clock_drift_ms: 0,
+            transfer_every_ms: 0,
         }
     }
 }
@@ -437,7 +450,7 @@ impl fmt::Display for Params {
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
              crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} max_down={} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
              batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms log_cache={}B read_fail={:.2} \
-             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={} reads={} lease={} max_clock_drift={}ms",
+             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={} reads={} lease={} max_clock_drift={}ms transfer_every={}ms",
             self.nodes,
             self.clients,
             self.keys,
@@ -473,6 +486,7 @@ impl fmt::Display for Params {
             self.reads.name(),
             self.lease_reads,
             self.max_clock_drift_ms,
+            self.transfer_every_ms,
         )
     }
 }

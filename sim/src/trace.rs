@@ -94,6 +94,8 @@ pub enum TraceEvent {
     Membership = 22,
     /// A node serves a get without the log: client, sequence number, read index.
     Read = 23,
+    /// A leader is asked to hand leadership over: target, term.
+    Transfer = 24,
     /// A checker failed.
     Failure = 9999,
 }

@@ -35,12 +35,15 @@ fn sweep(scenario: Scenario) {
     let mut ops = 0;
     let mut installed = 0;
     let mut reads = [0u64; 4];
+    let (mut transfers, mut fenced) = (0, 0);
     let seeds = seeds();
     for &seed in &seeds {
         let report = run_seed(&RunConfig::new(seed, scenario));
         ops += report.stats.ops;
         installed += report.stats.snapshots_installed;
         let s = &report.stats;
+        transfers += s.transfers_completed;
+        fenced += s.fenced_landed;
         for (total, n) in
             reads.iter_mut().zip([s.reads_log, s.reads_read_index, s.reads_lease, s.reads_follower])
         {

@@ -36,9 +36,11 @@ mod node;
 mod phase;
 mod queue;
 mod storage;
+mod transfer;
 
 use network::msg_detail;
 use queue::{Event, Queue};
+use transfer::FencedStore;
 
 /// Most events one run may process: a bound on simulated work, so a message storm fails as a
 /// liveness problem instead of running forever.
@@ -272,6 +274,12 @@ pub struct Sim {
     /// Draws how each get is served and which node a follower read goes to; keyed by the
     /// seed alone, so that drawing from it changes no other draw.
     reads_rng: SimRng,
+    /// Draws leadership transfers and fenced writes; keyed by the seed alone.
+    transfer_rng: SimRng,
+    /// Transfers asked and not yet completed: the target and the term they were asked in.
+    transfers_asked: Vec<(NodeId, Term)>,
+    /// The fenced resource leaders write to.
+    fenced: FencedStore,
     /// Reads of a log storage that failed, over all nodes.
     failed_reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The reference state machine every snapshot is compared with (fed only in runs
@@ -295,6 +303,7 @@ fn draw_params(config: &RunConfig, rng: &mut SimRng) -> Params {
     drawn.draw_snapshots(config.seed);
     drawn.draw_membership(config.scenario, config.seed);
     drawn.draw_reads(config.scenario, config.seed);
+    drawn.draw_transfers(config.scenario, config.seed);
     drawn
 }
 
@@ -330,12 +339,16 @@ impl Sim {
             failure: None,
             read_rng: rand_core::SeedableRng::seed_from_u64(config.seed ^ 0x5ead_fa11),
             reads_rng: rng_for(config.seed ^ 0x6e7d_4ead),
+            transfer_rng: rng_for(config.seed ^ 0x7a45_fe12),
+            transfers_asked: Vec::new(),
+            fenced: FencedStore::default(),
             failed_reads: Default::default(),
             snapshots: SnapshotChecker::default(),
         };
         sim.boot_nodes();
         sim.boot_clients();
         sim.schedule_faults();
+        sim.schedule_transfers_and_fencing();
         sim.schedule(params.safety_ms, Event::SafetyEnd);
         (sim, params)
     }
@@ -565,6 +578,9 @@ impl Sim {
             Event::Pause => self.on_pause(),
             Event::Resume { node } => self.resume(node),
             Event::ClockJump => self.on_clock_jump(),
+            Event::Transfer => self.on_transfer(),
+            Event::FencingRound => self.on_fencing_round(),
+            Event::FencedWrite { from, term, token } => self.on_fenced_write(from, term, token),
             Event::SafetyEnd => self.start_liveness(),
         }
     }

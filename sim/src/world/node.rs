@@ -357,6 +357,9 @@ impl Sim {
             });
             self.nodes.get_mut(&id).expect("node exists").last_role = role;
             self.mark(id, Lane::from(state));
+            if state == NodeState::Leader {
+                self.on_new_leader(id, Term(term));
+            }
         }
         let node = &self.nodes[&id];
         let core = node.core.as_ref().expect("up");

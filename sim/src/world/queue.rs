@@ -19,6 +19,9 @@ pub(super) enum Event {
     Resume { node: NodeId },
     ClockJump,
     Membership,
+    Transfer,
+    FencingRound,
+    FencedWrite { from: NodeId, term: Term, token: quorate::fencing::FencingToken },
     SafetyEnd,
 }
 
