@@ -83,6 +83,9 @@ fn sweep(scenario: Scenario) {
             "{scenario}: no lease read in {} seeds",
             seeds.len()
         );
+        // Leaders write to the fenced store; runs with faults hand leadership over.
+        assert!(fenced > 0, "{scenario}: no fenced write landed");
+        assert!(transfers > 0 || scenario == Scenario::Basic, "{scenario}: no transfer completed");
     }
 }
 
