@@ -551,3 +551,82 @@ fn the_facade_respects_flow_control() {
     assert_eq!(follower.last_log_index(), LogIndex(11));
     assert_eq!(leader.commit_index(), LogIndex(11));
 }
+
+impl Trio {
+    /// Delivers the messages beyond the seed's RPCs (leadership checks, read indexes,
+    /// leadership transfer) between the nodes until none is left.
+    fn pump(&self) {
+        for _ in 0..100 {
+            let messages: Vec<quorate::Message> =
+                self.nodes.iter().flat_map(RaftNode::take_messages).collect();
+            if messages.is_empty() {
+                return;
+            }
+            for msg in messages {
+                self.node(msg.to.0).step_message(msg).unwrap();
+            }
+        }
+        panic!("the messages never stopped");
+    }
+}
+
+#[test]
+fn reads_without_the_log_through_the_facade() {
+    let trio = Trio::new();
+    let recorders: Vec<Recorder> = (0..3).map(|_| Recorder::default()).collect();
+    for (node, recorder) in trio.nodes.iter().zip(&recorders) {
+        node.set_state_machine(recorder.clone()).unwrap();
+    }
+    trio.elect(1);
+    trio.node(1).propose(Command::new(b"a".to_vec())).unwrap();
+    trio.replicate(1);
+    let commit = trio.node(1).commit_index();
+
+    // ReadIndex at the leader: one round of leadership checks, then the read is served.
+    trio.node(1).read_index(5).unwrap();
+    assert!(trio.node(1).take_read_states().is_empty(), "not before a quorum confirmed");
+    trio.pump();
+    let states = trio.node(1).take_read_states();
+    assert_eq!(states.len(), 1);
+    assert_eq!((states[0].ctx, states[0].result.clone()), (5, Ok(commit)));
+    assert_eq!(recorders[0].commands(), vec![b"a".to_vec()]);
+
+    // A follower read: node 2 asks the leader for the index.
+    trio.node(2).read_index(6).unwrap();
+    trio.pump();
+    let states = trio.node(2).take_read_states();
+    assert_eq!(states.len(), 1);
+    assert_eq!((states[0].ctx, states[0].path), (6, quorate::ReadPath::Follower));
+    assert_eq!(states[0].result, Ok(commit));
+
+    // A lease read without lease reads configured goes through a round too.
+    trio.node(1).lease_read(7).unwrap();
+    trio.pump();
+    assert_eq!(trio.node(1).take_read_states()[0].path, quorate::ReadPath::ReadIndex);
+
+    // A candidate refuses.
+    trio.node(3).start_election();
+    assert_eq!(trio.node(3).read_index(8), Err(RaftError::NotLeader { leader_id: None }));
+}
+
+#[test]
+fn leadership_transfer_through_the_facade() {
+    let trio = Trio::new();
+    trio.elect(1);
+    trio.node(1).propose(Command::new(b"a".to_vec())).unwrap();
+    trio.replicate(1);
+    trio.node(1).transfer_leadership(NodeId(2)).unwrap();
+    assert_eq!(trio.node(1).leadership_transfer(), Some(NodeId(2)));
+    assert!(matches!(
+        trio.node(1).propose(Command::new(b"b".to_vec())),
+        Err(RaftError::LeadershipTransferInProgress { .. })
+    ));
+    // Node 2 holds the whole log: it is told to campaign, and wins inside the lease.
+    trio.pump();
+    assert_eq!(trio.node(2).state(), NodeState::Leader);
+    assert!(trio.node(2).current_term() > Term(1));
+    assert_eq!(trio.node(1).state(), NodeState::Follower);
+    // The old leader learns who leads from the new leader's first requests.
+    trio.replicate(2);
+    assert_eq!(trio.node(1).leader_id(), Some(NodeId(2)));
+}
