@@ -277,11 +277,12 @@ fn run_sweep(options: SweepOptions) -> ExitCode {
         s.virtual_ms as f64 / 1000.0 / wall
     );
     out!(
-        "messages:         {} sent, {} delivered, {} dropped, {} duplicated",
+        "messages:         {} sent, {} delivered, {} dropped, {} duplicated, {} held up",
         s.sent,
         s.delivered,
         s.dropped,
-        s.duplicated
+        s.duplicated,
+        s.slowed
     );
     out!("client ops:       {} invoked, {} completed, {} abandoned", s.ops, s.completed, s.abandoned);
     let f = s.faults;

@@ -100,6 +100,8 @@ pub struct Stats {
     pub dropped: u64,
     /// Messages duplicated.
     pub duplicated: u64,
+    /// Messages held up by an extra delay.
+    pub slowed: u64,
     /// Entries applied, over all nodes.
     pub applied: u64,
     /// Client operations invoked.
@@ -172,6 +174,7 @@ impl Stats {
         self.delivered += other.delivered;
         self.dropped += other.dropped;
         self.duplicated += other.duplicated;
+        self.slowed += other.slowed;
         self.applied += other.applied;
         self.ops += other.ops;
         self.completed += other.completed;

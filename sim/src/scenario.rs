@@ -169,6 +169,12 @@ pub struct Params {
     pub reads: ReadMix,
     /// The engine serves lease reads ([`quorate::RaftConfig::lease_reads`]).
     pub lease_reads: bool,
+    /// Chance that a message is held up on its way (a slow link, a congested queue) by an
+    /// extra delay drawn from `slow_ms`: replies then arrive long after they were sent, and
+    /// messages overtake each other (safety phase only).
+    pub slow: f64,
+    /// The extra delay of a held-up message, in milliseconds.
+    pub slow_ms: (u64, u64),
     /// Mean milliseconds between leadership transfers asked of the leader (0: none).
     pub transfer_every_ms: u64,
     /// The engine's bound on clock drift ([`quorate::RaftConfig::max_clock_drift_ms`]): what
@@ -236,6 +242,16 @@ impl Params {
         let mut rng = crate::rng::rng_for(seed ^ 0x7a45_d4a3);
         if scenario != Scenario::Basic && chance(&mut rng, 0.4) {
             self.transfer_every_ms = range(&mut rng, 300, 3000);
+        }
+    }
+
+    /// Draws held-up messages into 30% of the swarm and partition runs, from a generator of
+    /// its own (keyed by the seed), so that the other draws stay what they were.
+    pub fn draw_slow(&mut self, scenario: Scenario, seed: u64) {
+        let mut rng = crate::rng::rng_for(seed ^ 0x510_3e55);
+        if matches!(scenario, Scenario::Swarm | Scenario::Partitions) && chance(&mut rng, 0.3) {
+            self.slow = float(&mut rng, 0.005, 0.05);
+            self.slow_ms = (50, range(&mut rng, 200, 1500));
         }
     }
 
@@ -392,6 +408,8 @@ impl Params {
             lease_reads: false,
             max_clock_drift_ms: 0,
             transfer_every_ms: 0,
+            slow: 0.0,
+            slow_ms: (0, 0),
         }
     }
 
@@ -439,6 +457,8 @@ impl Params {
             lease_reads: false,
             max_clock_drift_ms: 0,
             transfer_every_ms: 0,
+            slow: 0.0,
+            slow_ms: (0, 0),
         }
     }
 }
@@ -450,7 +470,7 @@ impl fmt::Display for Params {
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
              crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} max_down={} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
              batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms log_cache={}B read_fail={:.2} \
-             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={} reads={} lease={} max_clock_drift={}ms transfer_every={}ms",
+             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={} reads={} lease={} max_clock_drift={}ms transfer_every={}ms slow={:.3} slow_ms={}..{}",
             self.nodes,
             self.clients,
             self.keys,
@@ -487,6 +507,9 @@ impl fmt::Display for Params {
             self.lease_reads,
             self.max_clock_drift_ms,
             self.transfer_every_ms,
+            self.slow,
+            self.slow_ms.0,
+            self.slow_ms.1,
         )
     }
 }

@@ -211,6 +211,7 @@ fn regression_seeds_pass() {
         let mut params = drawn_params(&drawn);
         params.reads = ReadMix::Log;
         params.transfer_every_ms = 0;
+        params.slow = 0.0;
         params.set_lease();
         as_found.params = Some(params);
         for config in [drawn, as_found] {

@@ -276,6 +276,8 @@ pub struct Sim {
     reads_rng: SimRng,
     /// Draws leadership transfers and fenced writes; keyed by the seed alone.
     transfer_rng: SimRng,
+    /// Draws which messages are held up, and for how long; keyed by the seed alone.
+    slow_rng: SimRng,
     /// Transfers asked and not yet completed: the target and the term they were asked in.
     transfers_asked: Vec<(NodeId, Term)>,
     /// The fenced resource leaders write to.
@@ -304,6 +306,7 @@ fn draw_params(config: &RunConfig, rng: &mut SimRng) -> Params {
     drawn.draw_membership(config.scenario, config.seed);
     drawn.draw_reads(config.scenario, config.seed);
     drawn.draw_transfers(config.scenario, config.seed);
+    drawn.draw_slow(config.scenario, config.seed);
     drawn
 }
 
@@ -340,6 +343,7 @@ impl Sim {
             read_rng: rand_core::SeedableRng::seed_from_u64(config.seed ^ 0x5ead_fa11),
             reads_rng: rng_for(config.seed ^ 0x6e7d_4ead),
             transfer_rng: rng_for(config.seed ^ 0x7a45_fe12),
+            slow_rng: rng_for(config.seed ^ 0x5100_7a11),
             transfers_asked: Vec::new(),
             fenced: FencedStore::default(),
             failed_reads: Default::default(),

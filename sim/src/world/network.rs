@@ -88,7 +88,11 @@ impl Sim {
             let delay = range(&mut self.net_rng, lo, hi);
             self.schedule(delay, Event::Deliver { from: msg.from, to: msg.to, bytes: bytes.clone() });
         }
-        let delay = range(&mut self.net_rng, lo, hi);
+        let mut delay = range(&mut self.net_rng, lo, hi);
+        if self.params.slow > 0.0 && !self.in_liveness && chance(&mut self.slow_rng, self.params.slow) {
+            delay += range(&mut self.slow_rng, self.params.slow_ms.0, self.params.slow_ms.1);
+            self.stats.slowed += 1;
+        }
         self.schedule(delay, Event::Deliver { from: msg.from, to: msg.to, bytes });
     }
 }
