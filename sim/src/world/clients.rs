@@ -27,6 +27,10 @@ impl Sim {
             KvOp::Get { .. } => self.draw_read(),
             _ => None,
         };
+        // A client with a write given up on reads through the log, which orders the read
+        // after that write (or the write never applies, its session having moved on): a
+        // read beside the log could miss a write the client issued earlier.
+        let read = read.filter(|_| !self.clients[client as usize].unfenced);
         let c = &mut self.clients[client as usize];
         c.read = read;
         c.seq += 1;
@@ -230,6 +234,9 @@ impl Sim {
         match reply {
             ClientReply::Done { seq: s, result } if s == seq => {
                 c.current = None;
+                if c.read.is_none() {
+                    c.unfenced = false;
+                }
                 self.history.complete(op_id, result, self.now);
                 self.trace.event(self.now, None, TraceEvent::Complete, &[u64::from(client), seq], || {
                     format!("client {client} completes request {seq}")
@@ -311,6 +318,9 @@ impl Sim {
             // Give up: the request may or may not take effect, at any time from now on.
             c.current = None;
             c.abandoned += 1;
+            // A write given up on may still apply; until a request through the log completes
+            // (after which the session drops it), reads go through the log too.
+            c.unfenced |= c.read.is_none();
             self.stats.abandoned += 1;
             self.history.abandon(op_id);
             self.schedule(0, Event::ClientNext { client });

@@ -167,6 +167,9 @@ struct ClientState {
     current: Option<(ClientOpId, u64, KvOp)>,
     /// How the current request, a get, is served (`None`: through the log).
     read: Option<ReadChoice>,
+    /// A write of this client was given up on, and no request of its through the log has
+    /// completed since: it may still apply.
+    unfenced: bool,
     attempts: u32,
     /// Tries of the current request that timed out, for the backoff.
     timeouts: u32,
@@ -438,6 +441,7 @@ impl Sim {
                 issued: 0,
                 current: None,
                 read: None,
+                unfenced: false,
                 attempts: 0,
                 timeouts: 0,
                 leaderless: 0,
