@@ -21,17 +21,23 @@ pub enum Scenario {
     /// Membership churn (nodes added, removed and replaced, the leader among them) under
     /// crashes and partitions.
     Membership,
+    /// Lease reads under clocks drifting as far as the engine's bound allows, one way or
+    /// the other, with frequent partitions on a fast network: a leader cut off keeps its
+    /// lease while the others elect a new leader and write, so a lease that outlives the
+    /// bound shows as a stale read.
+    Leases,
 }
 
 impl Scenario {
     /// Every scenario, in sweep order.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Basic,
         Scenario::Partitions,
         Scenario::Crashes,
         Scenario::Clock,
         Scenario::Swarm,
         Scenario::Membership,
+        Scenario::Leases,
     ];
 
     /// The scenario's name on the command line.
@@ -43,6 +49,7 @@ impl Scenario {
             Scenario::Clock => "clock",
             Scenario::Swarm => "swarm",
             Scenario::Membership => "membership",
+            Scenario::Leases => "leases",
         }
     }
 }
@@ -57,7 +64,7 @@ impl FromStr for Scenario {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Scenario::ALL.into_iter().find(|sc| sc.name() == s).ok_or_else(|| {
-            format!("unknown scenario {s:?} (expected one of basic, partitions, crashes, clock, swarm)")
+            format!("unknown scenario {s:?} (expected one of basic, partitions, crashes, clock, swarm, membership, leases)")
         })
     }
 }
@@ -177,6 +184,9 @@ pub struct Params {
     pub slow_ms: (u64, u64),
     /// Mean milliseconds between leadership transfers asked of the leader (0: none).
     pub transfer_every_ms: u64,
+    /// Each clock drifts by the whole `max_drift`, one way or the other, rather than by
+    /// any amount up to it: the slowest leader and the fastest followers the bound allows.
+    pub extreme_drift: bool,
     /// The engine's bound on clock drift ([`quorate::RaftConfig::max_clock_drift_ms`]): what
     /// the drawn drift can make two clocks disagree by over a minimum election timeout.
     pub max_clock_drift_ms: u64,
@@ -232,6 +242,9 @@ impl Params {
             [range(&mut rng, 0, 3) as usize];
         if scenario == Scenario::Swarm && chance(&mut rng, 0.5) {
             self.reads = ReadMix::Mixed;
+        }
+        if scenario == Scenario::Leases {
+            self.reads = if chance(&mut rng, 0.7) { ReadMix::Lease } else { ReadMix::Mixed };
         }
         self.set_lease();
     }
@@ -308,6 +321,13 @@ impl Params {
                 p.jump_every_ms = range(rng, 500, 3000);
             }
             Scenario::Swarm => p = Params::swarm(rng),
+            Scenario::Leases => {
+                p.nodes = [3, 3, 5][range(rng, 0, 2) as usize];
+                p.partition_every_ms = range(rng, 200, 1000);
+                p.max_drift = float(rng, 0.1, 0.3);
+                p.extreme_drift = true;
+                p.latency_ms = (1, range(rng, 2, 6));
+            }
             Scenario::Membership => {
                 p.nodes = [1, 2, 3, 3, 4, 5][range(rng, 0, 5) as usize];
                 p.membership_every_ms = range(rng, 300, 1500);
@@ -321,6 +341,12 @@ impl Params {
 
         if scenario != Scenario::Basic {
             p.draw_engine(rng);
+        }
+        if scenario == Scenario::Leases {
+            // The lease needs check-quorum (the followers' side of it); with pre-vote a
+            // node cut off does not disturb the others when it returns.
+            p.check_quorum = true;
+            p.pre_vote = true;
         }
         if p.membership_every_ms > 0 {
             p.keep_removed_nodes_harmless();
@@ -410,6 +436,7 @@ impl Params {
             transfer_every_ms: 0,
             slow: 0.0,
             slow_ms: (0, 0),
+            extreme_drift: false,
         }
     }
 
@@ -459,6 +486,7 @@ impl Params {
             transfer_every_ms: 0,
             slow: 0.0,
             slow_ms: (0, 0),
+            extreme_drift: false,
         }
     }
 }
@@ -470,7 +498,7 @@ impl fmt::Display for Params {
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
              crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} max_down={} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
              batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms log_cache={}B read_fail={:.2} \
-             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={} reads={} lease={} max_clock_drift={}ms transfer_every={}ms slow={:.3} slow_ms={}..{}",
+             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={} reads={} lease={} max_clock_drift={}ms transfer_every={}ms slow={:.3} slow_ms={}..{} extreme_drift={}",
             self.nodes,
             self.clients,
             self.keys,
@@ -510,6 +538,7 @@ impl fmt::Display for Params {
             self.slow,
             self.slow_ms.0,
             self.slow_ms.1,
+            self.extreme_drift,
         )
     }
 }

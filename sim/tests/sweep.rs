@@ -118,3 +118,8 @@ fn sweep_swarm() {
 fn sweep_membership() {
     sweep(Scenario::Membership);
 }
+
+#[test]
+fn sweep_leases() {
+    sweep(Scenario::Leases);
+}

@@ -383,7 +383,10 @@ impl Sim {
             config.max_clock_drift_ms = self.params.max_clock_drift_ms;
             (config.election_timeout_min_ms, config.election_timeout_max_ms) = self.params.election_ms;
             let offset = range(&mut self.rng, 0, self.params.max_offset_ms);
-            let drift = float(&mut self.rng, -self.params.max_drift, self.params.max_drift);
+            let mut drift = float(&mut self.rng, -self.params.max_drift, self.params.max_drift);
+            if self.params.extreme_drift {
+                drift = self.params.max_drift.copysign(drift);
+            }
             let mut node = SimNode {
                 id,
                 core: None,
