@@ -4,7 +4,9 @@
 //! 1. throughput: committed entries per second, 64-byte commands, proposals batched;
 //! 2. latency: network hops (rounds of message delivery) from a proposal to its commit;
 //! 3. memory: heap bytes the log holds per entry beyond the payload, from a counting
-//!    global allocator.
+//!    global allocator;
+//! 4. reads: reads per second and network hops per read, through the log, by ReadIndex,
+//!    from the leader's lease and at a follower.
 //!
 //! The driver is leaner than `quorate::testing::Cluster`: it follows the same contract
 //! (persist, send, apply, acknowledge) but moves readies' contents instead of cloning them, and
@@ -52,12 +54,12 @@ impl LogStore for Discard {
     }
 }
 
-/// How many entries and payload bytes were applied, and the reads served.
+/// How many entries and payload bytes were applied, and reads served.
 #[derive(Default)]
 struct Applied {
     entries: u64,
     bytes: u64,
-    reads: Vec<quorate::ReadState>,
+    reads: u64,
 }
 
 impl Apply for Applied {
@@ -75,7 +77,7 @@ impl Apply for Applied {
             |k: usize| data.get(8 * k..8 * k + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
         match (field(0), field(1)) {
             (Some(entries), Some(bytes)) if data.len() == 16 => {
-                *self = Applied { entries, bytes, reads: std::mem::take(&mut self.reads) };
+                *self = Applied { entries, bytes, reads: self.reads };
                 Ok(())
             }
             _ => Err(quorate::RaftError::StateMachineError {
@@ -86,7 +88,8 @@ impl Apply for Applied {
     }
 
     fn read(&mut self, state: quorate::ReadState) {
-        self.reads.push(state);
+        assert!(state.result.is_ok(), "a read failed: {state:?}");
+        self.reads += 1;
     }
 }
 
@@ -99,14 +102,22 @@ struct Bench {
 
 impl Bench {
     fn new(n: u64) -> Self {
+        Self::build(n, false)
+    }
+
+    /// A cluster of `n` whose node 1 leads; with `lease_reads`, the nodes serve lease reads.
+    fn build(n: u64, lease_reads: bool) -> Self {
         let voters: Vec<u64> = (1..=n).collect();
         let nodes = voters
             .iter()
             .map(|&id| {
                 let rng = ChaCha8Rng::seed_from_u64(id);
+                let mut config = RaftConfig::new(id, voters.clone());
+                config.lease_reads = lease_reads;
+                // With lease reads on, a node grants no vote within an election timeout of
+                // starting: the nodes start at that time.
                 let mut core =
-                    Core::new(RaftConfig::new(id, voters.clone()), DurableState::default(), rng, 0)
-                        .expect("valid configuration");
+                    Core::new(config, DurableState::default(), rng, 150).expect("valid configuration");
                 // The core reads older entries back from the driver's log (one copy per node).
                 let disk = MemoryLog::new();
                 core.set_log_source(std::sync::Arc::new(disk.clone()));
@@ -302,10 +313,89 @@ fn report() {
     );
 }
 
+// ----- 4. Reads ------------------------------------------------------------------------------------
+
+/// How a read is served.
+#[derive(Clone, Copy, Debug)]
+enum ReadWay {
+    /// A 64-byte command through the log, answered when the leader applies it.
+    Log,
+    /// ReadIndex at the leader.
+    ReadIndex,
+    /// From the leader's lease (the bench's clock stands still, so the lease always holds).
+    Lease,
+    /// At node 2, with the leader's read index.
+    Follower,
+}
+
+/// Serves `total` reads, `per_hop` asked at a time (then hops until every one is served);
+/// returns reads per second and hops per batch.
+fn reads(way: ReadWay, total: u64, per_hop: u64) -> (f64, f64) {
+    let mut b = Bench::build(3, matches!(way, ReadWay::Lease));
+    if matches!(way, ReadWay::Lease) {
+        // A heartbeat's leadership check, acknowledged, gives the lease.
+        b.nodes[0].core.step(Input::Heartbeat).expect("heartbeat");
+        b.process(0);
+        b.run_until_quiet();
+        assert!(b.nodes[0].core.lease_holds(), "the lease holds");
+    }
+    let k = if matches!(way, ReadWay::Follower) { 1 } else { 0 };
+    let served = |b: &Bench| match way {
+        ReadWay::Log => b.nodes[0].applied.entries,
+        _ => b.nodes[k].applied.reads,
+    };
+    let base = served(&b);
+    let (mut asked, mut hops, mut batches, mut ctx) = (0, 0u64, 0u64, 0u64);
+    let start = std::time::Instant::now();
+    while asked < total {
+        for _ in 0..per_hop.min(total - asked) {
+            ctx += 1;
+            asked += 1;
+            match way {
+                ReadWay::Log => {
+                    b.nodes[0].core.propose(Command::new(vec![0xAB; PAYLOAD])).expect("node 1 leads");
+                }
+                ReadWay::ReadIndex | ReadWay::Follower => {
+                    b.nodes[k].core.read(ctx, quorate::ReadKind::ReadIndex).expect("a read is taken")
+                }
+                ReadWay::Lease => {
+                    b.nodes[k].core.read(ctx, quorate::ReadKind::Lease).expect("a read is taken")
+                }
+            }
+        }
+        b.process(k);
+        batches += 1;
+        while served(&b) - base < asked {
+            assert!(b.hop() > 0, "{way:?}: reads wait with nothing in flight");
+            hops += 1;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    (total as f64 / seconds, hops as f64 / batches as f64)
+}
+
+fn report_reads() {
+    println!("reads, 3 voters (each figure: best of 3 runs):");
+    for way in [ReadWay::Log, ReadWay::ReadIndex, ReadWay::Lease, ReadWay::Follower] {
+        let (_, idle_hops) = reads(way, 1_000, 1);
+        let best = |per_hop: u64| (0..3).map(|_| reads(way, 500_000, per_hop).0).fold(0.0, f64::max);
+        let (one, batched) = (best(1), best(256));
+        println!(
+            "  {way:?}: {idle_hops:.1} hops per read on an idle cluster; {one:.0} reads/s one at a time, \
+             {batched:.0} reads/s 256 at a time"
+        );
+    }
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--reads") {
+        report_reads();
+        return;
+    }
     // Under a profiler (criterion's --profile-time) only the throughput loop runs.
     if !std::env::args().any(|a| a == "--profile-time") {
         report();
+        report_reads();
     }
     benches();
     Criterion::default().configure_from_args().final_summary();

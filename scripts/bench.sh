@@ -12,7 +12,11 @@
 # header); its arguments are N (proposals, default 10000000) and K (snapshot every K entries,
 # default 100000).
 #
+# With --reads first, prints only the reads figures of benches/cluster.rs: hops per read and
+# reads per second through the log, by ReadIndex, from the lease and at a follower.
+#
 # Usage: scripts/bench.sh [criterion arguments, e.g. --measurement-time 5]
+#        scripts/bench.sh --reads
 #        scripts/bench.sh --shape [N [RUNS [B...]]]
 #        scripts/bench.sh --snapshots [N [K]]
 # One build job by default: the machine is shared. Override with CARGO_BUILD_JOBS.
@@ -26,5 +30,8 @@ fi
 if [ "${1:-}" = "--snapshots" ]; then
   shift
   exec cargo bench --manifest-path benches/Cargo.toml --bench snapshots -- "$@"
+fi
+if [ "${1:-}" = "--reads" ]; then
+  exec cargo bench --manifest-path benches/Cargo.toml --bench cluster -- --reads
 fi
 exec cargo bench --manifest-path benches/Cargo.toml --bench cluster -- "$@"
