@@ -184,6 +184,10 @@ pub struct Params {
     pub slow_ms: (u64, u64),
     /// Mean milliseconds between leadership transfers asked of the leader (0: none).
     pub transfer_every_ms: u64,
+    /// Clients with an id below this one only read: they keep reading from the node they
+    /// talk to (a writer gets stuck on a write a cut-off leader cannot commit, and reads no
+    /// more until it gives up).
+    pub readers: u32,
     /// Each clock drifts by the whole `max_drift`, one way or the other, rather than by
     /// any amount up to it: the slowest leader and the fastest followers the bound allows.
     pub extreme_drift: bool,
@@ -326,6 +330,7 @@ impl Params {
                 p.partition_every_ms = range(rng, 200, 1000);
                 p.max_drift = float(rng, 0.1, 0.3);
                 p.extreme_drift = true;
+                p.readers = p.clients / 2;
                 p.latency_ms = (1, range(rng, 2, 6));
             }
             Scenario::Membership => {
@@ -437,6 +442,7 @@ impl Params {
             slow: 0.0,
             slow_ms: (0, 0),
             extreme_drift: false,
+            readers: 0,
         }
     }
 
@@ -487,6 +493,7 @@ impl Params {
             slow: 0.0,
             slow_ms: (0, 0),
             extreme_drift: false,
+            readers: 0,
         }
     }
 }
@@ -498,7 +505,7 @@ impl fmt::Display for Params {
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
              crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} max_down={} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
              batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms log_cache={}B read_fail={:.2} \
-             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={} reads={} lease={} max_clock_drift={}ms transfer_every={}ms slow={:.3} slow_ms={}..{} extreme_drift={}",
+             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={} reads={} lease={} max_clock_drift={}ms transfer_every={}ms slow={:.3} slow_ms={}..{} extreme_drift={} readers={}",
             self.nodes,
             self.clients,
             self.keys,
@@ -539,6 +546,7 @@ impl fmt::Display for Params {
             self.slow_ms.0,
             self.slow_ms.1,
             self.extreme_drift,
+            self.readers,
         )
     }
 }

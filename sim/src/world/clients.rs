@@ -50,7 +50,11 @@ impl Sim {
     pub(super) fn draw_op(&mut self, client: ClientId) -> KvOp {
         let key = format!("k{}", range(&mut self.rng, 0, u64::from(self.params.keys) - 1));
         let value = format!("{client}.{}", self.clients[client as usize].seq + 1);
-        match range(&mut self.rng, 0, 3) {
+        let kind = range(&mut self.rng, 0, 3);
+        if client < self.params.readers {
+            return KvOp::Get { key };
+        }
+        match kind {
             0 => KvOp::Get { key },
             1 => KvOp::Put { key, value },
             2 => KvOp::Append { key, value: format!("{value};") },
