@@ -331,6 +331,9 @@ impl Params {
                 p.max_drift = float(rng, 0.1, 0.3);
                 p.extreme_drift = true;
                 p.readers = p.clients / 2;
+                // Clients keep issuing for the whole safety phase (at a hundred operations
+                // each, they are done in a few seconds).
+                p.ops_per_client = 400;
                 p.latency_ms = (1, range(rng, 2, 6));
             }
             Scenario::Membership => {

@@ -170,6 +170,15 @@ impl Sim {
         let core = node.core.as_mut().expect("running");
         // The core judges its lease by the time it last saw: bring it up to now first.
         let _ = core.step(Input::Tick { now: local });
+        if matches!(read, ReadChoice::Leader(_)) && core.state() != NodeState::Leader {
+            // A read meant for the leader (a follower would serve it as a follower read):
+            // the client is sent on to the leader, as for a write.
+            let leader = core.leader();
+            self.after_input(id);
+            let PendingRead { client, seq, attempt, .. } = pending;
+            self.reply(client, ClientReply::Redirect { seq, attempt, leader });
+            return;
+        }
         node.last_read += 1;
         let ctx = node.last_read;
         match core.read(ctx, kind) {
