@@ -96,6 +96,8 @@ pub enum TraceEvent {
     Read = 23,
     /// A leader is asked to hand leadership over: target, term.
     Transfer = 24,
+    /// A node boots: its clock's offset and drift (parts per million).
+    Clock = 25,
     /// A checker failed.
     Failure = 9999,
 }

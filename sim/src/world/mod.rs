@@ -385,8 +385,14 @@ impl Sim {
             let offset = range(&mut self.rng, 0, self.params.max_offset_ms);
             let mut drift = float(&mut self.rng, -self.params.max_drift, self.params.max_drift);
             if self.params.extreme_drift {
-                drift = self.params.max_drift.copysign(drift);
+                // Node 1's clock is the slowest the bound allows, every other the fastest:
+                // a lease that outlives the bound shows whenever node 1 leads and is cut off.
+                drift = if id == NodeId(1) { -self.params.max_drift } else { self.params.max_drift };
             }
+            let ppm = (drift * 1e6).round() as i64;
+            self.trace.event(self.now, Some(id.0), TraceEvent::Clock, &[offset, ppm as u64], || {
+                format!("boots with its clock at +{offset} ms, running {:+.1}% off real time", drift * 100.0)
+            });
             let mut node = SimNode {
                 id,
                 core: None,
