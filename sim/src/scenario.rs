@@ -274,6 +274,12 @@ impl Params {
             self.slow = float(&mut rng, 0.005, 0.05);
             self.slow_ms = (50, range(&mut rng, 200, 1500));
         }
+        if scenario == Scenario::Leases && chance(&mut rng, 0.5) {
+            // A lease must run from when its round was sent: a held-up acknowledgement
+            // arrives long after.
+            self.slow = float(&mut rng, 0.01, 0.1);
+            self.slow_ms = (20, range(&mut rng, 100, 600));
+        }
     }
 
     /// Turns lease reads on where the run's gets may use them and the run can have a lease:
