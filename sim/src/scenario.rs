@@ -341,6 +341,10 @@ impl Params {
                 p.max_drift = float(rng, 0.1, 0.3);
                 p.extreme_drift = true;
                 p.readers = p.clients / 2;
+                // Crashes and quick restarts: a node that confirmed a leader's lease and
+                // restarted must not vote it away.
+                p.crash_every_ms = range(rng, 300, 1500);
+                p.torn_write = 0.5;
                 // Clients keep issuing for the whole safety phase (at a hundred operations
                 // each, they are done in a few seconds).
                 p.ops_per_client = 400;
