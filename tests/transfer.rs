@@ -77,3 +77,21 @@ fn transfer_errors() {
     assert_eq!(c.step(1, Input::TransferLeadership { to: NodeId(1) }), Ok(()), "to itself: nothing to do");
     assert_eq!(c.node(1).core.leadership_transfer(), None);
 }
+
+#[test]
+fn a_removed_leader_hands_leadership_over_as_it_steps_down() {
+    let mut c = leader_of_three();
+    let change = quorate::MembershipChange::RemoveNode { node_id: NodeId(1) };
+    c.step(1, Input::ChangeMembership { change, through_learner: false }).unwrap();
+    // No timer runs: the joint configuration commits, C_new commits, and node 1 tells a
+    // voter of C_new that holds its whole log to campaign at once.
+    c.deliver_all();
+    assert_eq!(c.node(1).core.state(), NodeState::Follower);
+    let leaders: Vec<u64> =
+        [2, 3].into_iter().filter(|&n| c.node(n).core.state() == NodeState::Leader).collect();
+    assert_eq!(leaders.len(), 1, "a new leader without waiting for an election timeout");
+    assert!(c.node(leaders[0]).core.term() > c.node(1).core.log().term(quorate::LogIndex(1)).unwrap());
+    c.propose(leaders[0], b"after").unwrap();
+    c.deliver_all();
+    assert_eq!(c.node(2).applied.last().map(|e| e.command.data.to_vec()), Some(b"after".to_vec()));
+}

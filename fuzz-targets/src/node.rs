@@ -888,17 +888,25 @@ impl Checks {
         assert_ne!(msg.to, self.id, "a message to the node itself: {msg:?}");
         match &msg.payload {
             Payload::TimeoutNow(req) => {
-                assert_eq!(core.state(), NodeState::Leader, "a non-leader told a node to campaign: {msg:?}");
                 assert_eq!(
                     (req.term, req.leader_id),
                     (core.term(), self.id),
                     "TimeoutNow misstates term or leader"
                 );
-                assert_eq!(
-                    core.leadership_transfer(),
-                    Some(msg.to),
-                    "TimeoutNow to other than the transfer's target"
-                );
+                if core.state() == NodeState::Leader {
+                    assert_eq!(
+                        core.leadership_transfer(),
+                        Some(msg.to),
+                        "TimeoutNow to other than the transfer's target"
+                    );
+                } else {
+                    // A leader whose removal committed hands over as it steps down.
+                    let config = core.configuration();
+                    assert!(
+                        !config.is_voter(self.id) && config.is_voter(msg.to),
+                        "a non-leader told a node to campaign: {msg:?}"
+                    );
+                }
             }
             Payload::LeaderCheck(req) => {
                 assert_eq!(core.state(), NodeState::Leader, "a non-leader checks its leadership: {msg:?}");

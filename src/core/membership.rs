@@ -138,7 +138,10 @@ impl Core {
     }
 
     /// After the commit index moved, on a leader: C_old,new committed means C_new goes in;
-    /// a committed configuration without this leader means it steps down.
+    /// a committed configuration without this leader means it steps down, handing
+    /// leadership to the voter of the new configuration that holds its whole log (a
+    /// leadership transfer's `TimeoutNow`, Raft dissertation §3.10), so that the cluster
+    /// need not wait an election timeout for a new leader.
     pub(super) fn after_commit_membership(&mut self) {
         if self.role != Role::Leader || self.log.config_index() > self.log.committed() {
             return;
@@ -149,6 +152,16 @@ impl Core {
             self.append_config(next);
         } else if !config.is_voter(self.id) {
             tracing::debug!(node = %self.id, term = %self.term, "removed from the configuration, stepping down");
+            let last = self.log.last_index();
+            let successor =
+                config.voters.iter().copied().find(|&v| {
+                    v != self.id && self.tracker.progress(v).is_some_and(|p| p.match_index == last)
+                });
+            if let Some(to) = successor {
+                self.forfeit_lease();
+                let req = crate::message::TimeoutNowRequest { term: self.term, leader_id: self.id };
+                self.send(to, Payload::TimeoutNow(req));
+            }
             self.become_follower(self.term, None);
         }
     }
