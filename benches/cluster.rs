@@ -114,10 +114,11 @@ impl Bench {
                 let rng = ChaCha8Rng::seed_from_u64(id);
                 let mut config = RaftConfig::new(id, voters.clone());
                 config.lease_reads = lease_reads;
-                // With lease reads on, a node grants no vote within an election timeout of
-                // starting: the nodes start at that time.
                 let mut core =
-                    Core::new(config, DurableState::default(), rng, 150).expect("valid configuration");
+                    Core::new(config, DurableState::default(), rng, 0).expect("valid configuration");
+                // With lease reads on, a node grants no vote within an election timeout of
+                // starting: the clock moves past it (no timer fires on `Clock`).
+                core.step(Input::Clock { now: 150 }).expect("clock");
                 // The core reads older entries back from the driver's log (one copy per node).
                 let disk = MemoryLog::new();
                 core.set_log_source(std::sync::Arc::new(disk.clone()));
