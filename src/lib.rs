@@ -26,7 +26,11 @@
 //!    a crash. A node never sends what depends on a write that failed. When
 //!    `ready.must_sync` is false (the hard state changed only its commit index), the write
 //!    need not be synced on its own: it becomes durable with the next sync.
-//! 3. **Apply.** Apply `ready.committed_entries` in order (skipping [`log::EntryKind::Noop`]).
+//! 3. **Apply, then serve reads.** Apply `ready.committed_entries` in order (skipping
+//!    [`log::EntryKind::Noop`]), then serve `ready.read_states` (reads asked with
+//!    [`Input::Read`]): a read with an index is answered from the state machine, which has
+//!    applied up to that index by now (the core hands a read out only once the entries up to
+//!    its index were handed out for applying); a failed one is answered with its error.
 //! 4. **Acknowledge.** Call [`Core::advance`] with the same ready (or, for a driver that
 //!    persists asynchronously, step [`Input::Durable`] and [`Input::Applied`] as each part
 //!    completes, in order). The leader counts its own entries towards a quorum only once they
@@ -72,6 +76,19 @@
 //! restart, a node recovers its latest durable snapshot ([`DurableState::latest_snapshot`])
 //! and the log after it; the driver restores the state machine from the snapshot and then
 //! applies the committed suffix.
+//!
+//! # Reads without the log
+//! [`Input::Read`] (or [`Core::read`]) asks for a linearizable read with a context of the
+//! caller's: by ReadIndex (the leader confirms its leadership with one round of messages that
+//! a quorum acknowledges, a round serving every read waiting for it; a follower asks the
+//! leader for the index) or from the leader's lease ([`RaftConfig::lease_reads`]: no message
+//! while the lease holds). The lease's safety rests on clocks: it lasts the minimum election
+//! timeout minus [`RaftConfig::max_clock_drift_ms`] from when its confirming round was sent,
+//! measured on the leader's monotonic clock, and holds only while no two nodes' clocks
+//! disagree by more than that over an election timeout. The core judges the lease by the
+//! time of its last `Tick` or `Clock` input: a driver feeds the clock before it asks for a
+//! lease read. See [`core`]'s `read` module docs (the `ReadKind`, `ReadPath` and `ReadState`
+//! types) for the details.
 //!
 //! # Protocol
 //! Elections with randomized timeouts drawn once per timer reset, PreVote, CheckQuorum, a

@@ -147,7 +147,10 @@ impl Core {
     /// Asks for a linearizable read (shorthand for [`Core::step`] with [`Input::Read`]): its
     /// outcome comes later as a [`ReadState`] with `ctx` in [`Ready::read_states`]. On a
     /// follower it is a follower read (a lease read becomes one too); a candidate refuses it
-    /// with [`RaftError::NotLeader`], as does a follower that knows no leader.
+    /// with [`RaftError::NotLeader`], as does a follower that knows no leader. The lease is
+    /// judged at the time of the last [`Input::Tick`] or [`Input::Clock`]: feed the clock
+    /// first. At most [`MAX_PENDING_READS`] reads wait at once
+    /// ([`RaftError::TooManyPendingReads`]).
     pub fn read(&mut self, ctx: u64, kind: ReadKind) -> RaftResult<()> {
         self.step(Input::Read { ctx, kind }).map(|_| ())
     }
