@@ -16,9 +16,7 @@ impl Core {
     /// timer for ever, and the cluster would never elect a leader.
     pub(super) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
         let restart_timer = self.role == Role::Leader || leader.is_some();
-        if self.role != Role::Follower || self.leader != leader || term > self.term {
-            self.reads_on_role_change();
-        }
+        let changed = self.role != Role::Follower || self.leader != leader || term > self.term;
         if term > self.term {
             self.term = term;
             self.vote = None;
@@ -28,6 +26,10 @@ impl Core {
         }
         self.role = Role::Follower;
         self.leader = leader;
+        if changed {
+            // Reads that waited on the old role fail, naming the new leader if known.
+            self.reads_on_role_change();
+        }
         self.tracker.stop_replication();
         self.stop_snapshot_transfers();
         self.transfer = None;
