@@ -14,8 +14,9 @@
 //! it got into the files instead of comparing them (review the diff before committing it).
 //!
 //! Commands:
-//! - `add-nodes N [pre-vote=B] [check-quorum=B] [max-entries=K] [log-cache=BYTES]
-//!   [snapshot-chunk=BYTES] [learner-lag=ENTRIES]`: a cluster of voters 1..=N (`log-cache`: the bytes of its log
+//! - `add-nodes N [pre-vote=B] [check-quorum=B] [lease=B] [max-entries=K] [log-cache=BYTES]
+//!   [snapshot-chunk=BYTES] [learner-lag=ENTRIES]`: a cluster of voters 1..=N (`lease`: lease
+//!   reads on; `log-cache`: the bytes of its log
 //!   each core keeps in memory; it reads older entries back from the node's storage;
 //!   `snapshot-chunk`: snapshots above this size stream in chunks of this size;
 //!   `learner-lag`: how close to the commit index a learner must be to be promoted);
@@ -32,6 +33,9 @@
 //!   configuration at once, `add-learner` as a learner promoted once caught up), `config ID`
 //!   (its configuration in force: voters, outgoing voters while joint, learners, version);
 //! - `crash ID`, `restart ID`, `isolate ID`, `cut A B`, `heal`;
+//! - `read ID CTX [lease]` (node ID is asked for a read by ReadIndex, or from the lease),
+//!   `reads ID` (the reads it served: index, path and the normal entries applied then, or
+//!   the error), `transfer ID TO` (node ID, the leader, hands leadership to TO);
 //! - `applied ID` (the normal entries its state machine holds, as index/term: restored from
 //!   its latest snapshot when it started or installed one, then applied);
 //! - `log ID` (its entries as index/term, after its snapshot point if it has one, and its
@@ -45,7 +49,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use quorate::testing::Cluster;
-use quorate::{Input, MembershipChange, Message, NodeId, NodeState, Payload, RaftConfig};
+use quorate::{Input, MembershipChange, Message, NodeId, NodeState, Payload, RaftConfig, ReadKind};
 
 /// The cluster a script builds, and the options its configurations take.
 struct Runner {
@@ -86,6 +90,7 @@ impl Runner {
                 let n = num(0)?;
                 let flag = |name: &str, default: bool| opt(name).map_or(default, |v| v == "true");
                 let (pre_vote, check_quorum) = (flag("pre-vote", true), flag("check-quorum", true));
+                let lease = flag("lease", false);
                 let max_entries: Option<usize> = opt("max-entries").map(|v| v.parse().expect("a number"));
                 let log_cache: Option<u64> = opt("log-cache").map(|v| v.parse().expect("a number"));
                 let chunk: Option<u64> = opt("snapshot-chunk").map(|v| v.parse().expect("a number"));
@@ -100,6 +105,7 @@ impl Runner {
                     }
                     c.pre_vote = pre_vote;
                     c.check_quorum = check_quorum;
+                    c.lease_reads = lease;
                     if let Some(k) = max_entries {
                         c.max_entries_per_append = k;
                     }
@@ -294,6 +300,34 @@ impl Runner {
                 let applied = common::applied(self.cluster()?, id);
                 let entries: Vec<String> = applied.iter().map(|(i, t)| format!("{i}/{t}")).collect();
                 Ok(if entries.is_empty() { "none".into() } else { entries.join(" ") })
+            }
+            "read" => {
+                let (id, ctx) = (num(0)?, num(1)?);
+                let kind = if args.get(2) == Some(&"lease") { ReadKind::Lease } else { ReadKind::ReadIndex };
+                Ok(match self.cluster()?.step(id, Input::Read { ctx, kind }) {
+                    Ok(()) => "ok".into(),
+                    Err(e) => format!("error: {e}"),
+                })
+            }
+            "reads" => {
+                let id = num(0)?;
+                let reads = &self.cluster()?.node(id).reads;
+                Ok(lines(reads.iter().map(|(state, applied)| match &state.result {
+                    Ok(index) => {
+                        format!(
+                            "ctx={} index={index} path={:?} applied-entries={applied}",
+                            state.ctx, state.path
+                        )
+                    }
+                    Err(e) => format!("ctx={} path={:?} error: {e}", state.ctx, state.path),
+                })))
+            }
+            "transfer" => {
+                let (id, to) = (num(0)?, num(1)?);
+                Ok(match self.cluster()?.step(id, Input::TransferLeadership { to: NodeId(to) }) {
+                    Ok(()) => "ok".into(),
+                    Err(e) => format!("error: {e}"),
+                })
             }
             "status" => Ok(status(self.cluster()?)),
             other => Err(format!("unknown command {other:?}")),
