@@ -266,3 +266,22 @@ fn lease_configurations_that_leave_no_lease_are_refused() {
     config.check_quorum = false;
     assert!(matches!(config.validate(), Err(RaftError::ConfigError(m)) if m.contains("check_quorum")));
 }
+
+#[test]
+fn follower_reads_asked_together_share_one_request() {
+    let mut c = leader_of_three(|_| {});
+    read(&mut c, 3, 1, ReadKind::ReadIndex);
+    // One request in flight: these wait for the next, sent once it is answered.
+    for ctx in 2..=20 {
+        read(&mut c, 3, ctx, ReadKind::ReadIndex);
+    }
+    let mut requests = 0;
+    while let Some(front) = c.in_flight.front() {
+        requests += usize::from(matches!(front.payload, Payload::ReadIndex(_)));
+        c.deliver_one();
+    }
+    let reads = served(&c, 3);
+    assert_eq!(reads.len(), 20);
+    assert!(reads.iter().all(|(s, _)| s.result.is_ok() && s.path == ReadPath::Follower));
+    assert_eq!(requests, 2, "the first read's request, then one for the nineteen asked meanwhile");
+}

@@ -150,6 +150,15 @@ const REGRESSIONS: &[(u64, Scenario, &str)] = &[
          random node, retries follow the client's usual course)",
     ),
     (
+        578,
+        Scenario::Swarm,
+        "liveness: follower reads shared one request to the leader, asked again after a \
+         heartbeat interval without an answer; on a network slower than that, every answer \
+         came back after the next request had replaced it and was ignored, and five reads \
+         never completed (fixed: an answer confirms every read asked before its request was \
+         sent, late or not; a request is asked again after two heartbeat intervals)",
+    ),
+    (
         1112,
         Scenario::Crashes,
         "liveness: a follower was receiving a snapshot at a high index from a leader that then \

@@ -17,7 +17,9 @@
 //!   differ by more than the configured drift. A leader that told a transfer target to
 //!   campaign (whose vote requests pass the lease) serves no more lease reads in its term.
 //! - **Follower reads.** A follower asks the leader for a read index
-//!   ([`Payload::ReadIndex`]) and serves the read once it has applied up to it.
+//!   ([`Payload::ReadIndex`]) and serves the read once it has applied up to it. One request
+//!   serves every read waiting when it is sent; reads asked while it is in flight wait for
+//!   the next (sent once it is answered, or after two heartbeat intervals without an answer).
 //!
 //! Every read ends in a [`ReadState`] handed out in a [`Ready`]: a read index, handed out
 //! only once the entries up to it have been handed out for applying (so the driver, which
@@ -94,6 +96,9 @@ struct Unconfirmed {
 struct Forwarded {
     ctx: u64,
     deadline: u64,
+    /// The first request sent after the read was asked: its answer, or a later one's,
+    /// confirms it (0 while none was sent).
+    covered_by: u64,
 }
 
 /// A read with its index, waiting for the entries up to it to be handed out for applying.
@@ -120,8 +125,14 @@ pub(super) struct Reads {
     lease_forfeited: bool,
     /// The leader's reads waiting for confirmation, in round order.
     unconfirmed: VecDeque<Unconfirmed>,
-    /// The follower's reads waiting for the leader's answer, by number.
-    forwarded: BTreeMap<u64, Forwarded>,
+    /// The follower's reads covered by a request in flight (asked before it was sent).
+    asked: Vec<Forwarded>,
+    /// The number of the follower's latest request in flight (0: none), and when it was sent.
+    asked_id: u64,
+    asked_at: u64,
+    /// The follower's reads asked since its request in flight was sent: the next one covers
+    /// them.
+    waiting: Vec<Forwarded>,
     next_forward_id: u64,
     /// Reads with their index, waiting to be handed out.
     confirmed: Vec<Confirmed>,
@@ -131,7 +142,7 @@ pub(super) struct Reads {
 
 impl Reads {
     fn pending(&self) -> usize {
-        self.unconfirmed.len() + self.forwarded.len() + self.confirmed.len() + self.out.len()
+        self.unconfirmed.len() + self.asked.len() + self.waiting.len() + self.confirmed.len() + self.out.len()
     }
 }
 
@@ -171,11 +182,13 @@ impl Core {
                 Ok(())
             }
             Role::Follower => {
-                let Some(leader) = self.leader else { return Err(RaftError::NotLeader { leader_id: None }) };
-                self.reads.next_forward_id += 1;
-                let id = self.reads.next_forward_id;
-                self.reads.forwarded.insert(id, Forwarded { ctx, deadline });
-                self.send(leader, Payload::ReadIndex(ReadIndexRequest { term: self.term, id }));
+                if self.leader.is_none() {
+                    return Err(RaftError::NotLeader { leader_id: None });
+                }
+                self.reads.waiting.push(Forwarded { ctx, deadline, covered_by: 0 });
+                if self.reads.asked_id == 0 {
+                    self.ask_leader();
+                }
                 Ok(())
             }
             Role::PreCandidate | Role::Candidate => Err(RaftError::NotLeader { leader_id: None }),
@@ -333,16 +346,55 @@ impl Core {
     }
 
     pub(super) fn handle_read_index_response(&mut self, from: NodeId, resp: ReadIndexResponse) {
-        if self.role != Role::Follower || self.leader != Some(from) {
+        if self.role != Role::Follower || self.leader != Some(from) || resp.id > self.reads.asked_id {
             return;
         }
-        let Some(read) = self.reads.forwarded.remove(&resp.id) else { return };
+        // The answer confirms every read asked before its request was sent (a request
+        // asked again covers the reads of the one before, so a late answer still counts).
+        let (answered, still): (Vec<Forwarded>, Vec<Forwarded>) =
+            std::mem::take(&mut self.reads.asked).into_iter().partition(|r| r.covered_by <= resp.id);
+        self.reads.asked = still;
         match resp.index {
             Some(index) => {
-                let (ctx, deadline) = (read.ctx, read.deadline);
-                self.reads.confirmed.push(Confirmed { ctx, index, path: ReadPath::Follower, deadline });
+                for read in answered {
+                    let (ctx, deadline) = (read.ctx, read.deadline);
+                    self.reads.confirmed.push(Confirmed { ctx, index, path: ReadPath::Follower, deadline });
+                }
             }
-            None => self.fail_read(read.ctx, ReadPath::Follower, RaftError::NotLeader { leader_id: None }),
+            None => {
+                for read in answered {
+                    self.fail_read(read.ctx, ReadPath::Follower, RaftError::NotLeader { leader_id: None });
+                }
+            }
+        }
+        if self.reads.asked.is_empty() {
+            self.reads.asked_id = 0;
+            if !self.reads.waiting.is_empty() {
+                self.ask_leader();
+            }
+        }
+    }
+
+    /// The follower asks its leader for a read index for every read waiting (and those of a
+    /// request that went unanswered).
+    fn ask_leader(&mut self) {
+        let Some(leader) = self.leader else { return };
+        self.reads.next_forward_id += 1;
+        let id = self.reads.next_forward_id;
+        let waiting = std::mem::take(&mut self.reads.waiting);
+        self.reads.asked.extend(waiting.into_iter().map(|r| Forwarded { covered_by: id, ..r }));
+        self.reads.asked_id = id;
+        self.reads.asked_at = self.now;
+        self.send(leader, Payload::ReadIndex(ReadIndexRequest { term: self.term, id }));
+    }
+
+    /// On a follower, a request unanswered for two heartbeat intervals is asked again,
+    /// covering the reads since (a late answer to the old one still confirms the reads it
+    /// covered).
+    fn reask_leader(&mut self) {
+        let due = self.reads.asked_at + 2 * self.config.heartbeat_interval_ms;
+        if self.role == Role::Follower && self.reads.asked_id != 0 && self.now >= due {
+            self.ask_leader();
         }
     }
 
@@ -363,7 +415,9 @@ impl Core {
                 self.fail_read(ctx, ReadPath::ReadIndex, RaftError::NotLeader { leader_id: hint });
             }
         }
-        for (_, read) in std::mem::take(&mut self.reads.forwarded) {
+        self.reads.asked_id = 0;
+        let asked = std::mem::take(&mut self.reads.asked);
+        for read in asked.into_iter().chain(std::mem::take(&mut self.reads.waiting)) {
             self.fail_read(read.ctx, ReadPath::Follower, RaftError::NotLeader { leader_id: hint });
         }
         self.reads.round = 0;
@@ -401,12 +455,17 @@ impl Core {
             }
             false
         });
-        self.reads.forwarded.retain(|_, r| {
-            if expired(r.deadline) {
-                failed.push((r.ctx, ReadPath::Follower));
-            }
-            !expired(r.deadline)
-        });
+        for list in [&mut self.reads.asked, &mut self.reads.waiting] {
+            list.retain(|r| {
+                if expired(r.deadline) {
+                    failed.push((r.ctx, ReadPath::Follower));
+                }
+                !expired(r.deadline)
+            });
+        }
+        if self.reads.asked.is_empty() && self.reads.waiting.is_empty() {
+            self.reads.asked_id = 0;
+        }
         self.reads.confirmed.retain(|r| {
             if expired(r.deadline) {
                 failed.push((r.ctx, r.path));
@@ -416,6 +475,7 @@ impl Core {
         for (ctx, path) in failed {
             self.fail_read(ctx, path, RaftError::Timeout);
         }
+        self.reask_leader();
     }
 
     // ----- Output ------------------------------------------------------------------------
