@@ -633,12 +633,13 @@ impl Core {
     /// Advances time and fires due timers.
     fn tick(&mut self, now: u64) {
         self.now = self.now.max(now);
-        self.expire_reads();
         match self.role {
             Role::Leader => self.tick_leader(),
             _ if self.now >= self.election_deadline => self.on_election_timeout(),
             _ => {}
         }
+        // After the role's timers: a follower that campaigns now asks its old leader nothing.
+        self.expire_reads();
     }
 
     fn tick_leader(&mut self) {
