@@ -1,9 +1,12 @@
-//! Static configuration of a node.
+//! Static configuration of a node: the engine's ([`RaftConfig`]) and a networked node's
+//! settings that need a restart ([`NodeConfig`], in [`crate::node_config`]).
 
 use crate::error::{RaftError, RaftResult};
 use crate::types::NodeId;
 use rand_core::RngCore;
 use std::time::Duration;
+
+pub use crate::node_config::NodeConfig;
 
 /// Upper bound on entries in one AppendEntries, whatever the configuration asks (STYLE.md 6):
 /// it bounds the work one message can cause on a follower.

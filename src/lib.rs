@@ -220,6 +220,7 @@ mod log_store;
 pub mod membership;
 pub mod message;
 pub mod node;
+pub mod node_config;
 pub mod progress;
 pub mod quorum;
 pub mod requests;
