@@ -118,6 +118,59 @@ pub struct RaftConfig {
     pub max_clock_drift_ms: u64,
 }
 
+/// The part of a node's configuration that may change while it runs (the seed's
+/// `DynamicConfig`): the heartbeat interval, the compaction threshold and the election
+/// timeout range. A running node takes new values on its next tick
+/// ([`crate::core::Input::UpdateDynamicConfig`], [`crate::RaftNode::update_dynamic_config`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DynamicConfig {
+    /// How often a leader sends heartbeats, in milliseconds.
+    pub heartbeat_interval_ms: u64,
+    /// Entries the log may hold after its snapshot point before a snapshot is due
+    /// ([`RaftConfig::snapshot_threshold`]).
+    pub compaction_threshold: u64,
+    /// Lower bound of the randomized election timeout, in milliseconds.
+    pub election_timeout_min_ms: u64,
+    /// Upper bound (inclusive) of the randomized election timeout, in milliseconds.
+    pub election_timeout_max_ms: u64,
+}
+
+impl RaftConfig {
+    /// The values of this configuration that may change while the node runs.
+    pub fn dynamic(&self) -> DynamicConfig {
+        DynamicConfig {
+            heartbeat_interval_ms: self.heartbeat_interval_ms,
+            compaction_threshold: self.snapshot_threshold,
+            election_timeout_min_ms: self.election_timeout_min_ms,
+            election_timeout_max_ms: self.election_timeout_max_ms,
+        }
+    }
+
+    /// This configuration (the node's static one) with `update` in force, corrected rather
+    /// than refused: the heartbeat interval is at least 1 ms; the election timeout range is
+    /// never below this configuration's own (the seed's rule: the static timeout is a floor,
+    /// which also keeps every leader lease sound, since a lease counts on each follower
+    /// refusing votes for the static minimum) nor below twice the heartbeat interval, and
+    /// holds at least as many values as its minimum; it stays under
+    /// [`MAX_ELECTION_TIMEOUT_MS`].
+    pub fn with_dynamic(&self, update: &DynamicConfig) -> RaftConfig {
+        let mut config = self.clone();
+        let heartbeat = update.heartbeat_interval_ms.clamp(1, MAX_ELECTION_TIMEOUT_MS / 4);
+        let min = update.election_timeout_min_ms.max(self.election_timeout_min_ms).max(2 * heartbeat);
+        let min = min.min(MAX_ELECTION_TIMEOUT_MS / 2);
+        let max = update
+            .election_timeout_max_ms
+            .max(self.election_timeout_max_ms)
+            .max(2 * min - 1)
+            .min(MAX_ELECTION_TIMEOUT_MS);
+        config.heartbeat_interval_ms = heartbeat;
+        config.election_timeout_min_ms = min;
+        config.election_timeout_max_ms = max;
+        config.snapshot_threshold = update.compaction_threshold;
+        config
+    }
+}
+
 /// Upper bound on [`RaftConfig::max_snapshot_transfers`].
 pub const MAX_SNAPSHOT_TRANSFERS_LIMIT: usize = 64;
 

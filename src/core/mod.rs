@@ -180,6 +180,10 @@ pub enum Input {
         /// How to serve it.
         kind: ReadKind,
     },
+    /// New values for the configuration's dynamic part (heartbeat interval, compaction
+    /// threshold, election timeout range), corrected by [`RaftConfig::with_dynamic`]: the
+    /// node's static configuration stays their floor. Timers take them at their next reset.
+    UpdateDynamicConfig(crate::config::DynamicConfig),
 }
 
 /// A leadership transfer in progress: its target, when it is given up, and whether the
@@ -224,7 +228,12 @@ pub struct CoreStats {
 /// The sans-IO Raft state machine of one node.
 pub struct Core {
     id: NodeId,
+    /// The configuration in force: the static one with the latest dynamic update.
     config: RaftConfig,
+    /// The configuration the node was built with: the floor of every dynamic update, and
+    /// what leader leases count on (every node refuses votes for at least its minimum
+    /// election timeout).
+    base_config: RaftConfig,
     /// The quorum configuration, and a leader's progress and a candidate's votes against it.
     tracker: ProgressTracker,
     term: Term,
@@ -318,6 +327,7 @@ impl Core {
         }
         let mut core = Core {
             id: config.node_id,
+            base_config: config.clone(),
             config,
             tracker,
             term: hs.term,
@@ -547,6 +557,10 @@ impl Core {
             Input::LeaveJoint => self.leave_joint_now(),
             Input::TransferLeadership { to } => self.transfer_leadership_now(to).map(|()| None),
             Input::Read { ctx, kind } => self.read_now(ctx, kind).map(|()| None),
+            Input::UpdateDynamicConfig(update) => {
+                self.config = self.base_config.with_dynamic(&update);
+                Ok(None)
+            }
         };
         self.sync_config();
         self.check_invariants();

@@ -285,8 +285,10 @@ impl Core {
         }
         if let Some(&(round, at)) = self.reads.sent.front() {
             if round == confirmed && self.config.lease_reads {
-                let lease =
-                    self.config.election_timeout_min_ms.saturating_sub(self.config.max_clock_drift_ms);
+                // The static minimum: every node refuses votes at least that long (a dynamic
+                // update only raises it).
+                let min = self.base_config.election_timeout_min_ms;
+                let lease = min.saturating_sub(self.config.max_clock_drift_ms);
                 self.reads.lease_until = self.reads.lease_until.max(at + lease);
             }
         }

@@ -18,7 +18,7 @@ impl RaftNode {
     /// [`RaftConfig::max_snapshot_bytes`], and fails with the persistence's error if it
     /// cannot store the snapshot (the log is then left whole).
     pub fn maybe_create_snapshot(&self, state_machine_data: Vec<u8>) -> RaftResult<bool> {
-        let threshold = self.config.snapshot_threshold;
+        let threshold = self.read(|core| core.config().snapshot_threshold);
         self.snapshot_if(|log_entries, _| log_entries > threshold, || Ok(state_machine_data))
     }
 

@@ -420,6 +420,21 @@ impl RaftNode {
         self.leader_id()
     }
 
+    /// Return a clone of the current dynamic configuration (as corrected when it was
+    /// applied: see [`RaftConfig::with_dynamic`]).
+    pub fn get_dynamic_config(&self) -> crate::config::DynamicConfig {
+        self.read(|core| core.config().dynamic())
+    }
+
+    /// Hot-reload the dynamic configuration: the heartbeat interval, the compaction threshold
+    /// and the election timeout range take effect at the next tick, without a restart. Values
+    /// that would break the rules are corrected, not applied as given: the election timeout
+    /// never goes below the node's static range nor below twice the heartbeat interval
+    /// ([`RaftConfig::with_dynamic`]).
+    pub fn update_dynamic_config(&self, new_config: crate::config::DynamicConfig) {
+        let _ = self.drive(|core| core.step(Input::UpdateDynamicConfig(new_config)));
+    }
+
     /// Register a [`StateMachine`] to receive committed log entries. Every committed entry
     /// not yet applied is fed to it now, in order; later ones as the commit index advances.
     /// Calling it again replaces the previous state machine, which continues from where the
