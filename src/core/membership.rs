@@ -158,7 +158,7 @@ impl Core {
                     v != self.id && self.tracker.progress(v).is_some_and(|p| p.match_index == last)
                 });
             if let Some(to) = successor {
-                self.forfeit_lease();
+                // The lease goes with the step down below.
                 let req = crate::message::TimeoutNowRequest { term: self.term, leader_id: self.id };
                 self.send(to, Payload::TimeoutNow(req));
             }

@@ -230,7 +230,8 @@ impl Core {
         }
         let (committed, round) = (self.log.committed(), self.reads.round + 1);
         let mut assigned = false;
-        for read in self.reads.unconfirmed.iter_mut().filter(|r| r.index.is_none()) {
+        // Reads without an index were all asked before the term committed: they lead the queue.
+        for read in self.reads.unconfirmed.iter_mut().take_while(|r| r.index.is_none()) {
             read.index = Some(committed);
             read.round = round;
             assigned = true;

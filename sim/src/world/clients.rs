@@ -170,28 +170,22 @@ impl Sim {
         let core = node.core.as_mut().expect("running");
         // The core judges its lease by the time it last saw: bring it up to now first.
         let _ = core.step(Input::Tick { now: local });
-        if matches!(read, ReadChoice::Leader(_)) && core.state() != NodeState::Leader {
-            // A read meant for the leader (a follower would serve it as a follower read):
-            // the client is sent on to the leader, as for a write.
-            let leader = core.leader();
-            self.after_input(id);
-            let PendingRead { client, seq, attempt, .. } = pending;
-            self.reply(client, ClientReply::Redirect { seq, attempt, leader });
-            return;
-        }
+        // A read meant for the leader that reaches a follower (which would serve it as a
+        // follower read) sends the client on to the leader, as a write does.
+        let misdirected = matches!(read, ReadChoice::Leader(_)) && core.state() != NodeState::Leader;
         node.last_read += 1;
         let ctx = node.last_read;
-        match core.read(ctx, kind) {
-            Ok(()) => {
-                node.reads.insert(ctx, pending);
-                self.after_input(id);
-            }
-            Err(_) => {
-                let leader = core.leader();
-                self.after_input(id);
-                let PendingRead { client, seq, attempt, .. } = pending;
-                self.reply(client, ClientReply::Redirect { seq, attempt, leader });
-            }
+        let taken = !misdirected && core.read(ctx, kind).is_ok();
+        let leader = core.leader();
+        let refused = if taken {
+            node.reads.insert(ctx, pending);
+            None
+        } else {
+            Some(pending)
+        };
+        self.after_input(id);
+        if let Some(PendingRead { client, seq, attempt, .. }) = refused {
+            self.reply(client, ClientReply::Redirect { seq, attempt, leader });
         }
     }
 
