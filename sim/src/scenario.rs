@@ -418,6 +418,53 @@ impl Params {
         }
     }
 
+    /// The engine's defaults and every later parameter off: the part of `calm` and `swarm`
+    /// that draws nothing (the fields before `max_entries_per_append` are theirs to draw).
+    fn engine_defaults() -> Params {
+        Params {
+            nodes: 3,
+            clients: 1,
+            keys: 1,
+            safety_ms: 10_000,
+            liveness_ms: 20_000,
+            ops_per_client: 100,
+            latency_ms: (1, 1),
+            loss: 0.0,
+            duplicate: 0.0,
+            partition_every_ms: 0,
+            crash_every_ms: 0,
+            torn_write: 0.0,
+            crash_on_sync: 0.0,
+            crash_leader: 0.0,
+            max_down: 0,
+            pause_every_ms: 0,
+            max_drift: 0.0,
+            max_offset_ms: 0,
+            jump_every_ms: 0,
+            sync_ms: (0, 0),
+            max_entries_per_append: 256,
+            max_inflight: 64,
+            pre_vote: true,
+            check_quorum: true,
+            heartbeat_ms: 50,
+            election_ms: (150, 300),
+            log_cache_bytes: DEFAULT_LOG_CACHE_BYTES,
+            read_fail: 0.0,
+            snapshot_every: 0,
+            snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
+            membership_every_ms: 0,
+            max_voters: 7,
+            reads: ReadMix::Log,
+            lease_reads: false,
+            max_clock_drift_ms: 0,
+            transfer_every_ms: 0,
+            slow: 0.0,
+            slow_ms: (0, 0),
+            extreme_drift: false,
+            readers: 0,
+        }
+    }
+
     fn calm(rng: &mut SimRng) -> Params {
         Params {
             nodes: [3, 3, 5, 1, 2, 4][range(rng, 0, 5) as usize],
@@ -440,26 +487,7 @@ impl Params {
             max_offset_ms: 0,
             jump_every_ms: 0,
             sync_ms: (0, range(rng, 0, 3)),
-            max_entries_per_append: 256,
-            max_inflight: 64,
-            pre_vote: true,
-            check_quorum: true,
-            heartbeat_ms: 50,
-            election_ms: (150, 300),
-            log_cache_bytes: DEFAULT_LOG_CACHE_BYTES,
-            read_fail: 0.0,
-            snapshot_every: 0,
-            snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
-            membership_every_ms: 0,
-            max_voters: 7,
-            reads: ReadMix::Log,
-            lease_reads: false,
-            max_clock_drift_ms: 0,
-            transfer_every_ms: 0,
-            slow: 0.0,
-            slow_ms: (0, 0),
-            extreme_drift: false,
-            readers: 0,
+            ..Params::engine_defaults()
         }
     }
 
@@ -491,26 +519,7 @@ impl Params {
             max_offset_ms: range(rng, 0, 5000),
             jump_every_ms: on(rng, 500, 5000),
             sync_ms: (0, range(rng, 0, 5)),
-            max_entries_per_append: 256,
-            max_inflight: 64,
-            pre_vote: true,
-            check_quorum: true,
-            heartbeat_ms: 50,
-            election_ms: (150, 300),
-            log_cache_bytes: DEFAULT_LOG_CACHE_BYTES,
-            read_fail: 0.0,
-            snapshot_every: 0,
-            snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
-            membership_every_ms: 0,
-            max_voters: 7,
-            reads: ReadMix::Log,
-            lease_reads: false,
-            max_clock_drift_ms: 0,
-            transfer_every_ms: 0,
-            slow: 0.0,
-            slow_ms: (0, 0),
-            extreme_drift: false,
-            readers: 0,
+            ..Params::engine_defaults()
         }
     }
 }
