@@ -116,6 +116,15 @@ pub struct RaftConfig {
     /// paused virtual machine's does) can serve stale data. The lease must outlast a
     /// heartbeat interval, so that the next round renews it before it runs out.
     pub max_clock_drift_ms: u64,
+    /// A leader reports a member failed ([`crate::alerts::AlertEvent::NodeFailed`]) once it
+    /// has had no answer from it for this long, and reports losing its quorum
+    /// ([`crate::alerts::AlertEvent::QuorumLost`]) once the members it heard from within this
+    /// window are no quorum. The window in force is never below three heartbeat intervals
+    /// ([`RaftConfig::failure_window_ms`]): a live member answers every heartbeat.
+    pub failure_detection_ms: u64,
+    /// A leader reports a member whose acknowledged log is more than this many entries behind
+    /// its commit index ([`crate::alerts::AlertEvent::SlowReplication`]); 0 reports none.
+    pub slow_replication_entries: u64,
 }
 
 /// The part of a node's configuration that may change while it runs (the seed's
@@ -177,7 +186,8 @@ pub const MAX_SNAPSHOT_TRANSFERS_LIMIT: usize = 64;
 impl RaftConfig {
     /// A configuration for `node_id` in a cluster whose initial voters are `voters` (self
     /// included), with defaults: 150..300 ms election timeout, 50 ms heartbeat, pre-vote and
-    /// check-quorum on, 256 entries or 1 MiB per message, 64 messages in flight, commands of
+    /// check-quorum on, failures detected after 1 s of silence, slow replication
+    /// reported beyond 1,000 entries, 256 entries or 1 MiB per message, 64 messages in flight, commands of
     /// up to 16 MiB and 256 MiB of uncommitted entries at the leader; a snapshot threshold of
     /// 10,000 entries, snapshots of up to 4 MiB sent whole and larger ones (up to 1 GiB) in
     /// chunks of 1 MiB, 4 transfers at once, abandoned after 10 s without progress.
@@ -208,6 +218,8 @@ impl RaftConfig {
             learner_catch_up_entries: 100,
             lease_reads: false,
             max_clock_drift_ms: 50,
+            failure_detection_ms: 1000,
+            slow_replication_entries: 1000,
         }
     }
 
@@ -296,6 +308,9 @@ impl RaftConfig {
         {
             return err(format!("snapshot_transfer_timeout_ms must be in 1..={MAX_ELECTION_TIMEOUT_MS}"));
         }
+        if self.failure_detection_ms == 0 || self.failure_detection_ms > MAX_ELECTION_TIMEOUT_MS {
+            return err(format!("failure_detection_ms must be in 1..={MAX_ELECTION_TIMEOUT_MS}"));
+        }
         if self.lease_reads {
             if !self.check_quorum {
                 return err("lease_reads needs check_quorum: the followers' side of the lease".into());
@@ -311,6 +326,12 @@ impl RaftConfig {
             }
         }
         Ok(())
+    }
+
+    /// The failure detection window in force: [`RaftConfig::failure_detection_ms`], raised to
+    /// three heartbeat intervals if it is below (a dynamic update may lengthen the interval).
+    pub fn failure_window_ms(&self) -> u64 {
+        self.failure_detection_ms.max(3 * self.heartbeat_interval_ms)
     }
 
     /// Draws an election timeout uniformly from the configured range with the given seeded

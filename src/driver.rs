@@ -44,7 +44,7 @@ pub trait LogStore {
     fn sync(&mut self, position: u64) -> RaftResult<bool>;
 }
 
-/// Where messages go.
+/// Where messages go (and the alerts the core raises, which need no durability either).
 pub trait Transport {
     /// Sends `msg` (or loses it: Raft tolerates loss).
     fn send(&mut self, msg: Message);
@@ -54,6 +54,11 @@ pub trait Transport {
         for msg in msgs {
             self.send(msg);
         }
+    }
+
+    /// Hands out an alert the core raised ([`crate::alerts`]); by default it is dropped.
+    fn alert(&mut self, alert: crate::alerts::AlertEvent) {
+        let _ = alert;
     }
 }
 
@@ -241,8 +246,13 @@ impl Pipeline {
         let last_entry = ready.entries.last().map(|e| (e.index, e.term));
         let position = if ready.must_persist() { Some(store.write(&mut ready)?) } else { None };
         let restore = if ready.restore_state_machine { ready.snapshot.clone() } else { None };
-        let Ready { messages, messages_when_durable, committed_entries, must_sync, read_states, .. } = ready;
+        let Ready {
+            messages, messages_when_durable, committed_entries, must_sync, read_states, alerts, ..
+        } = ready;
         net.send_all(messages);
+        for alert in alerts {
+            net.alert(alert);
+        }
         Ok(Batch {
             sync_to: position.filter(|_| must_sync),
             messages_when_durable,

@@ -207,12 +207,14 @@
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod core;
 pub mod driver;
 pub mod error;
+pub mod failover;
 pub mod fencing;
 pub mod log;
 pub mod log_source;
@@ -221,6 +223,7 @@ pub mod membership;
 pub mod message;
 pub mod node;
 pub mod node_config;
+pub mod placement;
 pub mod progress;
 pub mod quorum;
 pub mod requests;
@@ -232,9 +235,11 @@ pub mod tracker;
 pub mod types;
 pub mod wal;
 
-pub use crate::config::RaftConfig;
+pub use crate::alerts::{Alert, AlertEvent, AlertManager};
+pub use crate::config::{DynamicConfig, NodeConfig, RaftConfig};
 pub use crate::core::{Core, DurableState, HardState, Input, ReadKind, ReadPath, ReadState, Ready};
 pub use crate::error::{RaftError, RaftResult};
+pub use crate::failover::FailoverCoordinator;
 pub use crate::fencing::FencingToken;
 pub use crate::log::{Command, EntryKind, LogEntry, SnapshotPoint};
 pub use crate::log_store::{Entries, EntryRuns};
@@ -245,6 +250,7 @@ pub use crate::message::{
     RequestVoteResponse, TimeoutNowRequest,
 };
 pub use crate::node::RaftNode;
+pub use crate::placement::{PlacementMove, PlacementPolicy, PlacementScheduler};
 pub use crate::snapshot::{Snapshot, SnapshotMeta, SnapshotPolicy, SnapshotStreamer};
 pub use crate::state_machine::StateMachine;
 pub use crate::storage::{MemPersistence, RaftPersistence};

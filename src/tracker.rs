@@ -88,6 +88,12 @@ impl ProgressTracker {
         self.config.committed_index(acked).0.min(my_round)
     }
 
+    /// The voters heard from since the last check-quorum round, `me` included.
+    pub fn active_voters(&self, me: NodeId) -> Vec<NodeId> {
+        let active = |v: &NodeId| *v == me || self.progress.get(v).is_some_and(|p| p.recent_active);
+        self.config.voters().iter().copied().filter(active).collect()
+    }
+
     /// CheckQuorum (thesis §6.2): whether a quorum of voters, `me` included, was heard from
     /// since the last call; clears the marks for the next round.
     pub fn quorum_active(&mut self, me: NodeId) -> bool {

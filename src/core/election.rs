@@ -144,6 +144,7 @@ impl Core {
         }
         self.heartbeat_deadline = self.now + self.config.heartbeat_interval_ms;
         self.check_quorum_deadline = self.now + self.config.election_timeout_min_ms;
+        self.check_quorum_round_start = self.now;
         tracing::debug!(node = %self.id, term = %self.term, "leader");
         // A no-op entry of the new term lets earlier entries commit (§5.4.2, §8).
         let noop = LogEntry {

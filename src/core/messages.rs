@@ -20,6 +20,7 @@ impl Core {
             self.stats.dropped_invalid += 1;
             return;
         }
+        self.watch_contact(msg.from);
         if term > self.term && !self.on_higher_term(&msg) {
             return;
         }

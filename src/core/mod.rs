@@ -35,6 +35,7 @@ mod read;
 mod ready;
 mod replication;
 mod snapshot;
+mod watch;
 
 pub use read::{read_timeout_ms, ReadKind, ReadPath, ReadState, MAX_PENDING_READS};
 pub use ready::Ready;
@@ -183,6 +184,12 @@ pub enum Input {
         /// How to serve it.
         kind: ReadKind,
     },
+    /// A follower suspects its leader failed (the seed's `trigger_failover_election`): it
+    /// starts an election as its election timer would, with a pre-vote round first when
+    /// [`RaftConfig::pre_vote`] is on, so that a wrong suspicion cannot disrupt a healthy
+    /// leader (the other voters, still hearing from it, refuse the pre-vote). Only a
+    /// follower acts on it.
+    Failover,
     /// New values for the configuration's dynamic part (heartbeat interval, compaction
     /// threshold, election timeout range), corrected by [`RaftConfig::with_dynamic`]: the
     /// node's static configuration stays their floor. Timers take them at their next reset.
@@ -249,6 +256,10 @@ pub struct Core {
     election_deadline: u64,
     heartbeat_deadline: u64,
     check_quorum_deadline: u64,
+    /// When the check-quorum round in progress started.
+    check_quorum_round_start: u64,
+    /// What the core observes for operators (alerts, last contact with each peer).
+    watch: watch::Watch,
     /// When this node last heard from a leader of its term (for the pre-vote lease).
     leader_contact: Option<u64>,
     /// The hard state last handed out for persistence.
@@ -343,6 +354,8 @@ impl Core {
             election_deadline: now,
             heartbeat_deadline: now,
             check_quorum_deadline: now,
+            check_quorum_round_start: now,
+            watch: watch::Watch::default(),
             leader_contact: None,
             hard_state_handed_out: hs,
             msgs: Vec::new(),
@@ -560,12 +573,19 @@ impl Core {
             Input::LeaveJoint => self.leave_joint_now(),
             Input::TransferLeadership { to } => self.transfer_leadership_now(to).map(|()| None),
             Input::Read { ctx, kind } => self.read_now(ctx, kind).map(|()| None),
+            Input::Failover => {
+                if self.role == Role::Follower {
+                    self.on_election_timeout();
+                }
+                Ok(None)
+            }
             Input::UpdateDynamicConfig(update) => {
                 self.config = self.base_config.with_dynamic(&update);
                 Ok(None)
             }
         };
         self.sync_config();
+        self.observe();
         self.check_invariants();
         result
     }
@@ -665,9 +685,12 @@ impl Core {
             self.transfer = None;
         }
         if self.config.check_quorum && self.now >= self.check_quorum_deadline {
+            let round_start = std::mem::replace(&mut self.check_quorum_round_start, self.now);
             self.check_quorum_deadline = self.now + self.config.election_timeout_min_ms;
+            let heard_from = self.tracker.active_voters(self.id);
             if !self.quorum_active() {
                 tracing::debug!(node = %self.id, term = %self.term, "lost contact with a quorum, stepping down");
+                self.watch_check_quorum_failed(round_start, heard_from);
                 self.become_follower(self.term, None);
                 return;
             }

@@ -42,6 +42,10 @@ pub struct Ready {
     /// are applied (the pipeline serves reads after applying them); a failed read is
     /// answered with its error.
     pub read_states: Vec<ReadState>,
+    /// What the core observed for operators ([`crate::alerts`]), in order. They depend on
+    /// nothing being durable: the driver hands them out at once
+    /// ([`crate::driver::Transport::alert`]).
+    pub alerts: Vec<crate::alerts::AlertEvent>,
 }
 
 impl Ready {
@@ -54,6 +58,7 @@ impl Ready {
             && self.messages_when_durable.is_empty()
             && self.committed_entries.is_empty()
             && self.read_states.is_empty()
+            && self.alerts.is_empty()
     }
 
     /// True when the driver has something to write (see [`Ready::must_sync`] for whether it
@@ -77,6 +82,7 @@ impl Core {
             || (self.broadcast_pending && self.role == Role::Leader)
             || self.round_due()
             || self.has_read_states()
+            || !self.watch.alerts.is_empty()
     }
 
     /// Takes the pending effects as one batch.
@@ -115,6 +121,7 @@ impl Core {
             messages_when_durable: std::mem::take(&mut self.msgs_when_durable),
             committed_entries,
             read_states,
+            alerts: self.take_alerts(),
         }
     }
 

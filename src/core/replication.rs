@@ -92,6 +92,7 @@ impl Core {
         if self.role != Role::Leader {
             return;
         }
+        self.watch_answer(from);
         let Some(pr) = self.tracker.progress_mut(from) else { return };
         pr.recent_active = true;
         if resp.success {

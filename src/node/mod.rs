@@ -19,15 +19,18 @@
 //! produced them.
 
 mod cluster;
+mod ops;
 mod reads;
 
 use reads::MAX_QUEUED_MESSAGES;
 
+use crate::alerts::{Alert, AlertEvent, AlertManager};
 use crate::clock::{Clock, SystemClock};
-use crate::config::RaftConfig;
+use crate::config::{DynamicConfig, RaftConfig};
 use crate::core::{Core, Input, ReadKind, ReadState};
 use crate::driver::{Apply, PersistenceStore, Pipeline};
 use crate::error::{RaftError, RaftResult};
+use crate::failover::FailoverCoordinator;
 use crate::fencing::FencingToken;
 use crate::log::{Command, EntryKind, LogEntry};
 use crate::membership::MembershipChange;
@@ -35,6 +38,7 @@ use crate::message::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, Message,
     Payload, RequestVoteRequest, RequestVoteResponse,
 };
+use crate::placement::PlacementScheduler;
 use crate::progress::ProgressState;
 use crate::snapshot::{Snapshot, SnapshotPolicy};
 use crate::state_machine::StateMachine;
@@ -44,10 +48,17 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// A Raft consensus node (the seed's API).
 pub struct RaftNode {
+    /// Hot-reloadable configuration subset: the node reads it at every call and takes a
+    /// changed value at once (corrected as [`RaftConfig::with_dynamic`] says, and the
+    /// corrected value written back). [`RaftNode::update_dynamic_config`] does the same.
+    pub dynamic_config: Arc<RwLock<DynamicConfig>>,
+    /// Failover coordinator for leader failure detection and client redirects, refreshed
+    /// from the core after every call (see [`FailoverCoordinator`] on holding its lock).
+    pub failover_coordinator: Arc<RwLock<FailoverCoordinator>>,
     id: NodeId,
     config: RaftConfig,
     persistence: Arc<dyn RaftPersistence>,
@@ -58,6 +69,11 @@ pub struct RaftNode {
     apply: Mutex<Applier>,
     recovering: AtomicBool,
     has_state_machine: AtomicBool,
+    /// Where alerts go ([`RaftNode::set_alert_manager`]).
+    alert_manager: Option<Arc<AlertManager>>,
+    /// The placement scheduler, polled after every call while this node leads
+    /// ([`RaftNode::attach_placement_scheduler`]). Taken only with no other lock held.
+    placement: Mutex<Option<PlacementScheduler>>,
 }
 
 struct Inner {
@@ -85,6 +101,10 @@ struct Inner {
     /// Messages of the features beyond the seed's RPCs (leadership checks, read indexes,
     /// leadership transfer), for [`RaftNode::take_messages`]; bounded (Raft tolerates loss).
     messages: VecDeque<Message>,
+    /// Alerts the core raised, waiting to be handed to the alert manager outside the lock.
+    alerts: Vec<Alert>,
+    /// The dynamic configuration last read from [`RaftNode::dynamic_config`].
+    dynamic_seen: DynamicConfig,
 }
 
 /// What the state machine is handed, in log order.
@@ -133,7 +153,13 @@ impl RaftNode {
             Some(snapshot) => (VecDeque::from([ApplyItem::Restore(snapshot.clone())]), snapshot.meta.index),
             None => (VecDeque::new(), LogIndex(0)),
         };
+        let dynamic = core.config().dynamic();
+        let failure_timeout = core.config().election_timeout_max_ms;
+        let coordinator =
+            FailoverCoordinator::new(config.node_id, config.voters.iter().copied(), failure_timeout);
         let node = RaftNode {
+            dynamic_config: Arc::new(RwLock::new(dynamic)),
+            failover_coordinator: Arc::new(RwLock::new(coordinator)),
             id: config.node_id,
             config,
             persistence,
@@ -150,10 +176,14 @@ impl RaftNode {
                 rebuilds: 0,
                 failed: None,
                 messages: VecDeque::new(),
+                alerts: Vec::new(),
+                dynamic_seen: dynamic,
             }),
             apply: Mutex::new(Applier { state_machine: None, last_error: None, served: Vec::new() }),
             recovering: AtomicBool::new(recovery_target > LogIndex(0)),
             has_state_machine: AtomicBool::new(false),
+            alert_manager: None,
+            placement: Mutex::new(None),
         };
         node.drive(|_| ())?;
         Ok(node)
@@ -266,16 +296,30 @@ impl RaftNode {
     }
 
     /// Handle a vote response during election. Returns true when this node has just become
-    /// the leader.
+    /// the leader. When the response wins a pre-vote round (see
+    /// [`RaftNode::trigger_failover_election`]), the real vote requests wait in
+    /// [`RaftNode::take_messages`].
     pub fn handle_vote_response(&self, from: NodeId, resp: RequestVoteResponse) -> bool {
         let msg = Message { from, to: self.id, payload: Payload::RequestVoteResponse(resp) };
-        self.drive(|core| {
+        let Ok((became, msgs)) = self.drive(|core| {
             let was_leader = core.state() == NodeState::Leader;
             core.step_message(msg);
             !was_leader && core.state() == NodeState::Leader
-        })
-        .map(|(became, _)| became)
-        .unwrap_or(false)
+        }) else {
+            return false;
+        };
+        // A pre-vote won: the real vote requests wait for the caller in `take_messages`.
+        if !msgs.is_empty() {
+            if let Ok(mut inner) = self.lock_inner() {
+                for msg in msgs {
+                    if inner.messages.len() == MAX_QUEUED_MESSAGES {
+                        inner.messages.pop_front();
+                    }
+                    inner.messages.push_back(msg);
+                }
+            }
+        }
+        became
     }
 
     /// Create heartbeat messages for all peers: an empty AppendEntries for each follower.
@@ -420,21 +464,6 @@ impl RaftNode {
         self.leader_id()
     }
 
-    /// Return a clone of the current dynamic configuration (as corrected when it was
-    /// applied: see [`RaftConfig::with_dynamic`]).
-    pub fn get_dynamic_config(&self) -> crate::config::DynamicConfig {
-        self.read(|core| core.config().dynamic())
-    }
-
-    /// Hot-reload the dynamic configuration: the heartbeat interval, the compaction threshold
-    /// and the election timeout range take effect at the next tick, without a restart. Values
-    /// that would break the rules are corrected, not applied as given: the election timeout
-    /// never goes below the node's static range nor below twice the heartbeat interval
-    /// ([`RaftConfig::with_dynamic`]).
-    pub fn update_dynamic_config(&self, new_config: crate::config::DynamicConfig) {
-        let _ = self.drive(|core| core.step(Input::UpdateDynamicConfig(new_config)));
-    }
-
     /// Register a [`StateMachine`] to receive committed log entries. Every committed entry
     /// not yet applied is fed to it now, in order; later ones as the commit index advances.
     /// Calling it again replaces the previous state machine, which continues from where the
@@ -478,10 +507,12 @@ impl RaftNode {
             let mut inner = self.lock_inner()?;
             let now = self.clock.now_ms();
             inner.core.step(Input::Clock { now })?;
+            self.take_dynamic_config(&mut inner)?;
             let value = f(&mut inner.core);
             self.flush(&mut inner).map(|msgs| (value, msgs))
         };
         self.run_apply();
+        self.after_call();
         result
     }
 
@@ -491,11 +522,13 @@ impl RaftNode {
     /// The AppendEntries among the messages wait in the outbox for the caller's `create_*`
     /// call; the others (votes, answers) are returned.
     fn flush(&self, inner: &mut Inner) -> RaftResult<Vec<Message>> {
-        let mut sent = Vec::new();
-        let Inner { core, pipeline, written, to_apply, handed_to_apply, .. } = inner;
+        let Inner { core, pipeline, written, to_apply, handed_to_apply, alerts, .. } = inner;
+        let mut sent = Outgoing { messages: Vec::new(), alerts, node: self.id, now: core.now() };
         let mut store = PersistenceStore::new(&*self.persistence, written);
         let mut queue = ApplyQueue { to_apply, handed_to_apply };
-        if let Err(err) = pipeline.drive(core, &mut store, &mut sent, &mut queue) {
+        let driven = pipeline.drive(core, &mut store, &mut sent, &mut queue);
+        let sent = sent.messages;
+        if let Err(err) = driven {
             tracing::warn!(node = %self.id, %err, "write failed; rebuilding from durable state");
             self.rebuild(inner);
             return Err(err);
@@ -629,6 +662,28 @@ fn drop_covered(queue: &mut VecDeque<AppendEntriesRequest>) {
     let keep: Vec<bool> = (0..queue.len()).map(|i| !covered(i, queue)).collect();
     let mut flags = keep.into_iter();
     queue.retain(|_| flags.next().unwrap_or(true));
+}
+
+/// The node's side of the pipeline's transport: messages collected for the caller, alerts
+/// queued for the alert manager (bounded like its queue).
+struct Outgoing<'a> {
+    messages: Vec<Message>,
+    alerts: &'a mut Vec<Alert>,
+    node: NodeId,
+    now: u64,
+}
+
+impl crate::driver::Transport for Outgoing<'_> {
+    fn send(&mut self, msg: Message) {
+        self.messages.push(msg);
+    }
+
+    fn alert(&mut self, event: AlertEvent) {
+        if self.alerts.len() == crate::alerts::DEFAULT_ALERT_QUEUE {
+            self.alerts.remove(0);
+        }
+        self.alerts.push(Alert { node: self.node, at_ms: self.now, event });
+    }
 }
 
 /// The state machine's side of the pipeline: committed entries wait in a queue for the
