@@ -129,6 +129,8 @@ pub struct PlacementStats {
     pub starts: u64,
     /// Times it stopped (the node stopped leading).
     pub stops: u64,
+    /// Rounds skipped because the previous round's moves had not committed yet.
+    pub deferred: u64,
 }
 
 /// The leader-only periodic planner.
@@ -140,6 +142,9 @@ pub struct PlacementScheduler {
     next_run_ms: u64,
     round: u64,
     seq: u64,
+    /// The index of the last move proposed: no round runs until it has committed, so a
+    /// planner faster than the log cannot flood it.
+    awaiting: Option<LogIndex>,
     stats: PlacementStats,
 }
 
@@ -165,6 +170,7 @@ impl PlacementScheduler {
             next_run_ms: 0,
             round: 0,
             seq: 0,
+            awaiting: None,
             stats: PlacementStats::default(),
         }
     }
@@ -192,6 +198,7 @@ impl PlacementScheduler {
             self.next_run_ms = now_ms.saturating_add(self.interval_ms);
             self.round = 0;
             self.seq = 0;
+            self.awaiting = None;
             self.stats.starts += 1;
             return Vec::new();
         }
@@ -200,6 +207,11 @@ impl PlacementScheduler {
         }
         self.next_run_ms = now_ms.saturating_add(self.interval_ms);
         let mut view = view();
+        if self.awaiting.is_some_and(|index| view.commit_index < index) {
+            self.stats.deferred += 1;
+            return Vec::new();
+        }
+        self.awaiting = None;
         view.term = term;
         view.round = self.round;
         self.round += 1;
@@ -213,6 +225,11 @@ impl PlacementScheduler {
                 PlacementEntry { term, proposer: view.node_id, seq: self.seq, placement }.encode()
             })
             .collect()
+    }
+
+    /// The driver proposed a move at `index`: the next round waits until it commits.
+    pub fn proposed(&mut self, index: LogIndex) {
+        self.awaiting = Some(self.awaiting.map_or(index, |i| i.max(index)));
     }
 
     /// Whether it runs (its node led at the last poll).

@@ -63,12 +63,14 @@ impl Trio {
         }
     }
 
-    /// Every `step` ms up to `ms`, a heartbeat round from `leader` answered by `to` only.
+    /// Every `step` ms up to `ms`, a replication round and a heartbeat round from `leader`,
+    /// answered by `to` only.
     fn heartbeats_for(&self, leader: u64, ms: u64, step: u64, to: &[u64]) {
         let mut elapsed = 0;
         while elapsed < ms {
             self.clock.advance(step);
             elapsed += step;
+            self.exchange_with(leader, self.node(leader).replicate_to_followers(), to);
             self.exchange_with(leader, self.node(leader).create_heartbeats(), to);
         }
     }
@@ -139,7 +141,7 @@ fn slow_replication_is_reported_once_a_member_lags_beyond_the_threshold() {
     let AlertEvent::SlowReplication { node, match_index, commit_index } = &slow[0] else { unreachable!() };
     assert_eq!(*node, NodeId(3));
     assert!(commit_index.0 - match_index.0 > 5);
-    assert_eq!(*commit_index, trio.node(1).commit_index());
+    assert!(*commit_index <= trio.node(1).commit_index());
 }
 
 #[test]

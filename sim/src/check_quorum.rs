@@ -31,6 +31,9 @@ struct Reign {
     /// The leader's quorum rules when last checked: a change of configuration restarts
     /// the count, as an election does (the quorum to hear from is a new one).
     quorum: Option<quorate::quorum::QuorumConfig>,
+    /// The minimum election timeout when last checked: a reload that changes it restarts
+    /// the count too (a round set with the old timeout may still be running).
+    timeout: u64,
 }
 
 /// The CheckQuorum checker.
@@ -77,14 +80,20 @@ impl CheckQuorumChecker {
             return Ok(());
         }
         let now = core.now();
+        let timeout = core.election_timeout_min_ms();
         let reign = self.reigns.entry(id).or_insert_with(|| Reign {
             term: core.term(),
             since: now,
             heard: BTreeMap::new(),
             quorum: None,
+            timeout,
         });
         if reign.term != core.term() {
-            *reign = Reign { term: core.term(), since: now, heard: BTreeMap::new(), quorum: None };
+            *reign = Reign { term: core.term(), since: now, heard: BTreeMap::new(), quorum: None, timeout };
+        }
+        if reign.timeout != timeout {
+            reign.timeout = timeout;
+            reign.since = reign.since.max(now);
         }
         let quorum = core.quorum();
         if reign.quorum.as_ref() != Some(&quorum) {

@@ -163,6 +163,11 @@ impl Checker {
         Ok(())
     }
 
+    /// The leader of `term` (counted once its vote was durable), if any was seen.
+    pub fn leader_of(&self, term: Term) -> Option<NodeId> {
+        self.leaders.get(&term).copied()
+    }
+
     /// Election safety (at most one leader per term) and leader completeness (a new leader
     /// holds every committed entry), paper Figure 3.
     fn check_leader(&mut self, id: NodeId, core: &impl NodeView) -> Result<(), Violation> {

@@ -30,6 +30,13 @@ impl NodeClock {
         self.last
     }
 
+    /// The node's reading at `global` milliseconds, without recording it (the same as
+    /// [`NodeClock::local`] would give).
+    pub fn reading(&self, global: u64) -> u64 {
+        let raw = self.offset_ms + i128::from(global) * self.rate_ppm / PPM;
+        self.last.max(u64::try_from(raw.max(0)).unwrap_or(u64::MAX))
+    }
+
     /// The earliest global time at or after `now` at which the node's clock reads `local`.
     pub fn global_at(&self, local: u64, now: u64) -> u64 {
         let wanted = i128::from(local) - self.offset_ms;

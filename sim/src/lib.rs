@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod check_quorum;
 pub mod checker;
 pub mod clock;

@@ -318,6 +318,26 @@ fn run_sweep(options: SweepOptions) -> ExitCode {
         s.fenced_landed,
         s.fenced_refused
     );
+    let a = s.alerts;
+    out!(
+        "alerts:           {} leader changes, {} nodes failed, {} recovered, {} quorums lost, {} slow replication; {} false, {} missed",
+        a.leader_changed,
+        a.node_failed,
+        a.node_recovered,
+        a.quorum_lost,
+        a.slow_replication,
+        a.false_alerts,
+        a.missed_alerts
+    );
+    out!(
+        "operations:       {} reloads ({} node reloads corrected), {} failover elections ({} with a healthy leader), {} placement moves planned, {} applied",
+        s.reloads,
+        s.reloads_corrected,
+        s.failovers,
+        s.failovers_healthy,
+        s.placement_planned,
+        s.placement_applied
+    );
     let by_kind: Vec<String> = FailureKind::ALL
         .iter()
         .map(|k| format!("{} {k}", summary.failures.iter().filter(|x| x.failure.kind == *k).count()))

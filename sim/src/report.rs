@@ -163,6 +163,20 @@ pub struct Stats {
     pub lincheck_unknown: u64,
     /// Faults injected.
     pub faults: FaultCounts,
+    /// Reloads of the dynamic configuration (on every node).
+    pub reloads: u64,
+    /// Node reloads whose values were corrected rather than applied as asked.
+    pub reloads_corrected: u64,
+    /// Failover elections triggered at a follower.
+    pub failovers: u64,
+    /// Of those, the ones triggered while the follower's leader was healthy.
+    pub failovers_healthy: u64,
+    /// Placement moves planned by leaders' schedulers.
+    pub placement_planned: u64,
+    /// Distinct placement moves applied.
+    pub placement_applied: u64,
+    /// Alerts raised, and those judged false or missed.
+    pub alerts: crate::alerts::AlertCounts,
 }
 
 impl Stats {
@@ -205,5 +219,12 @@ impl Stats {
         self.liveness_terms += other.liveness_terms;
         self.lincheck_unknown += other.lincheck_unknown;
         self.faults.add(&other.faults);
+        self.reloads += other.reloads;
+        self.reloads_corrected += other.reloads_corrected;
+        self.failovers += other.failovers;
+        self.failovers_healthy += other.failovers_healthy;
+        self.placement_planned += other.placement_planned;
+        self.placement_applied += other.placement_applied;
+        self.alerts.add(&other.alerts);
     }
 }

@@ -194,6 +194,18 @@ pub struct Params {
     /// The engine's bound on clock drift ([`quorate::RaftConfig::max_clock_drift_ms`]): what
     /// the drawn drift can make two clocks disagree by over a minimum election timeout.
     pub max_clock_drift_ms: u64,
+    /// The engine's failure detection window ([`quorate::RaftConfig::failure_detection_ms`]).
+    pub failure_detection_ms: u64,
+    /// The engine's slow-replication threshold
+    /// ([`quorate::RaftConfig::slow_replication_entries`]).
+    pub slow_replication_entries: u64,
+    /// Mean milliseconds between hot reloads of the dynamic configuration on every node (0:
+    /// none); some break the rules and must be corrected.
+    pub dynamic_every_ms: u64,
+    /// Mean milliseconds between failover elections triggered at a random follower (0: none).
+    pub failover_every_ms: u64,
+    /// The placement scheduler's interval on every node (0: no scheduler).
+    pub placement_every_ms: u64,
 }
 
 /// The engine's default cache of the log ([`quorate::RaftConfig::log_cache_bytes`]).
@@ -263,6 +275,26 @@ impl Params {
         if scenario == Scenario::Leases {
             // Leadership moves often, so that the slow-clocked node leads often.
             self.transfer_every_ms = range(&mut rng, 300, 1500);
+        }
+    }
+
+    /// Draws the operations side, from a generator of its own (keyed by the seed), so that the
+    /// other draws stay what they were: the alerts' thresholds (short enough that crashes and
+    /// partitions raise them), hot reloads of the dynamic configuration in 30% of the runs
+    /// with faults, failover elections in 40% of all runs, and a placement scheduler in half
+    /// the swarm runs.
+    pub fn draw_ops(&mut self, scenario: Scenario, seed: u64) {
+        let mut rng = crate::rng::rng_for(seed ^ 0x0b5e_a1e7);
+        self.failure_detection_ms = range(&mut rng, 100, 1500).max(3 * self.heartbeat_ms);
+        self.slow_replication_entries = range(&mut rng, 20, 400);
+        if scenario != Scenario::Basic && chance(&mut rng, 0.3) {
+            self.dynamic_every_ms = range(&mut rng, 300, 3000);
+        }
+        if chance(&mut rng, 0.4) {
+            self.failover_every_ms = range(&mut rng, 100, 2000);
+        }
+        if scenario == Scenario::Swarm && chance(&mut rng, 0.5) {
+            self.placement_every_ms = range(&mut rng, 20, 500);
         }
     }
 
@@ -462,6 +494,11 @@ impl Params {
             slow_ms: (0, 0),
             extreme_drift: false,
             readers: 0,
+            failure_detection_ms: 1000,
+            slow_replication_entries: 1000,
+            dynamic_every_ms: 0,
+            failover_every_ms: 0,
+            placement_every_ms: 0,
         }
     }
 
@@ -531,7 +568,8 @@ impl fmt::Display for Params {
             "nodes={} clients={} keys={} latency={}..{}ms loss={:.3} dup={:.3} partition_every={}ms \
              crash_every={}ms torn={:.2} crash_on_sync={:.3} crash_leader={:.2} max_down={} pause_every={}ms drift=±{:.0}% offset<={}ms jump_every={}ms sync={}..{}ms \
              batch={} inflight={} pre_vote={} check_quorum={} heartbeat={}ms election={}..{}ms log_cache={}B read_fail={:.2} \
-             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={} reads={} lease={} max_clock_drift={}ms transfer_every={}ms slow={:.3} slow_ms={}..{} extreme_drift={} readers={}",
+             snapshot_every={} snapshot_chunk={}B membership_every={}ms max_voters={} reads={} lease={} max_clock_drift={}ms transfer_every={}ms slow={:.3} slow_ms={}..{} extreme_drift={} readers={} \
+             failure_detection={}ms slow_replication={} dynamic_every={}ms failover_every={}ms placement_every={}ms",
             self.nodes,
             self.clients,
             self.keys,
@@ -573,6 +611,11 @@ impl fmt::Display for Params {
             self.slow_ms.1,
             self.extreme_drift,
             self.readers,
+            self.failure_detection_ms,
+            self.slow_replication_entries,
+            self.dynamic_every_ms,
+            self.failover_every_ms,
+            self.placement_every_ms,
         )
     }
 }

@@ -98,6 +98,14 @@ pub enum TraceEvent {
     Transfer = 24,
     /// A node boots: its clock's offset and drift (parts per million).
     Clock = 25,
+    /// A node raised an alert (judged by the alert checker).
+    Alert = 26,
+    /// The dynamic configuration was reloaded on every node: heartbeat, election minimum.
+    Reload = 27,
+    /// A follower was told to start a failover election.
+    Failover = 28,
+    /// A leader's placement scheduler planned moves: how many.
+    Placement = 29,
     /// A checker failed.
     Failure = 9999,
 }

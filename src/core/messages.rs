@@ -60,8 +60,11 @@ impl Core {
             }
             Payload::RequestVote(req) if req.pre_vote => {
                 // A pre-vote changes nobody's term. While a leader is known to be alive, refuse
-                // it so a node returning from a partition cannot disrupt (thesis §9.6).
-                if self.in_leader_lease() {
+                // it so a node returning from a partition, or a follower that wrongly suspects
+                // the leader (a failover election), cannot disrupt (thesis §9.6: a server
+                // grants a pre-vote only if it has not heard from a leader for an election
+                // timeout, with or without check-quorum).
+                if self.in_leader_lease() || self.hears_a_leader() {
                     self.reject_vote(msg.from, true);
                     return false;
                 }
@@ -118,6 +121,14 @@ impl Core {
             | Payload::LeaderCheckAck(_)
             | Payload::ReadIndexResponse(_) => {}
         }
+    }
+
+    /// Whether this node leads, or heard from a leader within the minimum election timeout
+    /// (whether or not it still follows one: its own failed pre-vote round forgets the
+    /// leader, not that it was alive): it refuses pre-votes then.
+    fn hears_a_leader(&self) -> bool {
+        self.role == Role::Leader
+            || self.leader_contact.is_some_and(|at| self.now < at + self.config.election_timeout_min_ms)
     }
 
     pub(super) fn in_leader_lease(&self) -> bool {

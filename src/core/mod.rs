@@ -581,6 +581,14 @@ impl Core {
             }
             Input::UpdateDynamicConfig(update) => {
                 self.config = self.base_config.with_dynamic(&update);
+                // Shorter intervals take effect now, not after the timers set with the old ones.
+                let config = &self.config;
+                self.heartbeat_deadline =
+                    self.heartbeat_deadline.min(self.now + config.heartbeat_interval_ms);
+                self.check_quorum_deadline =
+                    self.check_quorum_deadline.min(self.now + config.election_timeout_min_ms);
+                self.election_deadline =
+                    self.election_deadline.min(self.now + config.election_timeout_max_ms);
                 Ok(None)
             }
         };

@@ -65,10 +65,15 @@ impl Core {
         }
     }
 
-    /// Looks at the state after an input: the leader it knows, and as leader, each member's
-    /// silence and lag and whether a quorum answered within the window.
+    /// Looks at the state after an input: the leader it knows, and as leader (once its term
+    /// is durable), each member's silence and lag and whether a quorum answered within the
+    /// window.
     pub(super) fn observe(&mut self) {
-        if let Some(leader) = self.leader {
+        // A leader reports itself, and watches its members, only once its own entry of the
+        // term (and with it its term and vote) is durable: until then it may yet crash and
+        // lose its election, and another node win the term.
+        let leading = self.role == Role::Leader && self.log.term(self.log.durable_index()) == Some(self.term);
+        if let Some(leader) = self.leader.filter(|&l| l != self.id || leading) {
             if self.term > self.watch.reported_term {
                 let previous = self.watch.reported_leader;
                 self.watch.reported_term = self.term;
@@ -76,7 +81,7 @@ impl Core {
                 self.watch.alerts.push(AlertEvent::LeaderChanged { term: self.term, leader, previous });
             }
         }
-        if self.role != Role::Leader {
+        if !leading {
             if self.watch.leading.take().is_some() {
                 self.watch.answered.clear();
                 self.watch.acked.clear();

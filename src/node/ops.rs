@@ -138,10 +138,19 @@ impl RaftNode {
         let term = leading.as_ref().map(|(t, _)| *t);
         let commands = scheduler.poll(now, term, || leading.expect("a round runs only while leading").1);
         drop(slot);
+        let mut last = None;
         for command in commands {
-            if let Err(err) = self.propose(command) {
-                tracing::debug!(node = %self.id, %err, "placement move not proposed");
-                break;
+            match self.propose(command) {
+                Ok(index) => last = Some(index),
+                Err(err) => {
+                    tracing::debug!(node = %self.id, %err, "placement move not proposed");
+                    break;
+                }
+            }
+        }
+        if let Some(index) = last {
+            if let Some(scheduler) = self.placement.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                scheduler.proposed(index);
             }
         }
     }

@@ -14,6 +14,7 @@ impl Sim {
         if !self.faults_on {
             return;
         }
+        self.fault_epoch += 1;
         if self.blocked.is_empty() {
             self.start_partition();
         } else {
@@ -100,9 +101,11 @@ impl Sim {
     }
 
     pub(super) fn crash(&mut self, id: NodeId) {
+        self.fault_epoch += 1;
         let torn = self.params.torn_write;
         let node = self.nodes.get_mut(&id).expect("node exists");
         node.core = None;
+        node.placement = None;
         node.epoch += 1;
         node.pipeline.reset();
         node.written.clear();
@@ -117,12 +120,14 @@ impl Sim {
         node.disk.crash(&mut self.fault_rng, torn);
         self.checker.on_crash(id);
         self.check_quorum.on_crash(id);
+        self.alerts.on_crash(id);
         self.stats.faults.crashes += 1;
         self.trace.event(self.now, Some(id.0), TraceEvent::Crash, &[], || "crash".into());
         self.mark(id, Lane::Down);
     }
 
     pub(super) fn restart(&mut self, id: NodeId) {
+        self.fault_epoch += 1;
         let mut node = self.nodes.remove(&id).expect("node exists");
         if node.core.is_some() {
             self.nodes.insert(id, node);
@@ -162,6 +167,7 @@ impl Sim {
         if !running.is_empty() {
             let id = running[index(&mut self.fault_rng, running.len())];
             self.nodes.get_mut(&id).expect("node exists").paused = true;
+            self.fault_epoch += 1;
             self.stats.faults.pauses += 1;
             self.trace.event(self.now, Some(id.0), TraceEvent::Pause, &[], || "pause".into());
             self.mark(id, Lane::Paused);
@@ -191,6 +197,7 @@ impl Sim {
             node.timer_at = None;
             let local = node.clock.local(self.now);
             self.check_quorum.restart_count(id, local);
+            self.alerts.restart_count(id, local);
             self.arm_timer(id);
         }
     }
@@ -206,6 +213,8 @@ impl Sim {
         node.clock.jump(delta);
         let local = node.clock.local(self.now);
         self.check_quorum.restart_count(id, local);
+        self.alerts.restart_count(id, local);
+        self.fault_epoch += 1;
         self.stats.faults.clock_jumps += 1;
         self.trace.event(self.now, Some(id.0), TraceEvent::ClockJump, &[delta as u64], || {
             format!("clock jumps {delta:+} ms")

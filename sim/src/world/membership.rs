@@ -16,6 +16,7 @@ impl Sim {
         }
         let d = self.next_fault_delay(self.params.membership_every_ms);
         self.schedule(d, Event::Membership);
+        self.fault_epoch += 1;
         let Some(leader) = self.leader() else { return };
         let config = self.nodes[&leader].core.as_ref().expect("running").configuration().clone();
         let voters: Vec<NodeId> = config.voters.iter().copied().collect();

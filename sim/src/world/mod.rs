@@ -2,6 +2,7 @@
 //! sequence number). Nodes run the real core through its real output path; every message
 //! crosses the real wire codec; every write goes through the real write-ahead log format.
 
+use crate::alerts::AlertChecker;
 use crate::check_quorum::CheckQuorumChecker;
 use crate::checker::Checker;
 use crate::clock::NodeClock;
@@ -33,6 +34,7 @@ mod faults;
 mod membership;
 mod network;
 mod node;
+mod ops;
 mod phase;
 mod queue;
 mod storage;
@@ -149,6 +151,8 @@ struct SimNode {
     /// Incremented at each crash, so events of a previous life are ignored.
     epoch: u64,
     last_role: (NodeState, u64),
+    /// The placement scheduler of this life (runs that draw one).
+    placement: Option<quorate::placement::PlacementScheduler>,
 }
 
 /// A get a node serves without the log: whose, and of which key.
@@ -266,6 +270,7 @@ pub struct Sim {
     left_down: BTreeSet<NodeId>,
     checker: Checker,
     check_quorum: CheckQuorumChecker,
+    alerts: AlertChecker,
     history: ClientHistory,
     trace: Trace,
     timeline: Vec<Mark>,
@@ -290,6 +295,20 @@ pub struct Sim {
     /// The reference state machine every snapshot is compared with (fed only in runs
     /// where nodes take snapshots).
     snapshots: SnapshotChecker,
+    /// Draws reloads, failover elections and their targets; keyed by the seed alone.
+    ops_rng: SimRng,
+    /// The last reload, which restarted and added nodes take.
+    dynamic: Option<quorate::config::DynamicConfig>,
+    /// Counts faults (partitions, crashes, restarts, pauses, clock jumps, transfers,
+    /// membership changes): a failover watch spans none.
+    fault_epoch: u64,
+    /// A failover election triggered while its leader was healthy, being watched.
+    failover_watch: Option<ops::FailoverWatch>,
+    /// When each node last got a leader's request (entries, a snapshot chunk, a leadership
+    /// check), by (leader, node): the term and the virtual time.
+    leader_contact: BTreeMap<(NodeId, NodeId), (Term, u64)>,
+    /// Placement moves applied somewhere, by (term, sequence).
+    placements_applied: BTreeSet<(Term, u64)>,
 }
 
 /// The parameters a run of `config` draws from its seed (or script), whatever
@@ -310,6 +329,7 @@ fn draw_params(config: &RunConfig, rng: &mut SimRng) -> Params {
     drawn.draw_reads(config.scenario, config.seed);
     drawn.draw_transfers(config.scenario, config.seed);
     drawn.draw_slow(config.scenario, config.seed);
+    drawn.draw_ops(config.scenario, config.seed);
     drawn
 }
 
@@ -338,6 +358,7 @@ impl Sim {
             left_down: BTreeSet::new(),
             checker: Checker::new((1..=params.nodes).map(NodeId)),
             check_quorum: CheckQuorumChecker::default(),
+            alerts: AlertChecker::default(),
             history: ClientHistory::default(),
             trace: if config.echo { Trace::echoing() } else { Trace::new(config.verbose) },
             timeline: Vec::new(),
@@ -351,11 +372,18 @@ impl Sim {
             fenced: FencedStore::default(),
             failed_reads: Default::default(),
             snapshots: SnapshotChecker::default(),
+            ops_rng: rng_for(config.seed ^ 0x0e5_10ad),
+            dynamic: None,
+            fault_epoch: 0,
+            failover_watch: None,
+            leader_contact: BTreeMap::new(),
+            placements_applied: BTreeSet::new(),
         };
         sim.boot_nodes();
         sim.boot_clients();
         sim.schedule_faults();
         sim.schedule_transfers_and_fencing();
+        sim.schedule_ops();
         sim.schedule(params.safety_ms, Event::SafetyEnd);
         (sim, params)
     }
@@ -381,6 +409,8 @@ impl Sim {
             config.heartbeat_interval_ms = self.params.heartbeat_ms;
             config.lease_reads = self.params.lease_reads;
             config.max_clock_drift_ms = self.params.max_clock_drift_ms;
+            config.failure_detection_ms = self.params.failure_detection_ms;
+            config.slow_replication_entries = self.params.slow_replication_entries;
             (config.election_timeout_min_ms, config.election_timeout_max_ms) = self.params.election_ms;
             let offset = range(&mut self.rng, 0, self.params.max_offset_ms);
             let mut drift = float(&mut self.rng, -self.params.max_drift, self.params.max_drift);
@@ -414,6 +444,7 @@ impl Sim {
                 timer_at: None,
                 epoch: 0,
                 last_role: (NodeState::Follower, 0),
+                placement: None,
             };
             node.core = Some(self.make_core(&mut node));
             self.nodes.insert(id, node);
@@ -435,6 +466,7 @@ impl Sim {
         node.log = MemoryLog::recovered(&durable);
         let mut core = Core::new(node.config.clone(), durable, rng, now)
             .expect("the simulator builds valid configurations");
+        self.take_reload(&mut core);
         let seed = rand_core::RngCore::next_u64(&mut self.read_rng);
         let source = FailingReads::new(node.log.clone(), self.params.read_fail, seed, &self.failed_reads);
         core.set_log_source(std::sync::Arc::new(source));
@@ -598,6 +630,8 @@ impl Sim {
             Event::Transfer => self.on_transfer(),
             Event::FencingRound => self.on_fencing_round(),
             Event::FencedWrite { from, term, token } => self.on_fenced_write(from, term, token),
+            Event::Reload => self.on_reload(),
+            Event::Failover => self.on_failover(),
             Event::SafetyEnd => self.start_liveness(),
         }
     }
@@ -623,7 +657,20 @@ pub fn run(config: &RunConfig) -> RunReport {
         format!("seed {} scenario {}: {}", config.seed, config.scenario, params)
     });
     sim.run();
-    let Sim { mut failure, mut stats, trace, history, nodes, now, timeline, failed_reads, checker, .. } = sim;
+    let Sim {
+        mut failure,
+        mut stats,
+        trace,
+        history,
+        nodes,
+        now,
+        timeline,
+        failed_reads,
+        checker,
+        alerts,
+        ..
+    } = sim;
+    stats.alerts = alerts.counts;
     stats.failed_reads = failed_reads.load(std::sync::atomic::Ordering::Relaxed);
     stats.virtual_ms = now;
     stats.ops = history.len() as u64;

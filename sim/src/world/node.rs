@@ -1,6 +1,7 @@
 //! The node driver: each simulated node runs the real core through the Ready contract, with
 //! a disk whose syncs complete later, a timer on its own clock, and the checkers looking on.
 
+use super::ops::Outbox;
 use super::*;
 
 impl Sim {
@@ -34,6 +35,20 @@ impl Sim {
             || format!("recv {kind} from n{from} term {term} {}", msg_detail(&msg)),
         );
         self.checker.on_delivered(&msg);
+        if let Some(node) = self.nodes.get_mut(&to) {
+            // The alert checker learns of an answer before the node handles it: a
+            // NodeRecovered the answer raises is due at once.
+            let local = node.clock.local(self.now);
+            let now = node.core.as_ref().expect("running").now().max(local);
+            self.alerts.on_delivered(to, now, &msg);
+        }
+        if matches!(
+            msg.payload,
+            Payload::AppendEntries(_) | Payload::InstallSnapshot(_) | Payload::LeaderCheck(_)
+        ) {
+            let local = self.nodes.get_mut(&to).expect("running").clock.local(self.now);
+            self.leader_contact.insert((from, to), (msg.payload.term(), local));
+        }
         let heard = matches!(
             msg.payload,
             Payload::AppendEntriesResponse(_)
@@ -61,6 +76,7 @@ impl Sim {
         node.timer_at = None;
         let now = node.clock.local(self.now);
         self.input(id, Input::Tick { now });
+        self.poll_placement(id);
     }
 
     /// Feeds an input to a node and handles what comes out.
@@ -90,20 +106,28 @@ impl Sim {
             if !core.has_ready() {
                 break;
             }
-            let mut out: Vec<Message> = Vec::new();
+            let mut out = Outbox::default();
             pipeline.take(core, &mut store, &mut out).expect("the simulated disk does not fail a write");
             if let Some(v) = store.violation {
                 self.fail(FailureKind::Safety, v);
                 return;
             }
-            for msg in out {
+            for msg in out.messages {
+                if let Payload::AppendEntries(req) = &msg.payload {
+                    // A leader others can see: its requests left it.
+                    self.alerts.saw_leader(id, req.term);
+                }
                 self.send(msg);
+            }
+            if !self.judge_alerts(id, out.alerts) {
+                return;
             }
             if !self.complete_durable(id) {
                 return;
             }
         }
         self.check_node(id);
+        self.check_alerts(id);
         self.arm_timer(id);
     }
 
@@ -217,7 +241,12 @@ impl Sim {
                 self.fail(FailureKind::Safety, v);
                 return false;
             }
-            if entry.kind == EntryKind::Normal {
+            let placement = (entry.kind == EntryKind::Normal)
+                .then(|| quorate::placement::PlacementEntry::decode(&entry.command.data))
+                .flatten();
+            if let Some(placement) = placement {
+                self.apply_placement(id, entry, placement);
+            } else if entry.kind == EntryKind::Normal {
                 self.apply(id, entry.index, &entry.command);
             } else if self.params.snapshot_every > 0 {
                 self.snapshots.on_applied(entry.index, None);
@@ -356,6 +385,7 @@ impl Sim {
                 format!("becomes {name} in term {term}")
             });
             self.nodes.get_mut(&id).expect("node exists").last_role = role;
+            self.check_failover(id, state, pre);
             self.mark(id, Lane::from(state));
             if state == NodeState::Leader {
                 self.on_new_leader(id, Term(term));

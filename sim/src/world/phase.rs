@@ -85,11 +85,24 @@ impl Sim {
         }
         let now = self.now;
         let clocks_running = self.nodes.values().map(|n| n.clock.running_at(now)).max().unwrap_or(now);
+        // The bounds count on the election timeouts in force: a reload may have raised them.
+        let mut params = self.params.clone();
+        if let Some(update) = self.dynamic {
+            let base = RaftConfig::new(1, [1]);
+            let base = RaftConfig {
+                election_timeout_min_ms: params.election_ms.0,
+                election_timeout_max_ms: params.election_ms.1,
+                heartbeat_interval_ms: params.heartbeat_ms,
+                ..base
+            };
+            let in_force = base.with_dynamic(&update);
+            params.election_ms = (in_force.election_timeout_min_ms, in_force.election_timeout_max_ms);
+        }
         self.liveness = Some(LivenessPhase::start(
             now,
             clocks_running,
             self.max_term(),
-            &self.params,
+            &params,
             self.nodes.len() as u64,
         ));
     }

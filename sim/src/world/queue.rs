@@ -22,6 +22,8 @@ pub(super) enum Event {
     Transfer,
     FencingRound,
     FencedWrite { from: NodeId, term: Term, token: quorate::fencing::FencingToken },
+    Reload,
+    Failover,
     SafetyEnd,
 }
 

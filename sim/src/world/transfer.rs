@@ -62,6 +62,7 @@ impl Sim {
         let _ = core.step(Input::Tick { now: local });
         let term = core.term();
         if core.transfer_leadership(to).is_ok() {
+            self.fault_epoch += 1;
             self.stats.transfers += 1;
             self.transfers_asked.push((to, term));
             self.trace.event(self.now, Some(leader.0), TraceEvent::Transfer, &[to.0, term.0], || {
