@@ -36,6 +36,8 @@ fn sweep(scenario: Scenario) {
     let mut installed = 0;
     let mut reads = [0u64; 4];
     let (mut transfers, mut fenced) = (0, 0);
+    let mut alerts = quorate_sim::alerts::AlertCounts::default();
+    let (mut reloads, mut failovers_healthy, mut placements) = (0, 0, 0);
     let seeds = seeds();
     for &seed in &seeds {
         let report = run_seed(&RunConfig::new(seed, scenario));
@@ -44,6 +46,10 @@ fn sweep(scenario: Scenario) {
         let s = &report.stats;
         transfers += s.transfers_completed;
         fenced += s.fenced_landed;
+        alerts.add(&s.alerts);
+        reloads += s.reloads;
+        failovers_healthy += s.failovers_healthy;
+        placements += s.placement_applied;
         for (total, n) in
             reads.iter_mut().zip([s.reads_log, s.reads_read_index, s.reads_lease, s.reads_follower])
         {
@@ -86,6 +92,23 @@ fn sweep(scenario: Scenario) {
         // Leaders write to the fenced store; runs with faults hand leadership over.
         assert!(fenced > 0, "{scenario}: no fenced write landed");
         assert!(transfers > 0 || scenario == Scenario::Basic, "{scenario}: no transfer completed");
+        // Every node reports the leaders it learns of; failover elections are drawn in every
+        // scenario, some while the leader is healthy (which they must not unseat).
+        assert!(alerts.leader_changed > 0, "{scenario}: no LeaderChanged alert");
+        assert!(failovers_healthy > 0, "{scenario}: no failover election against a healthy leader");
+        if scenario != Scenario::Basic {
+            // Faults make leaders report members failed and recovered, and lose quorums;
+            // operators reload the dynamic configuration.
+            assert!(
+                alerts.node_failed > 0 && alerts.node_recovered > 0 && alerts.quorum_lost > 0,
+                "{scenario}: alerts {alerts:?}"
+            );
+            assert!(reloads > 0, "{scenario}: no reload");
+        }
+        if scenario == Scenario::Swarm {
+            assert!(placements > 0, "{scenario}: no placement move applied");
+        }
+        assert_eq!((alerts.false_alerts, alerts.missed_alerts), (0, 0), "{scenario}: {alerts:?}");
     }
 }
 
