@@ -18,7 +18,8 @@
 //!    between leaves the previous snapshot and the whole log in force. Then write
 //!    `ready.hard_state` (if any) and `ready.entries` (if the first entry's index is at or
 //!    below the durable log's end, truncate the durable log from there first).
-//!    `ready.messages` may be sent while the write is in progress: they never depend on it.
+//!    `ready.messages` may be sent while the write is in progress: they never depend on it;
+//!    nor do `ready.alerts`, which go to operators at once.
 //! 2. **Sync, restore, then send.** Once the write is durable, restore the state machine from
 //!    `ready.snapshot` if `ready.restore_state_machine` (a snapshot installed from the
 //!    leader), then send `ready.messages_when_durable`: vote grants, append and snapshot
@@ -89,6 +90,18 @@
 //! time of its last `Tick` or `Clock` input: a driver feeds the clock before it asks for a
 //! lease read. See [`core`]'s `read` module docs (the `ReadKind`, `ReadPath` and `ReadState`
 //! types) for the details.
+//!
+//! # Operations
+//! The core raises alerts from what it observes ([`alerts`]: a member silent for
+//! [`RaftConfig::failure_detection_ms`], its recovery, a new leader, a lost quorum, a member
+//! lagging behind the commit index) in [`Ready::alerts`], which the pipeline hands to
+//! [`driver::Transport::alert`] at once. [`Input::UpdateDynamicConfig`] changes the heartbeat
+//! interval, compaction threshold and election timeout range while the node runs (corrected
+//! by [`RaftConfig::with_dynamic`], never applied as given); [`Input::Failover`] makes a
+//! follower campaign now, through a pre-vote. [`RaftNode`] adds the seed's operations types
+//! over these: [`AlertManager`] (handlers run outside every lock of the node),
+//! [`FailoverCoordinator`] and [`PlacementScheduler`] (a leader-only planner whose moves go
+//! through the log).
 //!
 //! # Protocol
 //! Elections with randomized timeouts drawn once per timer reset, PreVote, CheckQuorum, a

@@ -33,6 +33,8 @@ pub struct TestNode {
     /// Reads served ([`Core::read`]), in order, each with how many normal entries had been
     /// applied when it was served.
     pub reads: Vec<(ReadState, usize)>,
+    /// Alerts the core raised ([`crate::alerts`]), in order.
+    pub alerts: Vec<crate::alerts::AlertEvent>,
     /// False while crashed.
     pub up: bool,
     restarts: u64,
@@ -105,6 +107,7 @@ impl Cluster {
             log,
             applied: Vec::new(),
             reads: Vec::new(),
+            alerts: Vec::new(),
             up: true,
             restarts: 0,
             pipeline: Pipeline::new(),
@@ -182,12 +185,12 @@ impl Cluster {
             if !node.up || !node.core.has_ready() {
                 return;
             }
-            let mut out = Vec::new();
-            let TestNode { core, disk, log, applied, reads, pipeline, .. } = node;
+            let TestNode { core, disk, log, applied, reads, pipeline, alerts, .. } = node;
+            let mut out = Outgoing { messages: Vec::new(), alerts };
             pipeline
                 .drive(core, &mut TestStore { disk, log }, &mut out, &mut NormalEntries(applied, Some(reads)))
                 .expect("an in-memory disk does not fail");
-            for msg in out {
+            for msg in out.messages {
                 self.send(msg);
             }
         }
@@ -299,6 +302,22 @@ impl Cluster {
         node.up = true;
         node.restarts = generation;
         self.process_ready(NodeId(id));
+    }
+}
+
+/// Where a test node's batches go: messages to the network, alerts to the node's record.
+struct Outgoing<'a> {
+    messages: Vec<Message>,
+    alerts: &'a mut Vec<crate::alerts::AlertEvent>,
+}
+
+impl crate::driver::Transport for Outgoing<'_> {
+    fn send(&mut self, msg: Message) {
+        self.messages.push(msg);
+    }
+
+    fn alert(&mut self, alert: crate::alerts::AlertEvent) {
+        self.alerts.push(alert);
     }
 }
 

@@ -36,6 +36,10 @@
 //! - `read ID CTX [lease]` (node ID is asked for a read by ReadIndex, or from the lease),
 //!   `reads ID` (the reads it served: index, path and the normal entries applied then, or
 //!   the error), `transfer ID TO` (node ID, the leader, hands leadership to TO);
+//! - `alerts ID` (the alerts node ID raised since the last `alerts ID`), `failover ID` (node
+//!   ID is told its leader failed: it campaigns, through a pre-vote if on; prints its role),
+//!   `reload ID [heartbeat=MS] [election-min=MS] [election-max=MS] [compaction=N]` (a hot
+//!   reload of its dynamic configuration; prints what is in force, corrected);
 //! - `applied ID` (the normal entries its state machine holds, as index/term: restored from
 //!   its latest snapshot when it started or installed one, then applied);
 //! - `log ID` (its entries as index/term, after its snapshot point if it has one, and its
@@ -328,6 +332,42 @@ impl Runner {
                     Ok(()) => "ok".into(),
                     Err(e) => format!("error: {e}"),
                 })
+            }
+            "alerts" => {
+                let id = num(0)?;
+                let node = self.cluster()?.nodes.get_mut(&NodeId(id)).ok_or("no such node")?;
+                Ok(lines(std::mem::take(&mut node.alerts).into_iter().map(|a| format!("{a:?}"))))
+            }
+            "failover" => {
+                let id = num(0)?;
+                self.cluster()?.step(id, Input::Failover).map_err(|e| e.to_string())?;
+                let core = &self.cluster()?.node(id).core;
+                let role =
+                    if core.is_pre_candidate() { "pre-candidate".into() } else { core.state().to_string() };
+                Ok(format!("{id}: {role} term={}", core.term()))
+            }
+            "reload" => {
+                let id = num(0)?;
+                let c = self.cluster()?;
+                let current = c.node(id).core.config().dynamic();
+                let get = |name: &str, default: u64| -> Result<u64, String> {
+                    opt(name).map_or(Ok(default), |v| v.parse().map_err(|e| format!("{name}: {e}")))
+                };
+                let update = quorate::config::DynamicConfig {
+                    heartbeat_interval_ms: get("heartbeat", current.heartbeat_interval_ms)?,
+                    compaction_threshold: get("compaction", current.compaction_threshold)?,
+                    election_timeout_min_ms: get("election-min", current.election_timeout_min_ms)?,
+                    election_timeout_max_ms: get("election-max", current.election_timeout_max_ms)?,
+                };
+                c.step(id, Input::UpdateDynamicConfig(update)).map_err(|e| e.to_string())?;
+                let d = c.node(id).core.config().dynamic();
+                Ok(format!(
+                    "heartbeat={} election={}..={} compaction={}",
+                    d.heartbeat_interval_ms,
+                    d.election_timeout_min_ms,
+                    d.election_timeout_max_ms,
+                    d.compaction_threshold
+                ))
             }
             "status" => Ok(status(self.cluster()?)),
             other => Err(format!("unknown command {other:?}")),
