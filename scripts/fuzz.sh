@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes one target with cargo-fuzz (libFuzzer):
 #   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer options...]
-# Targets: request_vote append_entries install_snapshot reads decode_frame log_recovery sim_schedule (fuzz/fuzz_targets/).
+# Targets: request_vote append_entries install_snapshot reads operations decode_frame log_recovery sim_schedule (fuzz/fuzz_targets/).
 #
 # With a nightly toolchain installed, it builds with AddressSanitizer (cargo +nightly fuzz run);
 # otherwise it runs on stable without a sanitizer (cargo fuzz run -s none), which still catches
@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets="request_vote append_entries install_snapshot reads decode_frame log_recovery sim_schedule"
+targets="request_vote append_entries install_snapshot reads operations decode_frame log_recovery sim_schedule"
 target="${1:?usage: scripts/fuzz.sh TARGET [SECONDS] [libFuzzer options...] (targets: $targets)}"
 seconds="${2:-60}"
 shift $(( $# >= 2 ? 2 : 1 ))

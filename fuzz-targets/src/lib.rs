@@ -12,6 +12,7 @@
 //! | [`append_entries`] | a node in a varied state, then AppendEntries and answers from anyone | the node invariants below |
 //! | [`install_snapshot`] | a node in a varied state (sometimes recovered from a snapshot), then snapshot chunks (whole transfers and hostile sequences) and answers, AppendEntries, its own snapshots | the node invariants below, and the snapshot ones |
 //! | [`reads`] | a node in a varied state (lease reads on or off), then reads, leadership checks and read-index messages from anyone, mixed with AppendEntries | the node invariants below; a read is served only once the state machine has applied up to its index; read indexes come only from a leader whose term has committed |
+//! | [`operations`] | a node in a varied state, then failover elections and hot reloads with any values at all, mixed with AppendEntries, answers and time passing | the node invariants below; the alerts it raises: a leader reported once per newer term (itself only while it leads), a member recovered only after it failed, figures that hold |
 //! | [`decode_frame`] | a wire frame | an error or a message; re-encoding decodes to the same value |
 //! | [`log_recovery`] | a write-ahead log on disk | the valid prefix, record by record, checksums matching |
 //! | [`sim_schedule`] | every choice of a simulated 3-node run | no safety, linearizability or panic failure |
@@ -34,16 +35,17 @@ pub mod recovery;
 pub mod schedule;
 
 pub use frame::decode_frame;
-pub use node::{append_entries, install_snapshot, reads, request_vote};
+pub use node::{append_entries, install_snapshot, operations, reads, request_vote};
 pub use recovery::log_recovery;
 pub use schedule::sim_schedule;
 
 /// The names of the targets, as they appear under `fuzz/corpus/` and `fuzz/fuzz_targets/`.
-pub const TARGETS: [&str; 7] = [
+pub const TARGETS: [&str; 8] = [
     "request_vote",
     "append_entries",
     "install_snapshot",
     "reads",
+    "operations",
     "decode_frame",
     "log_recovery",
     "sim_schedule",
@@ -56,6 +58,7 @@ pub fn run_target(name: &str, data: &[u8]) -> bool {
         "append_entries" => append_entries(data),
         "install_snapshot" => install_snapshot(data),
         "reads" => reads(data),
+        "operations" => operations(data),
         "decode_frame" => decode_frame(data),
         "log_recovery" => log_recovery(data),
         "sim_schedule" => sim_schedule(data),

@@ -19,6 +19,7 @@
 //! input. Set `QUORATE_FUZZ_TRACE=1` to print every input as it is fed.
 
 use arbitrary::{Result, Unstructured};
+use quorate::alerts::AlertEvent;
 use quorate::config::RaftConfig;
 use quorate::core::MAX_TERM;
 use quorate::core::{Core, DurableState, HardState, Input, Ready};
@@ -99,6 +100,17 @@ fn read_payload(u: &mut Unstructured<'_>, from: NodeId, core: &Core) -> Result<P
 type PayloadReader = fn(&mut Unstructured<'_>, NodeId, &Core) -> Result<Payload>;
 
 fn run(data: &[u8], payload: PayloadReader, snapshots: bool, reads: bool) {
+    run_with(data, payload, snapshots, reads, false);
+}
+
+/// The `operations` target: the operator's inputs (failover elections, hot reloads of the
+/// dynamic configuration with any values at all) mixed with AppendEntries, votes of the
+/// peers and time passing, with every alert the node raises checked (`Checks::check_alerts`).
+pub fn operations(data: &[u8]) {
+    run_with(data, append_payload, false, false, true);
+}
+
+fn run_with(data: &[u8], payload: PayloadReader, snapshots: bool, reads: bool, ops: bool) {
     let mut u = Unstructured::new(data);
     let Ok(setup) = Setup::read(&mut u, snapshots) else { return };
     let mut harness = Harness::new(setup);
@@ -107,7 +119,7 @@ fn run(data: &[u8], payload: PayloadReader, snapshots: bool, reads: bool) {
         if u.is_empty() {
             break;
         }
-        let Ok(input) = read_input(&mut u, &harness, payload, snapshots, reads) else { break };
+        let Ok(input) = read_input(&mut u, &harness, payload, snapshots, reads, ops) else { break };
         harness.feed(input);
     }
 }
@@ -451,6 +463,7 @@ fn read_input(
     payload: PayloadReader,
     snapshots: bool,
     reads: bool,
+    ops: bool,
 ) -> Result<Event> {
     let core = &h.core;
     let id = core.id();
@@ -468,10 +481,27 @@ fn read_input(
             let kind = if u.arbitrary()? { quorate::ReadKind::Lease } else { quorate::ReadKind::ReadIndex };
             Input::Read { ctx: u.arbitrary()?, kind }
         }
+        190..=193 if ops => Input::Failover,
+        194..=199 if ops => Input::UpdateDynamicConfig(quorate::config::DynamicConfig {
+            heartbeat_interval_ms: read_wild(u)?,
+            compaction_threshold: read_wild(u)?,
+            election_timeout_min_ms: read_wild(u)?,
+            election_timeout_max_ms: read_wild(u)?,
+        }),
         190..=214 => Input::Tick { now: h.now + 4 * u64::from(u.arbitrary::<u8>()?) },
         215..=217 => Input::Clock { now: h.now + 4 * u64::from(u.arbitrary::<u8>()?) },
         218..=230 => Input::Propose(Command::new(vec![u.arbitrary()?; u.int_in_range(0..=3)?])),
-        231..=238 => Input::Campaign,
+        231..=236 => Input::Campaign,
+        237 => Input::Failover,
+        238 => {
+            // A hot reload with any values at all: the core corrects them.
+            Input::UpdateDynamicConfig(quorate::config::DynamicConfig {
+                heartbeat_interval_ms: read_wild(u)?,
+                compaction_threshold: read_wild(u)?,
+                election_timeout_min_ms: read_wild(u)?,
+                election_timeout_max_ms: read_wild(u)?,
+            })
+        }
         239..=240 => Input::Heartbeat,
         241..=243 => {
             let to = if u.arbitrary()? { Some(read_peer(u, core)?) } else { None };
@@ -498,6 +528,16 @@ fn read_input(
         _ => return Ok(Event::Restart),
     };
     Ok(Event::Input(input))
+}
+
+/// A value for a reload: small, around the defaults, or extreme.
+fn read_wild(u: &mut Unstructured<'_>) -> Result<u64> {
+    Ok(match u.int_in_range(0..=3)? {
+        0 => u64::from(u.arbitrary::<u8>()?),
+        1 => u64::from(u.arbitrary::<u16>()?),
+        2 => u.arbitrary()?,
+        _ => [0, 1, u64::MAX, u64::MAX / 2][u.int_in_range(0..=3)?],
+    })
 }
 
 // ----- The driver --------------------------------------------------------------------------
@@ -690,6 +730,7 @@ impl LogStore for CheckedDisk<'_> {
             "the node still has a ready after {MAX_READIES_PER_INPUT} of them"
         );
         self.checks.check_ready(core, self.disk, ready);
+        self.checks.check_alerts(core, &ready.alerts);
         if !ready.must_persist() {
             self.checks.check_durable_sends(self.disk, ready);
         }
@@ -760,6 +801,12 @@ struct Checks {
     applied: LogIndex,
     /// The terms in which the node was seen leading (its election checked once).
     elected: BTreeSet<Term>,
+    /// The newest term whose leader the node reported in this life (alerts).
+    reported: Term,
+    /// Members it reported failed and not recovered since, in this life.
+    failed: BTreeSet<NodeId>,
+    /// The input being handled is a leadership check from this stale leader.
+    stale_check_from: Option<NodeId>,
 }
 
 impl Checks {
@@ -774,10 +821,54 @@ impl Checks {
             grants: BTreeMap::new(),
             applied: core.log().applied(),
             elected: BTreeSet::new(),
+            reported: Term(0),
+            failed: BTreeSet::new(),
+            stale_check_from: None,
+        }
+    }
+
+    /// The alerts of one ready: a leader is reported once per newer term, and only by the
+    /// term's leader for itself once it leads it; a member recovers only after it failed;
+    /// every leader's alert names a member other than the node, with figures that hold.
+    fn check_alerts(&mut self, core: &Core, alerts: &[AlertEvent]) {
+        for alert in alerts {
+            match alert {
+                &AlertEvent::LeaderChanged { term, leader, .. } => {
+                    assert!(term > self.reported, "{alert:?} after term {}", self.reported);
+                    assert!(term <= core.term(), "{alert:?} beyond the node's term {}", core.term());
+                    if leader == self.id {
+                        assert!(
+                            self.elected.contains(&term) || core.state() == NodeState::Leader,
+                            "{alert:?}"
+                        );
+                    }
+                    self.reported = term;
+                }
+                &AlertEvent::NodeFailed { node, .. } => {
+                    assert!(node != self.id, "{alert:?}: a node does not watch itself");
+                    self.failed.insert(node);
+                }
+                &AlertEvent::NodeRecovered { node, .. } => {
+                    assert!(self.failed.remove(&node), "{alert:?} without a failure");
+                }
+                AlertEvent::QuorumLost { heard_from, .. } => {
+                    assert!(heard_from.contains(&self.id), "{alert:?}: a leader hears itself");
+                }
+                &AlertEvent::SlowReplication { node, match_index, commit_index } => {
+                    let threshold = core.config().slow_replication_entries;
+                    assert!(node != self.id && threshold > 0 && commit_index.0 - match_index.0 > threshold);
+                }
+            }
         }
     }
 
     fn on_deliver(&mut self, msg: &Message) {
+        // A leadership check from a stale leader is answered with this node's term, so that
+        // the stale leader learns it: that answer confirms nobody.
+        self.stale_check_from = match &msg.payload {
+            Payload::LeaderCheck(req) if req.term < self.term => Some(msg.from),
+            _ => None,
+        };
         if let Payload::RequestVoteResponse(resp) = &msg.payload {
             if resp.vote_granted && !resp.pre_vote && msg.to == self.id {
                 self.grants.entry(resp.term).or_default().insert(msg.from);
@@ -787,8 +878,10 @@ impl Checks {
 
     fn on_restart(&mut self, core: &Core) {
         // A restarted node hands its committed entries out for applying again, from its
-        // snapshot on.
+        // snapshot on, and reports afresh.
         self.applied = core.log().applied();
+        self.reported = Term(0);
+        self.failed.clear();
     }
 
     /// Checks one ready before it is persisted, against the durable state it will change.
@@ -923,7 +1016,7 @@ impl Checks {
                     core.term(),
                     "a leadership-check answer without the node's term: {msg:?}"
                 );
-                if ack.term == core.term() {
+                if ack.term == core.term() && self.stale_check_from != Some(msg.to) {
                     assert_ne!(core.state(), NodeState::Leader, "a leader confirmed another's leadership");
                 }
             }

@@ -68,6 +68,11 @@ fn reads() {
 }
 
 #[test]
+fn operations() {
+    replay("operations");
+}
+
+#[test]
 fn decode_frame() {
     replay("decode_frame");
 }
