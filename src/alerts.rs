@@ -158,7 +158,12 @@ impl AlertManager {
     pub fn deliver(&self) {
         loop {
             {
-                let Ok(mut guard) = self.handler.try_lock() else { return };
+                // A handler that panicked once is still called (its panic is the caller's).
+                let mut guard = match self.handler.try_lock() {
+                    Ok(guard) => guard,
+                    Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                    Err(std::sync::TryLockError::WouldBlock) => return,
+                };
                 let Some(handler) = guard.as_mut() else { return };
                 let batch: Vec<Alert> =
                     self.queue.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();

@@ -81,3 +81,21 @@ fn the_facade_reads_and_updates_the_dynamic_config() {
     assert_eq!(after.compaction_threshold, 42);
     assert_eq!(after.election_timeout_min_ms, 200, "twice the heartbeat");
 }
+
+/// The seed's `election_timeout_elapsed`: after a hot reload of a longer heartbeat, the
+/// effective election timeout is at least twice the new heartbeat interval, from the next
+/// timer reset on.
+#[test]
+fn election_timeout_elapsed_follows_a_reloaded_heartbeat() {
+    let clock = Arc::new(ManualClock::new(0));
+    let node =
+        RaftNode::with_clock(RaftConfig::new(2, [1, 2, 3]), Arc::new(MemPersistence::new()), clock.clone())
+            .unwrap();
+    node.update_dynamic_config(DynamicConfig { heartbeat_interval_ms: 400, ..node.get_dynamic_config() });
+    node.reset_election_timer();
+    // The static range is 150..=300 ms; the reloaded minimum is 800 ms.
+    clock.advance(799);
+    assert!(!node.election_timeout_elapsed(), "elapsed before twice the reloaded heartbeat");
+    clock.advance(2 * 1600);
+    assert!(node.election_timeout_elapsed());
+}

@@ -358,3 +358,46 @@ fn placement_plans_only_on_the_leader_and_its_moves_go_through_the_log() {
     let (stats, running) = trio.node(2).placement_stats().unwrap();
     assert!(running && stats.planned == 1, "{stats:?}");
 }
+
+#[test]
+fn set_alert_manager_again_replaces_the_previous_manager() {
+    let clock = Arc::new(ManualClock::new(0));
+    let mut node =
+        RaftNode::with_clock(RaftConfig::new(1, [1]), Arc::new(MemPersistence::new()), clock).unwrap();
+    let (first, second) = (Arc::new(AlertManager::new(8)), Arc::new(AlertManager::new(8)));
+    node.set_alert_manager(first.clone());
+    node.set_alert_manager(second.clone());
+    // A single voter elects itself at once: the alert goes to the second manager only.
+    assert!(node.start_election().is_empty());
+    assert!(node.is_leader());
+    assert!(first.drain().is_empty());
+    let events: Vec<AlertEvent> = second.drain().into_iter().map(|a| a.event).collect();
+    assert_eq!(events, vec![AlertEvent::LeaderChanged { term: Term(1), leader: NodeId(1), previous: None }]);
+}
+
+#[test]
+fn attaching_a_placement_scheduler_again_replaces_the_previous_one() {
+    let clock = Arc::new(ManualClock::new(0));
+    let node = Arc::new(
+        RaftNode::with_clock(RaftConfig::new(1, [1]), Arc::new(MemPersistence::new()), clock.clone())
+            .unwrap(),
+    );
+    let applied = Placements::default();
+    node.set_state_machine(applied.clone()).unwrap();
+    node.start_election();
+    let merge = |_: &PlacementView| vec![PlacementMove::Merge { left: 1, right: 2 }];
+    let split = |_: &PlacementView| vec![PlacementMove::Split { shard: 1, at: b"m".to_vec(), into: 2 }];
+    node.attach_placement_scheduler(PlacementScheduler::new(10, merge));
+    clock.advance(10);
+    let _ = node.get_dynamic_config();
+    node.attach_placement_scheduler(PlacementScheduler::new(10, split));
+    for _ in 0..2 {
+        clock.advance(10);
+        let _ = node.get_dynamic_config();
+    }
+    let moves: Vec<PlacementMove> = applied.0.lock().unwrap().iter().map(|p| p.placement.clone()).collect();
+    assert_eq!(moves.first(), Some(&PlacementMove::Merge { left: 1, right: 2 }));
+    assert!(moves[1..].iter().all(|m| matches!(m, PlacementMove::Split { .. })), "{moves:?}");
+    // The replacement starts when attached and plans one interval later: at 20 and 30.
+    assert_eq!(moves.len(), 3, "{moves:?}");
+}
