@@ -282,7 +282,7 @@ impl Params {
     /// other draws stay what they were: the alerts' thresholds (short enough that crashes and
     /// partitions raise them), hot reloads of the dynamic configuration in 30% of the runs
     /// with faults, failover elections in 40% of all runs, and a placement scheduler in half
-    /// the swarm runs.
+    /// the swarm and leases runs.
     pub fn draw_ops(&mut self, scenario: Scenario, seed: u64) {
         let mut rng = crate::rng::rng_for(seed ^ 0x0b5e_a1e7);
         self.failure_detection_ms = range(&mut rng, 100, 1500).max(3 * self.heartbeat_ms);
@@ -293,7 +293,9 @@ impl Params {
         if chance(&mut rng, 0.4) {
             self.failover_every_ms = range(&mut rng, 100, 2000);
         }
-        if scenario == Scenario::Swarm && chance(&mut rng, 0.5) {
+        if matches!(scenario, Scenario::Swarm | Scenario::Leases) && chance(&mut rng, 0.5) {
+            // The leases scenario moves leadership around by transfers all the time: a node
+            // leads again without its scheduler having seen it follow.
             self.placement_every_ms = range(&mut rng, 20, 500);
         }
     }

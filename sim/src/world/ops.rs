@@ -34,6 +34,9 @@ pub(super) struct FailoverWatch {
     /// The fault count when it was triggered: a fault since voids the watch (a restarted
     /// or paused voter may rightly grant the pre-vote).
     epoch: u64,
+    /// When the failover's pre-vote round is over (every answer had time to arrive): a later
+    /// round is the node's own timer's, not the failover's.
+    until: u64,
 }
 
 /// The placement policy every simulated node runs: one move per round, a shard handed to a
@@ -168,7 +171,8 @@ impl Sim {
         });
         if healthy {
             self.stats.failovers_healthy += 1;
-            self.failover_watch = Some(FailoverWatch { node: id, term, epoch: self.fault_epoch });
+            let until = self.now + 2 * self.longest_delivery() + 1;
+            self.failover_watch = Some(FailoverWatch { node: id, term, epoch: self.fault_epoch, until });
         }
         self.input(id, Input::Failover);
     }
@@ -187,8 +191,7 @@ impl Sim {
         if core.state() != NodeState::Leader || core.term() != term {
             return false;
         }
-        let longest =
-            self.params.latency_ms.1 + if self.params.slow > 0.0 { self.params.slow_ms.1 } else { 0 };
+        let longest = self.longest_delivery();
         // The most a voter's clock advances while the pre-vote travels.
         let travel = (longest as f64 * (1.0 + self.params.max_drift)).ceil() as u64 + 1;
         let voters: Vec<NodeId> =
@@ -206,6 +209,11 @@ impl Sim {
         })
     }
 
+    /// The longest a message takes on its way (latency, and holding up if drawn).
+    fn longest_delivery(&self) -> u64 {
+        self.params.latency_ms.1 + if self.params.slow > 0.0 { self.params.slow_ms.1 } else { 0 }
+    }
+
     /// Node `id` changed role: a watched failover that made it a candidate disrupted a
     /// healthy leader; one whose pre-vote ended otherwise is over.
     pub(super) fn check_failover(&mut self, id: NodeId, state: NodeState, pre: bool) {
@@ -214,7 +222,7 @@ impl Sim {
             return;
         }
         self.failover_watch = None;
-        if state == NodeState::Candidate && watch.epoch == self.fault_epoch {
+        if state == NodeState::Candidate && watch.epoch == self.fault_epoch && self.now <= watch.until {
             self.fail(
                 FailureKind::Safety,
                 format!(

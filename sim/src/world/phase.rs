@@ -66,6 +66,8 @@ impl Sim {
     /// others perhaps left down or cut off, see [`Sim::leave_a_minority_out`]).
     pub(super) fn start_liveness(&mut self) {
         self.faults_on = false;
+        // The heal (and what it leaves out) changes every node's view of the leader.
+        self.fault_epoch += 1;
         self.in_liveness = true;
         self.params.loss = 0.0;
         self.params.duplicate = 0.0;
