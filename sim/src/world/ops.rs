@@ -278,9 +278,11 @@ impl Sim {
             self.fail(
                 FailureKind::Safety,
                 format!(
-                    "placement: the move at {} (entry term {}) was planned by {} in term {}, but {} led that term",
+                    "placement: the move at {} is an entry of term {} and names term {}, planned by {}; the leader of \
+                     term {} was {} (a move must be planned by its term's leader, in that term)",
                     entry.index,
                     entry.term,
+                    placement.term,
                     placement.proposer,
                     placement.term,
                     leader.map_or("no node".into(), |l| l.to_string())
