@@ -135,6 +135,8 @@ fn slow_replication_is_reported_once_a_member_lags_beyond_the_threshold() {
     // Only node 2 gets the entries: they commit, and node 3 is behind the commit index.
     trio.exchange_with(1, trio.node(1).replicate_to_followers(), &[2]);
     trio.exchange_with(1, trio.node(1).replicate_to_followers(), &[2]);
+    // The leader judges lag as its clock moves (at its next tick).
+    trio.heartbeats_for(1, 10, 10, &[2]);
     let slow: Vec<AlertEvent> =
         trio.events().into_iter().filter(|e| matches!(e, AlertEvent::SlowReplication { .. })).collect();
     assert_eq!(slow.len(), 1, "{slow:?}");

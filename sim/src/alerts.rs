@@ -240,7 +240,13 @@ impl AlertChecker {
             &AlertEvent::SlowReplication { node, match_index, commit_index } => {
                 self.counts.slow_replication += 1;
                 let threshold = core.config().slow_replication_entries;
-                let member = core.quorum_config().members().any(|m| m == node) && node != id;
+                // A member when raised: of the configuration at the last check, or now.
+                let was_member = self
+                    .reigns
+                    .get(&id)
+                    .and_then(|r| r.quorum.as_ref())
+                    .is_some_and(|q| q.members().any(|m| m == node));
+                let member = (was_member || core.quorum_config().members().any(|m| m == node)) && node != id;
                 if !member || threshold == 0 || commit_index.0.saturating_sub(match_index.0) <= threshold {
                     return Err(format!(
                         "alerts: {id} reported {node} slow at {match_index} against a commit index of \

@@ -581,6 +581,7 @@ impl Core {
             }
             Input::UpdateDynamicConfig(update) => {
                 self.config = self.base_config.with_dynamic(&update);
+                self.watch.dirty = true;
                 // Shorter intervals take effect now, not after the timers set with the old ones.
                 let config = &self.config;
                 self.heartbeat_deadline =

@@ -28,6 +28,13 @@ pub(super) struct Watch {
     reported_term: Term,
     /// The leader it reported last.
     reported_leader: Option<NodeId>,
+    /// The configuration entry the watched members were taken from.
+    config_index: Option<LogIndex>,
+    /// The time of the last scan of the members.
+    observed_at: u64,
+    /// Something the last scan judged may have changed at the same time reading (a quorum
+    /// heard from again, a reload of the window): scan again.
+    pub(super) dirty: bool,
     /// When any message from each peer last arrived, on this node's clock.
     contact: BTreeMap<NodeId, u64>,
     /// Alerts not yet handed out.
@@ -37,7 +44,12 @@ pub(super) struct Watch {
 impl Core {
     /// A valid message from `from` arrived.
     pub(super) fn watch_contact(&mut self, from: NodeId) {
-        self.watch.contact.insert(from, self.now);
+        // Members only (a peer can put any sender id on a message: the map stays bounded).
+        if let Some(at) = self.watch.contact.get_mut(&from) {
+            *at = self.now;
+        } else if self.tracker.config().members().any(|m| m == from) {
+            self.watch.contact.insert(from, self.now);
+        }
     }
 
     /// As leader, an answer of this term from `from` arrived.
@@ -47,8 +59,12 @@ impl Core {
         if watch.leading != Some(self.term) {
             return;
         }
-        let before = watch.answered.insert(from, now);
+        // Only members are watched: a removed node may still answer what was in flight.
+        let Some(at) = watch.answered.get_mut(&from) else { return };
+        let before = Some(std::mem::replace(at, now));
         watch.acked.insert(from);
+        // A lost quorum may be heard from again: judge it at once.
+        watch.dirty |= watch.quorum_lost;
         if watch.failed.remove(&from) {
             let silent_ms = now.saturating_sub(before.unwrap_or(now));
             watch.alerts.push(AlertEvent::NodeRecovered { node: from, silent_ms });
@@ -72,7 +88,9 @@ impl Core {
         // A leader reports itself, and watches its members, only once its own entry of the
         // term (and with it its term and vote) is durable: until then it may yet crash and
         // lose its election, and another node win the term.
-        let leading = self.role == Role::Leader && self.log.term(self.log.durable_index()) == Some(self.term);
+        let leading = self.role == Role::Leader
+            && (self.watch.leading == Some(self.term)
+                || self.log.term(self.log.durable_index()) == Some(self.term));
         if let Some(leader) = self.leader.filter(|&l| l != self.id || leading) {
             if self.term > self.watch.reported_term {
                 let previous = self.watch.reported_leader;
@@ -99,17 +117,30 @@ impl Core {
             self.watch.failed.clear();
             self.watch.slow.clear();
             self.watch.quorum_lost = false;
+            self.watch.config_index = None;
         }
         let config = self.tracker.config();
         let me = self.id;
         let watch = &mut self.watch;
-        // Members that left stop being watched; new ones are watched from now.
-        watch.answered.retain(|id, _| config.members().any(|m| m == *id));
-        watch.failed.retain(|id| config.members().any(|m| m == *id));
-        watch.slow.retain(|id| config.members().any(|m| m == *id));
-        for member in config.members().filter(|&m| m != me) {
-            watch.answered.entry(member).or_insert(now);
+        let config_index = self.log.config_index();
+        if watch.config_index != Some(config_index) {
+            // Members that left stop being watched; new ones are watched from now.
+            watch.config_index = Some(config_index);
+            watch.answered.retain(|id, _| config.members().any(|m| m == *id));
+            watch.failed.retain(|id| config.members().any(|m| m == *id));
+            watch.slow.retain(|id| config.members().any(|m| m == *id));
+            for member in config.members().filter(|&m| m != me) {
+                watch.answered.entry(member).or_insert(now);
+            }
+            watch.dirty = true;
         }
+        // Silence grows only with time: scan when the clock moved (or something the last
+        // scan judged changed), not on every message.
+        if now == watch.observed_at && !watch.dirty {
+            return;
+        }
+        watch.observed_at = now;
+        watch.dirty = false;
         let window = self.config.failure_window_ms();
         for (&member, &at) in &watch.answered {
             let silent_ms = now.saturating_sub(at);
