@@ -61,12 +61,12 @@ impl Core {
         }
         // Only members are watched: a removed node may still answer what was in flight.
         let Some(at) = watch.answered.get_mut(&from) else { return };
-        let before = Some(std::mem::replace(at, now));
+        let before = std::mem::replace(at, now);
         watch.acked.insert(from);
         // A lost quorum may be heard from again: judge it at once.
         watch.dirty |= watch.quorum_lost;
         if watch.failed.remove(&from) {
-            let silent_ms = now.saturating_sub(before.unwrap_or(now));
+            let silent_ms = now.saturating_sub(before);
             watch.alerts.push(AlertEvent::NodeRecovered { node: from, silent_ms });
         }
     }
