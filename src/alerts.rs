@@ -14,6 +14,10 @@
 //!   [`crate::RaftConfig::slow_replication_entries`] behind its commit index
 //!   ([`AlertEvent::SlowReplication`]), again only after it came back within half of that.
 //!
+//! A leader's watch lasts its leadership: a new leadership (of this node or another)
+//! watches afresh, so a member reported failed by a leader that then lost leadership gets
+//! no `NodeRecovered` from it; the next leader reports it again if it is still silent.
+//!
 //! Delivery never runs user code under a lock of the node (the seed's defect 10): the node
 //! queues alerts in a bounded queue (a full queue drops the oldest and counts it) and calls
 //! the handler after it released its locks, so a handler may call back into the node; an
@@ -52,8 +56,9 @@ pub enum AlertEvent {
         previous: Option<NodeId>,
     },
     /// The leader of `term` has not heard from a quorum of its voters within `window_ms`:
-    /// `heard_from` (itself included) is all it heard from. It steps down if check-quorum is
-    /// on (then the window is its check-quorum round).
+    /// `heard_from` (itself included) is all it heard from. Raised by the silence rule, or
+    /// as a driver that ticks the core steps the leader down by check-quorum (then the window
+    /// is its check-quorum round).
     QuorumLost {
         /// The leader's term.
         term: Term,

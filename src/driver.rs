@@ -243,16 +243,15 @@ impl Pipeline {
             ));
         }
         store.inspect(core, &ready);
+        // Alerts depend on nothing durable: out before the write, which may fail.
+        for alert in std::mem::take(&mut ready.alerts) {
+            net.alert(alert);
+        }
         let last_entry = ready.entries.last().map(|e| (e.index, e.term));
         let position = if ready.must_persist() { Some(store.write(&mut ready)?) } else { None };
         let restore = if ready.restore_state_machine { ready.snapshot.clone() } else { None };
-        let Ready {
-            messages, messages_when_durable, committed_entries, must_sync, read_states, alerts, ..
-        } = ready;
+        let Ready { messages, messages_when_durable, committed_entries, must_sync, read_states, .. } = ready;
         net.send_all(messages);
-        for alert in alerts {
-            net.alert(alert);
-        }
         Ok(Batch {
             sync_to: position.filter(|_| must_sync),
             messages_when_durable,

@@ -98,7 +98,7 @@
 //! [`driver::Transport::alert`] at once. [`Input::UpdateDynamicConfig`] changes the heartbeat
 //! interval, compaction threshold and election timeout range while the node runs (corrected
 //! by [`RaftConfig::with_dynamic`], never applied as given); [`Input::Failover`] makes a
-//! follower campaign now, through a pre-vote. [`RaftNode`] adds the seed's operations types
+//! follower campaign now (through a pre-vote when [`RaftConfig::pre_vote`] is on). [`RaftNode`] adds the seed's operations types
 //! over these: [`AlertManager`] (handlers run outside every lock of the node),
 //! [`FailoverCoordinator`] and [`PlacementScheduler`] (a leader-only planner whose moves go
 //! through the log).

@@ -588,8 +588,10 @@ impl Core {
                     self.heartbeat_deadline.min(self.now + config.heartbeat_interval_ms);
                 self.check_quorum_deadline =
                     self.check_quorum_deadline.min(self.now + config.election_timeout_min_ms);
-                self.election_deadline =
-                    self.election_deadline.min(self.now + config.election_timeout_max_ms);
+                if self.election_deadline > self.now + config.election_timeout_max_ms {
+                    // Redrawn, not clamped: nodes reloaded together must not time out together.
+                    self.reset_election_timer();
+                }
                 Ok(None)
             }
         };

@@ -330,7 +330,7 @@ impl Core {
             self.stats.dropped_invalid += 1;
             return;
         }
-        self.watch_answer(from);
+        self.watch_answer(from, false);
         let Some(pr) = self.tracker.progress_mut(from) else { return };
         pr.recent_active = true;
         if ack.round > pr.read_round {

@@ -92,7 +92,7 @@ impl Core {
         if self.role != Role::Leader {
             return;
         }
-        self.watch_answer(from);
+        self.watch_answer(from, resp.success);
         let Some(pr) = self.tracker.progress_mut(from) else { return };
         pr.recent_active = true;
         if resp.success {

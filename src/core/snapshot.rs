@@ -151,7 +151,7 @@ impl Core {
         if self.role != Role::Leader {
             return;
         }
-        self.watch_answer(from);
+        self.watch_answer(from, resp.installed);
         let Some(pr) = self.tracker.progress_mut(from) else { return };
         pr.recent_active = true;
         if resp.installed {

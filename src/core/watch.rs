@@ -52,8 +52,9 @@ impl Core {
         }
     }
 
-    /// As leader, an answer of this term from `from` arrived.
-    pub(super) fn watch_answer(&mut self, from: NodeId) {
+    /// As leader, an answer of this term from `from` arrived; `confirms_log` when it told
+    /// where the member's log stands (a successful append, an installed snapshot).
+    pub(super) fn watch_answer(&mut self, from: NodeId, confirms_log: bool) {
         let now = self.now;
         let watch = &mut self.watch;
         if watch.leading != Some(self.term) {
@@ -62,7 +63,9 @@ impl Core {
         // Only members are watched: a removed node may still answer what was in flight.
         let Some(at) = watch.answered.get_mut(&from) else { return };
         let before = std::mem::replace(at, now);
-        watch.acked.insert(from);
+        if confirms_log {
+            watch.acked.insert(from);
+        }
         // A lost quorum may be heard from again: judge it at once.
         watch.dirty |= watch.quorum_lost;
         if watch.failed.remove(&from) {

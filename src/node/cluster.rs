@@ -49,6 +49,7 @@ impl RaftNode {
         data: impl FnOnce() -> RaftResult<Vec<u8>>,
     ) -> RaftResult<bool> {
         let applier = self.apply.lock().unwrap_or_else(|e| e.into_inner());
+        let held = super::Held::new();
         let (applied, is_due) = {
             let inner = self.lock_inner()?;
             let log = inner.core.log();
@@ -64,8 +65,11 @@ impl RaftNode {
             .drive(|core| core.take_snapshot(applied, data.into()).map(drop))
             .and_then(|(r, m)| r.map(|()| ((), m)))?;
         drop(applier);
-        // Entries committed meanwhile waited for the state machine's lock: apply them now.
+        drop(held);
+        // Entries committed meanwhile waited for the state machine's lock: apply them now;
+        // alerts and placement deferred while it was held go now.
         self.run_apply();
+        self.after_call();
         Ok(true)
     }
 

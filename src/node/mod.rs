@@ -13,10 +13,15 @@
 //! ([`Input::ProbeUnsent`]), and a request a later one covers is dropped, so a proposal made
 //! right after an election goes out in one request with the leader's no-op.
 //!
-//! Locking: two locks, always taken in the order `apply` then `inner`, never the reverse; the
-//! state machine (a user callback) runs with only `apply` held, so it may call back into the
-//! node. Persistence runs under `inner`, because writes must happen in the order the core
-//! produced them.
+//! Locking: two locks for the protocol, always taken in the order `apply` then `inner`,
+//! never the reverse; the state machine (a user callback) runs with only `apply` held, so it
+//! may call back into the node. Persistence runs under `inner`, because writes must happen
+//! in the order the core produced them. Leaf locks, never held while another is taken: the
+//! alert manager's queue, the placement slot, and the public `dynamic_config` and
+//! `failover_coordinator` fields (which the node only ever `try_`-locks). Alert handlers and
+//! placement policies run only when this thread holds no lock of the node (`Held`); a call
+//! made with one held (from inside the state machine, or a snapshot) leaves them to the
+//! outermost call.
 
 mod cluster;
 mod ops;
@@ -46,9 +51,38 @@ use crate::storage::{load_durable, MemPersistence, PersistenceSource, RaftPersis
 use crate::types::{LogIndex, NodeId, NodeState, Term};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
+use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+thread_local! {
+    /// How many of the node's locks (`apply`, or a placement round in progress) this thread
+    /// holds: user callbacks (alert handlers, placement policies) run only at depth 0, so a
+    /// callback that calls back into the node never finds a lock of its own thread taken.
+    /// Deferred work is done by the outermost call.
+    static HELD: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Marks a node lock held by this thread for as long as it lives.
+struct Held;
+
+impl Held {
+    fn new() -> Held {
+        HELD.with(|h| h.set(h.get() + 1));
+        Held
+    }
+
+    fn any() -> bool {
+        HELD.with(|h| h.get() > 0)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.with(|h| h.set(h.get() - 1));
+    }
+}
 
 /// A Raft consensus node (the seed's API).
 pub struct RaftNode {
@@ -578,7 +612,9 @@ impl RaftNode {
         inner.rebuilds += 1;
         inner.pipeline.reset();
         match build_core(&self.config, &self.persistence, self.clock.now_ms(), inner.rebuilds) {
-            Ok(core) => {
+            Ok(mut core) => {
+                // The reloaded configuration survives the rebuild.
+                let _ = core.step(Input::UpdateDynamicConfig(inner.dynamic_seen));
                 inner.core = core;
                 inner.outbox.clear();
                 inner.snapshot_outbox.clear();
@@ -596,8 +632,10 @@ impl RaftNode {
                 return;
             }
             let Ok(mut applier) = self.apply.try_lock() else { return };
+            let held = Held::new();
             self.drain_apply_queue(&mut applier);
             drop(applier);
+            drop(held);
             let more = self.inner.lock().map(|i| !i.to_apply.is_empty()).unwrap_or(false);
             if !more {
                 return;

@@ -82,7 +82,8 @@ impl RaftNode {
         let _ = self.drive(|_| ());
     }
 
-    /// Placement moves proposed so far, and whether the scheduler runs (`None` without one).
+    /// Placement moves proposed so far, and whether the scheduler runs (`None` without one,
+    /// and during a round, while the scheduler is out of its slot).
     pub fn placement_stats(&self) -> Option<(crate::placement::PlacementStats, bool)> {
         let placement = self.placement.lock().unwrap_or_else(|e| e.into_inner());
         placement.as_ref().map(|s| (s.stats(), s.is_running()))
@@ -125,22 +126,34 @@ impl RaftNode {
             for alert in alerts {
                 manager.push(alert);
             }
-            manager.deliver();
+            if !Held::any() {
+                manager.deliver();
+            }
         }
-        self.poll_placement(observation.now_ms, leading);
+        if !Held::any() {
+            self.poll_placement(observation.now_ms, leading);
+        }
     }
 
+    /// Runs a placement round if one is due. The scheduler is taken out of its slot for the
+    /// round (the policy runs with no lock held; a call from inside it, or from the
+    /// proposals, finds the slot empty and leaves the round to finish), and its moves are
+    /// proposed only while this node still leads the term they were planned in.
     fn poll_placement(&self, now: u64, leading: Option<(Term, PlacementView)>) {
-        // A poll already running (this call came from inside the policy, or from a proposal
-        // the poll makes) is left to finish.
-        let Ok(mut slot) = self.placement.try_lock() else { return };
-        let Some(scheduler) = slot.as_mut() else { return };
+        let Some(mut scheduler) = self.placement.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        let held = Held::new();
         let term = leading.as_ref().map(|(t, _)| *t);
         let commands = scheduler.poll(now, term, || leading.expect("a round runs only while leading").1);
-        drop(slot);
         let mut last = None;
         for command in commands {
-            match self.propose(command) {
+            let proposed = self.drive(|core| match core.ensure_leader() {
+                Ok(()) if Some(core.term()) == term => core.propose(command),
+                Ok(()) => Err(RaftError::NotLeader { leader_id: Some(core.id()) }),
+                Err(err) => Err(err),
+            });
+            match proposed.and_then(|(r, _)| r) {
                 Ok(index) => last = Some(index),
                 Err(err) => {
                     tracing::debug!(node = %self.id, %err, "placement move not proposed");
@@ -149,9 +162,13 @@ impl RaftNode {
             }
         }
         if let Some(index) = last {
-            if let Some(scheduler) = self.placement.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-                scheduler.proposed(index);
-            }
+            scheduler.proposed(index);
+        }
+        drop(held);
+        let mut slot = self.placement.lock().unwrap_or_else(|e| e.into_inner());
+        // A scheduler attached during the round replaces this one.
+        if slot.is_none() {
+            *slot = Some(scheduler);
         }
     }
 }

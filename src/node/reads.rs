@@ -53,8 +53,10 @@ impl RaftNode {
     }
 
     /// Messages this node sent that are not among the seed's RPCs (leadership checks and
-    /// their answers, read indexes, leadership transfer): deliver each with the addressee's
-    /// [`RaftNode::step_message`]. Oldest first.
+    /// their answers, read indexes, leadership transfer), and the real vote requests of an
+    /// election that a won pre-vote started ([`RaftNode::trigger_failover_election`]):
+    /// deliver each with the addressee's [`RaftNode::step_message`] (a vote request can also
+    /// go to its [`RaftNode::handle_request_vote`]). Oldest first.
     pub fn take_messages(&self) -> Vec<Message> {
         match self.lock_inner() {
             Ok(mut inner) => inner.messages.drain(..).collect(),
