@@ -403,3 +403,36 @@ fn attaching_a_placement_scheduler_again_replaces_the_previous_one() {
     // The replacement starts when attached and plans one interval later: at 20 and 30.
     assert_eq!(moves.len(), 3, "{moves:?}");
 }
+
+/// An alert raised while the node holds its state machine's lock (here: inside
+/// `maybe_create_snapshot`) reaches a handler that calls back into the state machine's side
+/// of the node (`take_read_states`): the handler runs once the lock is released, so the
+/// call neither deadlocks nor waits.
+#[test]
+fn an_alert_raised_during_a_snapshot_reaches_a_handler_that_calls_back() {
+    let node_slot: Arc<OnceLock<Weak<RaftNode>>> = Arc::new(OnceLock::new());
+    let calls: Arc<Mutex<Vec<(AlertEvent, usize)>>> = Arc::default();
+    let manager = {
+        let (node_slot, calls) = (node_slot.clone(), calls.clone());
+        AlertManager::with_handler(16, move |alert| {
+            let node = node_slot.get().and_then(Weak::upgrade).expect("the node is alive");
+            let reads = node.take_read_states().len();
+            calls.lock().unwrap().push((alert.event.clone(), reads));
+        })
+    };
+    let trio = Trio::new(|c| c.snapshot_threshold = 1, Some(Arc::new(manager)));
+    node_slot.set(Arc::downgrade(trio.node(1))).unwrap();
+    trio.node(1).set_state_machine(Placements::default()).unwrap();
+    trio.elect(1);
+    // Two entries beyond the snapshot point (the no-op and one command), applied.
+    trio.node(1).propose(Command::new(b"x".to_vec())).unwrap();
+    trio.heartbeats_for(1, 50, 50, &[2, 3]);
+    calls.lock().unwrap().clear();
+    // Both followers fall silent; the leader's next call, a snapshot, sees it.
+    trio.clock.advance(1_100);
+    assert!(trio.node(1).maybe_create_snapshot(Vec::new()).unwrap());
+    let calls = calls.lock().unwrap().clone();
+    let failed = calls.iter().filter(|(e, _)| matches!(e, AlertEvent::NodeFailed { .. })).count();
+    assert_eq!(failed, 2, "{calls:?}");
+    assert!(calls.iter().any(|(e, _)| matches!(e, AlertEvent::QuorumLost { .. })), "{calls:?}");
+}
