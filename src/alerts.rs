@@ -157,9 +157,10 @@ impl AlertManager {
         queue.push_back(alert);
     }
 
-    /// Hands the queued alerts to the handler, if there is one and it is not running already
-    /// (then the running delivery hands them over). The queue's lock is never held while the
-    /// handler runs.
+    /// Hands the queued alerts to the handler, one at a time, if there is one and it is not
+    /// running already (then the running delivery hands them over). The queue's lock is never
+    /// held while the handler runs; a handler that panics loses only the alert it was handed
+    /// (the others stay queued for the next delivery).
     pub fn deliver(&self) {
         loop {
             {
@@ -170,12 +171,13 @@ impl AlertManager {
                     Err(std::sync::TryLockError::WouldBlock) => return,
                 };
                 let Some(handler) = guard.as_mut() else { return };
-                let batch: Vec<Alert> =
-                    self.queue.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
-                for alert in &batch {
-                    handler(alert);
+                // One at a time: a handler that panics loses only the alert it was handed.
+                loop {
+                    let next = self.queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                    let Some(alert) = next else { break };
+                    self.delivered.fetch_add(1, Ordering::Relaxed);
+                    handler(&alert);
                 }
-                self.delivered.fetch_add(batch.len() as u64, Ordering::Relaxed);
             }
             // An alert queued while the handler ran, by a delivery that found it running, is
             // handed over now rather than left for the next delivery.

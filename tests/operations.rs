@@ -436,3 +436,32 @@ fn an_alert_raised_during_a_snapshot_reaches_a_handler_that_calls_back() {
     assert_eq!(failed, 2, "{calls:?}");
     assert!(calls.iter().any(|(e, _)| matches!(e, AlertEvent::QuorumLost { .. })), "{calls:?}");
 }
+
+/// A handler that panics on one alert loses only that one: the others stay queued and the
+/// next delivery hands them over.
+#[test]
+fn a_panicking_handler_loses_only_the_alert_it_was_handed() {
+    let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let manager = {
+        let seen = seen.clone();
+        AlertManager::with_handler(8, move |alert| {
+            if alert.at_ms == 1 {
+                panic!("the handler fails on the first alert");
+            }
+            seen.lock().unwrap().push(alert.at_ms);
+        })
+    };
+    for k in 1..=3 {
+        manager.push(Alert {
+            node: NodeId(1),
+            at_ms: k,
+            event: AlertEvent::NodeFailed { node: NodeId(2), silent_ms: 0 },
+        });
+    }
+    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| manager.deliver()));
+    assert!(delivered.is_err(), "the handler's panic reaches the caller");
+    assert_eq!(manager.pending(), 2);
+    manager.deliver();
+    assert_eq!(*seen.lock().unwrap(), vec![2, 3]);
+    assert_eq!(manager.delivered(), 3);
+}
