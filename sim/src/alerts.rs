@@ -23,7 +23,7 @@
 use crate::trace::TraceEvent;
 use quorate::alerts::AlertEvent;
 use quorate::core::Core;
-use quorate::message::{Message, Payload};
+use quorate::message::Message;
 use quorate::quorum::{MajorityConfig, QuorumConfig};
 use quorate::types::{NodeId, NodeState, Term};
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,6 +84,23 @@ struct Reign {
     quorum_loss_due: bool,
 }
 
+impl Reign {
+    /// A leadership of `term` watched from `now` on, with the detection window `window`.
+    fn new(term: Term, now: u64, window: u64) -> Reign {
+        Reign {
+            term,
+            since: now,
+            heard: BTreeMap::new(),
+            quorum: None,
+            failed: BTreeSet::new(),
+            arriving: None,
+            started: now,
+            window,
+            quorum_loss_due: true,
+        }
+    }
+}
+
 /// The alert checker.
 #[derive(Debug, Default)]
 pub struct AlertChecker {
@@ -110,12 +127,7 @@ impl AlertChecker {
     /// handles it.
     pub fn on_delivered(&mut self, id: NodeId, now: u64, msg: &Message) {
         let Some(reign) = self.reigns.get_mut(&id) else { return };
-        let term = match &msg.payload {
-            Payload::AppendEntriesResponse(resp) => resp.term,
-            Payload::InstallSnapshotResponse(resp) => resp.term,
-            Payload::LeaderCheckAck(ack) => ack.term,
-            _ => return,
-        };
+        let Some(term) = crate::check_quorum::answer_term(msg) else { return };
         if term == reign.term {
             // It counts once the node has handled it: the node's timers run first, at the
             // same reading, and may rightly report the sender failed just before.
@@ -308,29 +320,9 @@ impl AlertChecker {
         }
         let now = core.now();
         let window = core.config().failure_window_ms();
-        let reign = self.reigns.entry(id).or_insert_with(|| Reign {
-            term,
-            since: now,
-            heard: BTreeMap::new(),
-            quorum: None,
-            failed: BTreeSet::new(),
-            arriving: None,
-            started: now,
-            window,
-            quorum_loss_due: true,
-        });
+        let reign = self.reigns.entry(id).or_insert_with(|| Reign::new(term, now, window));
         if reign.term != term {
-            *reign = Reign {
-                term,
-                since: now,
-                heard: BTreeMap::new(),
-                quorum: None,
-                failed: BTreeSet::new(),
-                arriving: None,
-                started: now,
-                window,
-                quorum_loss_due: true,
-            };
+            *reign = Reign::new(term, now, window);
         }
         reign.window = window;
         let quorum = core.quorum_config().clone();

@@ -36,6 +36,17 @@ struct Reign {
     timeout: u64,
 }
 
+/// The term of a follower's answer to entries, a heartbeat, a snapshot chunk or a
+/// leadership check: what counts as hearing from it (`None` for any other message).
+pub fn answer_term(msg: &Message) -> Option<Term> {
+    match &msg.payload {
+        Payload::AppendEntriesResponse(resp) => Some(resp.term),
+        Payload::InstallSnapshotResponse(resp) => Some(resp.term),
+        Payload::LeaderCheckAck(ack) => Some(ack.term),
+        _ => None,
+    }
+}
+
 /// The CheckQuorum checker.
 #[derive(Debug, Default)]
 pub struct CheckQuorumChecker {
@@ -48,13 +59,7 @@ impl CheckQuorumChecker {
     /// hearing from the sender.
     pub fn on_delivered(&mut self, id: NodeId, core: &impl NodeView, msg: &Message) {
         let Some(reign) = self.reigns.get_mut(&id) else { return };
-        // A follower's answer to entries, a heartbeat, a snapshot chunk or a leadership check.
-        let term = match &msg.payload {
-            Payload::AppendEntriesResponse(resp) => resp.term,
-            Payload::InstallSnapshotResponse(resp) => resp.term,
-            Payload::LeaderCheckAck(ack) => ack.term,
-            _ => return,
-        };
+        let Some(term) = answer_term(msg) else { return };
         if term == reign.term {
             reign.heard.insert(msg.from, core.now());
         }
