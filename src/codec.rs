@@ -46,6 +46,9 @@ pub enum FrameKind {
     State = 7,
     /// A [`crate::membership::Configuration`], inside a configuration entry.
     Config = 8,
+    /// A connection's handshake between two nodes of a networked cluster (who dials whom,
+    /// in which cluster), or its answer.
+    Handshake = 9,
 }
 
 impl FrameKind {
@@ -59,6 +62,7 @@ impl FrameKind {
             6 => FrameKind::Snapshot,
             7 => FrameKind::State,
             8 => FrameKind::Config,
+            9 => FrameKind::Handshake,
             _ => return None,
         })
     }

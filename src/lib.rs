@@ -229,6 +229,7 @@ pub mod driver;
 pub mod error;
 pub mod failover;
 pub mod fencing;
+pub mod kv;
 pub mod log;
 pub mod log_source;
 mod log_store;

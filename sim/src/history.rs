@@ -89,12 +89,7 @@ impl ClientHistory {
                 (None, Some(by)) => Outcome::UnknownBy { by },
                 (None, None) => Outcome::Unknown,
             };
-            out.push(Operation {
-                client: u64::from(op.client),
-                call: op.call,
-                input: to_input(&op.op),
-                outcome,
-            });
+            out.push(Operation { client: op.client, call: op.call, input: to_input(&op.op), outcome });
         }
         out
     }
@@ -105,19 +100,27 @@ impl ClientHistory {
     }
 }
 
-fn to_input(op: &KvOp) -> KvInput {
+/// The checker's input for a key-value operation. The checker's model does not tell an
+/// absent key from an empty value: a delete is a put of "", and a compare-and-set that
+/// expects an absent key expects "" (the networked service's clients never write "").
+pub fn to_input(op: &KvOp) -> KvInput {
     match op.clone() {
         KvOp::Get { key } => KvInput::Get { key },
         KvOp::Put { key, value } => KvInput::Put { key, value },
         KvOp::Append { key, value } => KvInput::Append { key, value },
         KvOp::Cas { key, expected, new } => KvInput::Cas { key, from: expected, to: new },
+        KvOp::Delete { key } => KvInput::Put { key, value: String::new() },
+        KvOp::CompareAndSet { key, expect, value } => {
+            KvInput::Cas { key, from: expect.unwrap_or_default(), to: value }
+        }
     }
 }
 
-fn to_output(result: &KvResult) -> KvOutput {
+/// The checker's output for a key-value result (see [`to_input`]).
+pub fn to_output(result: &KvResult) -> KvOutput {
     match result.clone() {
         KvResult::Value(value) => KvOutput::Value { value },
         KvResult::Done => KvOutput::Ok { ok: true },
-        KvResult::Cas(ok) => KvOutput::Ok { ok },
+        KvResult::Cas(ok) | KvResult::CompareAndSet { ok, .. } => KvOutput::Ok { ok },
     }
 }

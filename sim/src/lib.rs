@@ -13,7 +13,7 @@ pub mod checker;
 pub mod clock;
 pub mod disk;
 pub mod history;
-pub mod kv;
+pub use quorate::kv;
 pub mod lincheck;
 pub mod liveness;
 pub mod output;

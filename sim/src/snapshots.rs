@@ -46,7 +46,7 @@ impl SnapshotChecker {
             return;
         }
         if let Some(cmd) = command {
-            self.reference.apply(cmd);
+            self.reference.apply(cmd, index.0);
         }
         self.digests.push(digest(&self.reference.encode()));
     }

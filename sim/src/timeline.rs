@@ -126,8 +126,8 @@ fn node_lanes(svg: &mut String, report: &RunReport, axis: &Axis) {
 }
 
 /// One row per client, a bar per operation from its call to its return.
-fn client_lanes(svg: &mut String, report: &RunReport, axis: &Axis, clients: u32) {
-    let row_of = |client: u32| (report.nodes.len() + 1 + client as usize) as f64 * ROW + 10.0;
+fn client_lanes(svg: &mut String, report: &RunReport, axis: &Axis, clients: u64) {
+    let row_of = |client: u64| (report.nodes.len() + 1 + client as usize) as f64 * ROW + 10.0;
     for op in report.history.ops() {
         let y = row_of(op.client);
         let (end_at, color, result) = match &op.ret {

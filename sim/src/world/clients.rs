@@ -41,7 +41,7 @@ impl Sim {
         let op_id = self.history.invoke(client, op.clone(), self.now);
         let seq = self.clients[client as usize].seq;
         self.clients[client as usize].current = Some((op_id, seq, op));
-        self.trace.event(self.now, None, TraceEvent::Invoke, &[u64::from(client), seq], || {
+        self.trace.event(self.now, None, TraceEvent::Invoke, &[client, seq], || {
             format!("client {client} invokes request {seq}")
         });
         self.send_request(client);
@@ -51,7 +51,7 @@ impl Sim {
         let key = format!("k{}", range(&mut self.rng, 0, u64::from(self.params.keys) - 1));
         let value = format!("{client}.{}", self.clients[client as usize].seq + 1);
         let kind = range(&mut self.rng, 0, 3);
-        if client < self.params.readers {
+        if client < u64::from(self.params.readers) {
             return KvOp::Get { key };
         }
         match kind {
@@ -109,7 +109,7 @@ impl Sim {
             Event::Request { node: target, req: ClientRequest { client, seq, attempt, op, read } },
         );
         if attempt > 1 {
-            self.trace.event(self.now, None, TraceEvent::Retry, &[u64::from(client), seq, target.0], || {
+            self.trace.event(self.now, None, TraceEvent::Retry, &[client, seq, target.0], || {
                 format!("client {client} retries request {seq} at n{target} (try {attempt})")
             });
         }
@@ -132,7 +132,7 @@ impl Sim {
         let node = self.nodes.get_mut(&id).expect("node exists");
         let core = node.core.as_mut().expect("running");
         let cmd = KvCommand { client: req.client, seq: req.seq, op: req.op };
-        let request = RequestId { client: u64::from(req.client), seq: req.seq };
+        let request = RequestId { client: req.client, seq: req.seq };
         match node.requests.propose(
             core,
             request,
@@ -143,13 +143,9 @@ impl Sim {
             Ok(Proposed::Joined(index)) => {
                 let (client, seq) = (req.client, req.seq);
                 self.stats.joined_retries += 1;
-                self.trace.event(
-                    self.now,
-                    Some(id.0),
-                    TraceEvent::Proposed,
-                    &[u64::from(client), seq, index.0],
-                    || format!("client {client} request {seq} retried: joins its entry {index}"),
-                );
+                self.trace.event(self.now, Some(id.0), TraceEvent::Proposed, &[client, seq, index.0], || {
+                    format!("client {client} request {seq} retried: joins its entry {index}")
+                });
             }
             Err(_) => {
                 let leader = core.leader();
@@ -215,13 +211,9 @@ impl Sim {
                     ReadPath::Follower => self.stats.reads_follower += 1,
                 }
                 let path = state.path;
-                self.trace.event(
-                    self.now,
-                    Some(id.0),
-                    TraceEvent::Read,
-                    &[u64::from(client), seq, index.0],
-                    || format!("client {client} request {seq} read at {index} ({path:?})"),
-                );
+                self.trace.event(self.now, Some(id.0), TraceEvent::Read, &[client, seq, index.0], || {
+                    format!("client {client} request {seq} read at {index} ({path:?})")
+                });
                 self.reply(client, ClientReply::Done { seq, result: KvResult::Value(value) });
             }
             Err(_) => {
@@ -249,14 +241,14 @@ impl Sim {
                     c.unfenced = false;
                 }
                 self.history.complete(op_id, result, self.now);
-                self.trace.event(self.now, None, TraceEvent::Complete, &[u64::from(client), seq], || {
+                self.trace.event(self.now, None, TraceEvent::Complete, &[client, seq], || {
                     format!("client {client} completes request {seq}")
                 });
                 let think = range(&mut self.rng, 0, 20);
                 self.schedule(think, Event::ClientNext { client });
             }
             ClientReply::Redirect { seq: s, attempt, leader } if s == seq && attempt == c.attempts => {
-                self.trace.event(self.now, None, TraceEvent::Redirect, &[u64::from(client), seq], || {
+                self.trace.event(self.now, None, TraceEvent::Redirect, &[client, seq], || {
                     format!("client {client} request {seq} redirected to {leader:?}")
                 });
                 let nodes = self.max_node_id();

@@ -491,7 +491,7 @@ impl Sim {
                 suspect: None,
             });
             let start = range(&mut self.rng, 0, 50);
-            self.schedule(start, Event::ClientNext { client: id });
+            self.schedule(start, Event::ClientNext { client: u64::from(id) });
         }
     }
 

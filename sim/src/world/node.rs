@@ -349,9 +349,9 @@ impl Sim {
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
         let is_get = matches!(cmd.op, KvOp::Get { .. });
-        let result = node.kv.apply(&cmd);
+        let result = node.kv.apply(&cmd, index.0);
         self.stats.applied += 1;
-        let request = RequestId { client: u64::from(cmd.client), seq: cmd.seq };
+        let request = RequestId { client: cmd.client, seq: cmd.seq };
         let settled = node.requests.applied(index, Some(request));
         let leader = node.core.as_ref().and_then(Core::leader);
         if let Some(result) = result {

@@ -1,0 +1,622 @@
+//! A node's disk: a segmented write-ahead log, a hard-state file and snapshot files, in its
+//! data directory.
+//!
+//! ```text
+//! DATA_DIR/identity                 cluster id and node id, written once
+//! DATA_DIR/hardstate                term and vote (and commit), replaced atomically when term or vote change
+//! DATA_DIR/wal/00000000000000000001.wal   segments: records of quorate::wal (entries, truncations, hard states)
+//! DATA_DIR/snap/<index>-<term>.snap       the latest snapshot, a quorate::wal snapshot record
+//! ```
+//!
+//! The node's side ([`DiskLog`], a [`LogStore`]) encodes records and queues them, in order,
+//! to one writer thread, which appends them to the current segment and, when the pipeline
+//! asks for a sync, fsyncs once for everything queued so far (group commit: the proposals
+//! of every batch written while the previous fsync ran share the next one). The entries
+//! themselves stay in memory, shared with the core ([`MemoryLog`]), until a snapshot covers
+//! them: the core reads back from there what it evicted, so the log is never read from disk
+//! but at recovery.
+//!
+//! A snapshot is written to a temporary file, fsynced, renamed, and the directory fsynced;
+//! then a new segment (the *base*) is written the same way, holding a compaction record to
+//! the snapshot's point followed by the entries the log keeps after it and the hard state;
+//! only then are the older segments and snapshots deleted. Recovery starts from the newest
+//! base, so a crash at any point leaves either the old files or the new ones in force.
+//! Only the last segment can end in a torn record (a segment is fsynced before the next one
+//! starts): it is cut back to its valid prefix. A bad record anywhere else is corruption and
+//! stops the node with an error naming the file.
+
+use quorate::codec::{self, FrameKind};
+use quorate::core::{DurableState, HardState, Ready};
+use quorate::driver::{LogStore, MemoryLog};
+use quorate::error::{RaftError, RaftResult};
+use quorate::log::SnapshotPoint;
+use quorate::snapshot::Snapshot;
+use quorate::types::LogIndex;
+use quorate::wal;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::metrics::Metrics;
+
+/// Default size at which the writer starts a new segment.
+pub const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// An I/O error, naming the path it concerns.
+fn io_error(what: &str, path: &Path, err: std::io::Error) -> RaftError {
+    RaftError::StorageError(format!("{what} {}: {err}", path.display()))
+}
+
+/// Who a data directory belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The cluster's id.
+    pub cluster_id: String,
+    /// The node's id.
+    pub node_id: u64,
+}
+
+impl Identity {
+    fn encode(&self) -> String {
+        format!("cluster_id = {:?}\nnode_id = {}\n", self.cluster_id, self.node_id)
+    }
+
+    fn decode(text: &str) -> Option<Identity> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            cluster_id: String,
+            node_id: u64,
+        }
+        let raw: Raw = toml::from_str(text).ok()?;
+        Some(Identity { cluster_id: raw.cluster_id, node_id: raw.node_id })
+    }
+}
+
+/// What recovery found and did, for the log.
+#[derive(Clone, Debug, Default)]
+pub struct RecoveryReport {
+    /// Segments replayed.
+    pub segments: usize,
+    /// Bytes of log replayed.
+    pub wal_bytes: u64,
+    /// Bytes cut from a torn tail.
+    pub torn_bytes: u64,
+    /// The snapshot recovered, if any.
+    pub snapshot: Option<SnapshotPoint>,
+    /// Entries recovered after the snapshot point.
+    pub entries: usize,
+    /// How long recovery took.
+    pub took: Duration,
+}
+
+/// The files of a data directory.
+#[derive(Clone, Debug)]
+struct Layout {
+    root: PathBuf,
+    wal: PathBuf,
+    snap: PathBuf,
+}
+
+impl Layout {
+    fn new(root: &Path) -> Layout {
+        Layout { root: root.to_path_buf(), wal: root.join("wal"), snap: root.join("snap") }
+    }
+
+    fn identity(&self) -> PathBuf {
+        self.root.join("identity")
+    }
+
+    fn hard_state(&self) -> PathBuf {
+        self.root.join("hardstate")
+    }
+
+    fn segment(&self, seq: u64) -> PathBuf {
+        self.wal.join(format!("{seq:020}.wal"))
+    }
+
+    fn snapshot(&self, point: SnapshotPoint) -> PathBuf {
+        self.snap.join(format!("{:020}-{:020}.snap", point.index.0, point.term.0))
+    }
+}
+
+/// Lists `dir`'s files named `<stem>.<ext>` whose stem parses with `parse`, sorted; deletes
+/// leftover temporary files (`*.tmp`).
+fn list<T: Ord>(dir: &Path, ext: &str, parse: impl Fn(&str) -> Option<T>) -> RaftResult<Vec<(T, PathBuf)>> {
+    let mut found = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| io_error("cannot list", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error("cannot list", dir, e))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".tmp") {
+            fs::remove_file(&path).map_err(|e| io_error("cannot remove", &path, e))?;
+            continue;
+        }
+        if let Some(key) = name.strip_suffix(&format!(".{ext}")).and_then(&parse) {
+            found.push((key, path));
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+/// Fsyncs a directory, so that the names created or removed in it are durable.
+fn sync_dir(dir: &Path) -> RaftResult<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error("cannot fsync the directory", dir, e))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file, fsynced, renamed over `path`, and
+/// the directory fsynced.
+fn write_atomic(path: &Path, bytes: &[u8]) -> RaftResult<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = File::create(&tmp).map_err(|e| io_error("cannot create", &tmp, e))?;
+    file.write_all(bytes).map_err(|e| io_error("cannot write", &tmp, e))?;
+    file.sync_all().map_err(|e| io_error("cannot fsync", &tmp, e))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(|e| io_error("cannot rename into place", path, e))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+fn read(path: &Path) -> RaftResult<Vec<u8>> {
+    fs::read(path).map_err(|e| io_error("cannot read", path, e))
+}
+
+/// Opens a data directory: creates it (and its identity) on first start, checks that it
+/// belongs to `identity` otherwise, and recovers the durable state.
+///
+/// Fails, naming the path, when the directory cannot be created or written, belongs to
+/// another cluster or node, or holds a corrupt file other than a torn last record.
+pub fn open(
+    root: &Path,
+    identity: &Identity,
+    metrics: Arc<Metrics>,
+    segment_bytes: u64,
+) -> RaftResult<(DurableState, DiskLog, RecoveryReport)> {
+    let started = Instant::now();
+    let layout = Layout::new(root);
+    for dir in [&layout.root, &layout.wal, &layout.snap] {
+        fs::create_dir_all(dir).map_err(|e| io_error("cannot create the data directory", dir, e))?;
+    }
+    check_identity(&layout, identity)?;
+    let mut report = RecoveryReport::default();
+
+    // The latest snapshot.
+    let snapshots = list(&layout.snap, "snap", parse_point)?;
+    let latest_snapshot = match snapshots.last() {
+        None => None,
+        Some((_, path)) => {
+            let bytes = read(path)?;
+            let (snapshot, _): (Snapshot, usize) = codec::decode(FrameKind::Snapshot, &bytes)
+                .map_err(|e| RaftError::StorageError(format!("corrupt snapshot {}: {e}", path.display())))?;
+            if !snapshot.verify() {
+                return Err(RaftError::StorageError(format!(
+                    "corrupt snapshot {}: its checksum does not match",
+                    path.display()
+                )));
+            }
+            Some(snapshot)
+        }
+    };
+    report.snapshot = latest_snapshot.as_ref().map(Snapshot::point);
+
+    // The segments, from the newest base.
+    let mut segments = list(&layout.wal, "wal", |s| s.parse::<u64>().ok())?;
+    let base = segments.iter().rposition(|(_, path)| starts_with_compaction(path)).unwrap_or(0);
+    for (_, stale) in segments.drain(..base) {
+        fs::remove_file(&stale).map_err(|e| io_error("cannot remove", &stale, e))?;
+    }
+    let mut state = DurableState::default();
+    let count = segments.len();
+    for (k, (_, path)) in segments.iter().enumerate() {
+        let bytes = read(path)?;
+        let (valid, stopped) = wal::replay_into(&mut state, &bytes);
+        report.wal_bytes += valid as u64;
+        if let Some(why) = stopped {
+            if k + 1 < count {
+                return Err(RaftError::StorageError(format!(
+                    "corrupt write-ahead log segment {} at byte {valid}: {why} (only the last segment may end torn)",
+                    path.display()
+                )));
+            }
+            let file =
+                OpenOptions::new().write(true).open(path).map_err(|e| io_error("cannot open", path, e))?;
+            file.set_len(valid as u64).map_err(|e| io_error("cannot cut the torn tail of", path, e))?;
+            file.sync_all().map_err(|e| io_error("cannot fsync", path, e))?;
+            report.torn_bytes = (bytes.len() - valid) as u64;
+            tracing::warn!(segment = %path.display(), valid, torn = report.torn_bytes, %why, "cut a torn tail");
+        }
+    }
+    report.segments = count;
+
+    // The hard state: term and vote from the file when it is newer than the log's records.
+    if layout.hard_state().exists() {
+        let path = layout.hard_state();
+        let bytes = read(&path)?;
+        let (file, _): (HardState, usize) = codec::decode(FrameKind::HardState, &bytes)
+            .map_err(|e| RaftError::StorageError(format!("corrupt hard state {}: {e}", path.display())))?;
+        let wal_hs = state.hard_state;
+        if file.term > wal_hs.term || (file.term == wal_hs.term && wal_hs.vote.is_none()) {
+            state.hard_state.term = file.term;
+            state.hard_state.vote = file.vote;
+        }
+        state.hard_state.commit = wal_hs.commit.max(file.commit);
+    }
+    if let Some(snapshot) = &latest_snapshot {
+        if snapshot.meta.index < state.snapshot.index {
+            return Err(RaftError::StorageError(format!(
+                "the log starts after {:?}, but the latest snapshot in {} is at {:?}",
+                state.snapshot,
+                layout.snap.display(),
+                snapshot.point()
+            )));
+        }
+    } else if state.snapshot.index > LogIndex(0) {
+        return Err(RaftError::StorageError(format!(
+            "the log starts after {:?}, but {} holds no snapshot",
+            state.snapshot,
+            layout.snap.display()
+        )));
+    }
+    state.latest_snapshot = latest_snapshot;
+    // The commit index may run ahead of a log whose last records were torn: it is recovered
+    // from the leader.
+    let last = state.entries.last().map_or(state.snapshot.index, |e| e.index);
+    let floor = state.latest_snapshot.as_ref().map_or(state.snapshot.index, |s| s.meta.index);
+    state.hard_state.commit = state.hard_state.commit.min(last.max(floor));
+    report.entries = state.entries.len();
+
+    let (seq, len) = match segments.last() {
+        Some((seq, path)) => (*seq, fs::metadata(path).map_err(|e| io_error("cannot stat", path, e))?.len()),
+        None => (1, 0),
+    };
+    let writer = Writer::open(layout.clone(), seq, len, segment_bytes, Arc::clone(&metrics))?;
+    let wal_last = state.entries.last().map_or(state.snapshot.index, |e| e.index);
+    let log = DiskLog {
+        mem: MemoryLog::recovered(&state),
+        writer: Some(writer),
+        queued: 0,
+        durable: Arc::new(AtomicU64::new(0)),
+        hard_state: state.hard_state,
+        wal_last,
+        sender: None,
+    };
+    report.took = started.elapsed();
+    Ok((state, log, report))
+}
+
+/// A snapshot file's (index, term), from its name.
+fn parse_point(stem: &str) -> Option<(u64, u64)> {
+    let (index, term) = stem.split_once('-')?;
+    Some((index.parse().ok()?, term.parse().ok()?))
+}
+
+/// Whether a segment's first record is a compaction (a base segment).
+fn starts_with_compaction(path: &Path) -> bool {
+    let mut header = [0u8; codec::HEADER_LEN];
+    let Ok(mut file) = File::open(path) else { return false };
+    std::io::Read::read_exact(&mut file, &mut header).is_ok()
+        && header[..4] == codec::MAGIC
+        && header[5] == FrameKind::Compact as u8
+}
+
+fn check_identity(layout: &Layout, identity: &Identity) -> RaftResult<()> {
+    let path = layout.identity();
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            let Some(found) = Identity::decode(&text) else {
+                return Err(RaftError::StorageError(format!("{} is not an identity file", path.display())));
+            };
+            if found.cluster_id != identity.cluster_id {
+                return Err(RaftError::StorageError(format!(
+                    "the data directory {} belongs to cluster {:?}, not {:?}",
+                    layout.root.display(),
+                    found.cluster_id,
+                    identity.cluster_id
+                )));
+            }
+            if found.node_id != identity.node_id {
+                return Err(RaftError::StorageError(format!(
+                    "the data directory {} belongs to node {}, not {}",
+                    layout.root.display(),
+                    found.node_id,
+                    identity.node_id
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let has_log = fs::read_dir(&layout.wal).map(|mut d| d.next().is_some()).unwrap_or(false);
+            if has_log || layout.hard_state().exists() {
+                return Err(RaftError::StorageError(format!(
+                    "the data directory {} holds a log but no identity file",
+                    layout.root.display()
+                )));
+            }
+            write_atomic(&path, identity.encode().as_bytes())
+        }
+        Err(e) => Err(io_error("cannot read", &path, e)),
+    }
+}
+
+/// What the node's side asks of the writer thread, in order.
+enum Op {
+    /// Append records to the log.
+    Records(Vec<u8>),
+    /// Replace the hard-state file.
+    HardState(HardState),
+    /// Write a snapshot file, then a base segment with these records, then delete what
+    /// they replace.
+    Snapshot { snapshot: Snapshot, base: Vec<u8> },
+    /// Make everything up to this position durable and report it.
+    Sync(u64),
+}
+
+/// How the writer reports a sync, or the error that stopped it.
+pub type SyncReport = Box<dyn Fn(Result<u64, String>) + Send>;
+
+/// The writer thread's state.
+struct Writer {
+    layout: Layout,
+    seq: u64,
+    file: File,
+    len: u64,
+    segment_bytes: u64,
+    /// The current segment has writes not yet fsynced.
+    dirty: bool,
+    /// The wal directory has names not yet fsynced.
+    dir_dirty: bool,
+    metrics: Arc<Metrics>,
+}
+
+impl Writer {
+    fn open(
+        layout: Layout,
+        seq: u64,
+        len: u64,
+        segment_bytes: u64,
+        metrics: Arc<Metrics>,
+    ) -> RaftResult<Writer> {
+        let path = layout.segment(seq);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_error("cannot open the write-ahead log", &path, e))?;
+        let dir_dirty = len == 0;
+        Ok(Writer { layout, seq, file, len, segment_bytes, dirty: false, dir_dirty, metrics })
+    }
+
+    fn path(&self) -> PathBuf {
+        self.layout.segment(self.seq)
+    }
+
+    fn fsync(&mut self) -> RaftResult<()> {
+        if self.dirty {
+            let started = Instant::now();
+            self.file.sync_data().map_err(|e| io_error("cannot fsync", &self.path(), e))?;
+            self.metrics.fsync(started.elapsed());
+            self.dirty = false;
+        }
+        if self.dir_dirty {
+            sync_dir(&self.layout.wal)?;
+            self.dir_dirty = false;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> RaftResult<()> {
+        if self.len > 0 && self.len + bytes.len() as u64 > self.segment_bytes {
+            // A segment is durable before the next starts: only the last can end torn.
+            self.fsync()?;
+            *self = Writer::open(
+                self.layout.clone(),
+                self.seq + 1,
+                0,
+                self.segment_bytes,
+                Arc::clone(&self.metrics),
+            )?;
+        }
+        self.file.write_all(bytes).map_err(|e| io_error("cannot write", &self.path(), e))?;
+        self.len += bytes.len() as u64;
+        self.dirty = true;
+        self.metrics.wal_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn snapshot(&mut self, snapshot: &Snapshot, base: &[u8]) -> RaftResult<()> {
+        let record = wal::snapshot_record(snapshot)
+            .map_err(|e| RaftError::StorageError(format!("cannot encode the snapshot: {e}")))?;
+        let path = self.layout.snapshot(snapshot.point());
+        write_atomic(&path, &record)?;
+        let next = self.seq + 1;
+        write_atomic(&self.layout.segment(next), base)?;
+        *self = Writer::open(
+            self.layout.clone(),
+            next,
+            base.len() as u64,
+            self.segment_bytes,
+            Arc::clone(&self.metrics),
+        )?;
+        for (seq, old) in list(&self.layout.wal, "wal", |s| s.parse::<u64>().ok())? {
+            if seq < next {
+                fs::remove_file(&old).map_err(|e| io_error("cannot remove", &old, e))?;
+            }
+        }
+        for (point, old) in list(&self.layout.snap, "snap", parse_point)? {
+            if point.0 < snapshot.meta.index.0 {
+                fs::remove_file(&old).map_err(|e| io_error("cannot remove", &old, e))?;
+            }
+        }
+        self.metrics.snapshots_written.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Runs the thread: handles ops in order until the channel closes or an error stops it.
+    fn run(mut self, ops: mpsc::Receiver<Op>, durable: Arc<AtomicU64>, report: SyncReport) {
+        let mut pending: Option<Op> = None;
+        loop {
+            let op = match pending.take() {
+                Some(op) => op,
+                None => match ops.recv() {
+                    Ok(op) => op,
+                    Err(_) => break,
+                },
+            };
+            let result = match op {
+                Op::Records(bytes) => self.append(&bytes),
+                Op::HardState(hs) => codec::encode(FrameKind::HardState, &hs)
+                    .map_err(|e| RaftError::StorageError(e.to_string()))
+                    .and_then(|bytes| write_atomic(&self.layout.hard_state(), &bytes)),
+                Op::Snapshot { snapshot, base } => self.snapshot(&snapshot, &base),
+                Op::Sync(mut to) => {
+                    // Everything queued meanwhile joins this fsync (group commit).
+                    let mut result = Ok(());
+                    while let Ok(next) = ops.try_recv() {
+                        match next {
+                            Op::Sync(p) => to = to.max(p),
+                            Op::Records(bytes) => result = result.and_then(|()| self.append(&bytes)),
+                            other => {
+                                pending = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    let result = result.and_then(|()| self.fsync());
+                    if result.is_ok() {
+                        durable.fetch_max(to, Ordering::SeqCst);
+                        report(Ok(to));
+                    }
+                    result
+                }
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, "the disk failed: the node stops");
+                report(Err(e.to_string()));
+                return;
+            }
+        }
+        if let Err(e) = self.fsync() {
+            tracing::error!(error = %e, "the last fsync failed");
+        }
+    }
+}
+
+/// The node's side of its disk: a [`LogStore`] over the writer thread, with the log in
+/// memory ([`MemoryLog`], also the core's [`quorate::log_source::LogSource`]).
+pub struct DiskLog {
+    mem: MemoryLog,
+    writer: Option<Writer>,
+    sender: Option<mpsc::Sender<Op>>,
+    /// Ops queued so far (positions count them).
+    queued: u64,
+    /// The highest position the writer made durable.
+    durable: Arc<AtomicU64>,
+    /// The hard state last written.
+    hard_state: HardState,
+    /// The last index the log on disk holds.
+    wal_last: LogIndex,
+}
+
+impl DiskLog {
+    /// Starts the writer thread; `report` is called (on that thread) with each completed
+    /// sync's position, or with the error that stopped the writer.
+    pub fn start(&mut self, report: SyncReport) -> RaftResult<std::thread::JoinHandle<()>> {
+        let writer =
+            self.writer.take().ok_or_else(|| RaftError::Other("the writer already started".into()))?;
+        let (tx, rx) = mpsc::channel();
+        let durable = Arc::clone(&self.durable);
+        let handle = std::thread::Builder::new()
+            .name("wal-writer".into())
+            .spawn(move || writer.run(rx, durable, report))
+            .map_err(|e| RaftError::StorageError(format!("cannot start the log writer: {e}")))?;
+        self.sender = Some(tx);
+        Ok(handle)
+    }
+
+    /// The log in memory, for the core to read back what it evicted.
+    pub fn memory(&self) -> MemoryLog {
+        self.mem.clone()
+    }
+
+    /// Stops queuing: the writer finishes what it has, fsyncs, and its thread ends.
+    pub fn stop(&mut self) {
+        self.sender = None;
+    }
+
+    fn queue(&mut self, op: Op) -> RaftResult<()> {
+        let sender = self
+            .sender
+            .as_ref()
+            .ok_or_else(|| RaftError::StorageError("the log writer is not running".into()))?;
+        sender.send(op).map_err(|_| RaftError::StorageError("the log writer stopped".into()))?;
+        self.queued += 1;
+        Ok(())
+    }
+
+    /// The records that start a base segment for a snapshot at `point`: the compaction to
+    /// it, the entries the log keeps after it (if it holds the point with its term), the hard
+    /// state. Also says whether the log keeps entries.
+    fn base(&self, point: SnapshotPoint) -> (Vec<u8>, bool) {
+        let mut base = wal::compact_record(&point);
+        let entries = self.mem.to_vec();
+        let holds = entries.iter().any(|e| e.index == point.index && e.term == point.term);
+        if holds {
+            for entry in entries.iter().filter(|e| e.index > point.index) {
+                base.extend(wal::entry_record(entry));
+            }
+        }
+        base.extend(wal::hard_state_record(&self.hard_state));
+        (base, holds)
+    }
+}
+
+impl LogStore for DiskLog {
+    fn write(&mut self, ready: &mut Ready) -> RaftResult<u64> {
+        if !ready.must_persist() {
+            return Ok(self.queued);
+        }
+        if let Some(snapshot) = &ready.snapshot {
+            let point = snapshot.point();
+            let (base, keeps) = self.base(point);
+            self.wal_last = if keeps { self.wal_last.max(point.index) } else { point.index };
+            self.queue(Op::Snapshot { snapshot: snapshot.clone(), base })?;
+        }
+        let mut records = Vec::new();
+        if let Some(first) = ready.entries.first() {
+            if first.index <= self.wal_last {
+                records.extend(wal::truncate_record(first.index));
+            }
+            for entry in ready.entries.iter() {
+                records.extend(wal::entry_record(entry));
+            }
+            self.wal_last = ready.entries.last().map_or(self.wal_last, |e| e.index);
+        }
+        if let Some(hs) = ready.hard_state {
+            records.extend(wal::hard_state_record(&hs));
+        }
+        if !records.is_empty() {
+            self.queue(Op::Records(records))?;
+        }
+        if let Some(hs) = ready.hard_state {
+            if (hs.term, hs.vote) != (self.hard_state.term, self.hard_state.vote) {
+                self.queue(Op::HardState(hs))?;
+            }
+            self.hard_state = hs;
+        }
+        self.mem.write(ready)?;
+        Ok(self.queued)
+    }
+
+    fn sync(&mut self, position: u64) -> RaftResult<bool> {
+        if self.durable.load(Ordering::SeqCst) >= position {
+            return Ok(true);
+        }
+        self.queue(Op::Sync(position))?;
+        self.queued -= 1; // a sync is not a write: positions count writes
+        Ok(false)
+    }
+}
