@@ -228,6 +228,12 @@ impl KvStore {
         self.data.is_empty()
     }
 
+    /// A client's session: its last request number and the log index that request took
+    /// effect at (a repeat answered from the session keeps the first one's index).
+    pub fn session(&self, client: ClientId) -> Option<(u64, u64)> {
+        self.sessions.get(&client).map(|s| (s.seq, s.at))
+    }
+
     /// Client sessions kept.
     pub fn sessions(&self) -> usize {
         self.sessions.len()

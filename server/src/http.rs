@@ -77,7 +77,25 @@ pub fn router(api: Api) -> Router {
             |uri: Uri| async move { error(StatusCode::NOT_FOUND, format!("no route for {}", uri.path())) },
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refuse_long_bodies))
         .with_state(api)
+}
+
+/// Refuses a body whose declared length is over the limit before reading any of it (a body
+/// without a declared length is cut off at the limit as it is read).
+async fn refuse_long_bodies(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(length) = declared.filter(|&l| l > MAX_BODY_BYTES as u64) {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a body of {length} bytes, over {MAX_BODY_BYTES}"),
+        );
+    }
+    next.run(request).await
 }
 
 fn error(code: StatusCode, message: impl Into<String>) -> Response {

@@ -77,7 +77,7 @@ pub enum Consistency {
 /// A write's outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Written {
-    /// The log index it was applied at.
+    /// The log index it took effect at (a retry's is its first try's).
     pub index: u64,
     /// What the store answered.
     pub result: KvResult,
@@ -210,11 +210,17 @@ impl Apply for KvApply {
                 continue;
             };
             let result = self.kv.apply(&cmd, entry.index.0);
+            // A repeat answered from the session reports where the request took effect.
+            let index = self
+                .kv
+                .session(cmd.client)
+                .filter(|(seq, _)| *seq == cmd.seq)
+                .map_or(entry.index.0, |(_, at)| at);
             let settled =
                 self.writes.applied(entry.index, Some(RequestId { client: cmd.client, seq: cmd.seq }));
             for reply in settled.done {
                 let outcome = match &result {
-                    Some(result) => Ok(Written { index: entry.index.0, result: result.clone() }),
+                    Some(result) => Ok(Written { index, result: result.clone() }),
                     None => Err(Refusal::Invalid("the client already sent a newer request".into())),
                 };
                 let _ = reply.send(outcome);

@@ -222,6 +222,15 @@ pub fn open(
                     path.display()
                 )));
             }
+            // A torn tail is the end of the file: a valid record after the bad one means the
+            // damage is to records written before others, which a sync may have covered.
+            if let Some(at) = next_valid_frame(&bytes, valid + 1) {
+                return Err(RaftError::StorageError(format!(
+                    "corrupt write-ahead log segment {} at byte {valid}: {why} (a valid record follows at byte {at}, \
+                     so this is not a torn tail)",
+                    path.display()
+                )));
+            }
             let file =
                 OpenOptions::new().write(true).open(path).map_err(|e| io_error("cannot open", path, e))?;
             file.set_len(valid as u64).map_err(|e| io_error("cannot cut the torn tail of", path, e))?;
@@ -292,6 +301,31 @@ pub fn open(
 fn parse_point(stem: &str) -> Option<(u64, u64)> {
     let (index, term) = stem.split_once('-')?;
     Some((index.parse().ok()?, term.parse().ok()?))
+}
+
+/// The offset of the first frame at or after `from` that decodes whole (any kind).
+fn next_valid_frame(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while at + codec::HEADER_LEN <= bytes.len() {
+        let found = bytes[at..].windows(4).position(|w| w == codec::MAGIC)?;
+        at += found;
+        if frame_checks_out(&bytes[at..]) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Whether `bytes` start with a whole frame whose checksum matches.
+fn frame_checks_out(bytes: &[u8]) -> bool {
+    let Some(header) = bytes.get(..codec::HEADER_LEN) else { return false };
+    let len = u32::from_le_bytes([header[6], header[7], header[8], header[9]]) as usize;
+    let crc = u32::from_le_bytes([header[10], header[11], header[12], header[13]]);
+    len <= codec::MAX_FRAME_PAYLOAD
+        && bytes
+            .get(codec::HEADER_LEN..codec::HEADER_LEN + len)
+            .is_some_and(|payload| crc32c::crc32c(payload) == crc)
 }
 
 /// Whether a segment's first record is a compaction (a base segment).
