@@ -335,28 +335,26 @@ impl Driver {
         self.learn_addresses();
         loop {
             let wait = self.core.next_deadline().saturating_sub(self.now()).max(1);
+            // Wait for anything, then take everything that is ready, from every source: a
+            // busy peer cannot starve the clients (nor the other way round).
             tokio::select! {
                 biased;
                 _ = inputs.stop.changed() => break,
-                Some(report) = inputs.synced.recv() => {
-                    let to = report?;
-                    self.pipeline.synced(to);
-                }
-                Some(msg) = inputs.inbox.recv() => {
-                    self.message(msg);
-                    for _ in 0..BURST {
-                        let Ok(msg) = inputs.inbox.try_recv() else { break };
-                        self.message(msg);
-                    }
-                }
-                Some(request) = inputs.requests.recv() => {
-                    self.request(request);
-                    for _ in 0..BURST {
-                        let Ok(request) = inputs.requests.try_recv() else { break };
-                        self.request(request);
-                    }
-                }
+                Some(report) = inputs.synced.recv() => self.pipeline.synced(report?),
+                Some(msg) = inputs.inbox.recv() => self.message(msg),
+                Some(request) = inputs.requests.recv() => self.request(request),
                 _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+            }
+            while let Ok(report) = inputs.synced.try_recv() {
+                self.pipeline.synced(report?);
+            }
+            for _ in 0..BURST {
+                let Ok(msg) = inputs.inbox.try_recv() else { break };
+                self.message(msg);
+            }
+            for _ in 0..BURST {
+                let Ok(request) = inputs.requests.try_recv() else { break };
+                self.request(request);
             }
             let now = self.now();
             if let Err(e) = self.core.step(Input::Tick { now }) {

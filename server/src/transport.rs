@@ -352,6 +352,11 @@ impl Transport for NetTransport {
     }
 
     fn alert(&mut self, alert: AlertEvent) {
-        tracing::warn!(alert = ?alert, "alert");
+        match alert {
+            AlertEvent::LeaderChanged { .. } | AlertEvent::NodeRecovered { .. } => {
+                tracing::info!(?alert, "alert")
+            }
+            _ => tracing::warn!(?alert, "alert"),
+        }
     }
 }
