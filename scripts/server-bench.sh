@@ -30,11 +30,11 @@ configure() {
   rm -rf "$DIR"/*
   "$BIN" cluster --nodes 3 --dir "$DIR" >"$DIR/cluster.out" 2>/dev/null &
   local pid=$!
-  for _ in $(seq 100); do grep -q running "$DIR/cluster.out" 2>/dev/null && break; sleep 0.05; done
+  for _ in $(seq 100); do [ "$(wc -l <"$DIR/cluster.out")" -ge 3 ] && break; sleep 0.05; done
   kill -INT $pid; wait $pid || true
   rm -rf "$DIR"/node-?/
   for i in 1 2 3; do printf '%s\n' "$@" >>"$DIR/node-$i.toml"; done
-  EP=$(awk '/^node/{print $3}' "$DIR/cluster.out" | paste -sd, -)
+  EP=$(paste -sd, - <"$DIR/cluster.out")
 }
 
 start() { # node index
@@ -42,7 +42,7 @@ start() { # node index
   PIDS[$1]=$!
 }
 
-url() { awk -v n="node $1:" '$1" "$2==n {print $3}' "$DIR/cluster.out"; }
+url() { sed -n "${1}p" "$DIR/cluster.out"; }
 
 wait_leader() {
   for _ in $(seq 200); do

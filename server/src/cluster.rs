@@ -1,6 +1,8 @@
 //! `quorate cluster`: a local cluster on loopback ports, for trying Quorate out. Each node is
 //! a task of this process with its own configuration file and data directory under DIR;
-//! started again on the same DIR, the cluster reuses its nodes, ports and data.
+//! started again on the same DIR, the cluster reuses its nodes, ports and data. Standard
+//! output gets each node's URL (`http://127.0.0.1:PORT`, node 1 first) as soon as it
+//! listens, and nothing else; the rest goes to standard error.
 
 use crate::config::Listening;
 use std::io::Write;
@@ -64,8 +66,11 @@ pub async fn run(nodes: usize, dir: &Path) -> Result<(), String> {
         let task = tokio::spawn(crate::config::run_node(path.clone(), stop.clone(), false, Some(tx)));
         match rx.await {
             Ok(listening) => {
-                let url = listening.http.map_or("no HTTP address".to_string(), |a| format!("http://{a}"));
-                println!("node {}: {url}", k + 1);
+                // Standard output carries the URLs alone, one a line, for scripts to read.
+                match listening.http {
+                    Some(addr) => println!("http://{addr}"),
+                    None => println!("-"),
+                }
                 let _ = std::io::stdout().flush();
                 tasks.push(task);
             }
@@ -79,8 +84,7 @@ pub async fn run(nodes: usize, dir: &Path) -> Result<(), String> {
             }
         }
     }
-    println!("cluster of {nodes} running in {}; Ctrl-C stops it", dir.display());
-    let _ = std::io::stdout().flush();
+    eprintln!("cluster of {nodes} running in {}; Ctrl-C stops it", dir.display());
     wait_for_stop().await;
     let _ = stop_tx.send(true);
     let mut failed = None;
@@ -91,7 +95,7 @@ pub async fn run(nodes: usize, dir: &Path) -> Result<(), String> {
             Err(e) => failed = Some(format!("node {}: {e}", k + 1)),
         }
     }
-    println!("stopped");
+    eprintln!("stopped");
     failed.map_or(Ok(()), Err)
 }
 

@@ -123,7 +123,10 @@ async fn bad_http_requests_get_their_errors() {
     .await
     .unwrap();
     let mut head = [0u8; 12];
-    raw.read_exact(&mut head).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), raw.read_exact(&mut head))
+        .await
+        .expect("an answer in time")
+        .unwrap();
     assert_eq!(&head, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&head));
     let long_key = format!("/v1/kv/{}", "k".repeat(2000));
     assert_eq!(ask(Method::PUT, &long_key, b"v".to_vec()).await.status, StatusCode::PAYLOAD_TOO_LARGE);
