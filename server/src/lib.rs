@@ -8,6 +8,8 @@
 //! disk ([`storage`]), the network ([`transport`]), the state machine and the task that
 //! drives them ([`node`]), and the HTTP service ([`http`]).
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod client;
 pub mod cluster;
