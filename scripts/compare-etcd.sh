@@ -21,9 +21,15 @@ cargo build --release -q -p quorate-server
 BIN=$PWD/target/release/quorate
 WORK=$(mktemp -d)
 PIDS=()
-stop_all() {
+stop_all() { # SIGTERM, and SIGKILL for whatever still runs 5 s later
   for pid in "${PIDS[@]:-}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]:-}"; do wait "$pid" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    alive=0
+    for pid in "${PIDS[@]:-}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]:-}"; do kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   PIDS=()
 }
 trap 'stop_all; rm -rf "$WORK"' EXIT

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod node;
 pub mod storage;
 pub mod transport;
+pub mod workload;
 
 use std::hash::{BuildHasher, Hasher};
 

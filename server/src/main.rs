@@ -1,7 +1,7 @@
 //! `quorate`: run a node, a local cluster, or talk to one.
 
 use clap::{Parser, Subcommand};
-use quorate_server::{bench, client::Client, cluster};
+use quorate_server::{bench, client::Client, cluster, workload};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -71,6 +71,28 @@ enum Command {
         /// Target etcd's v3 JSON gateway.
         #[arg(long)]
         etcd: bool,
+    },
+    /// Run a checked workload: a history for `quorate-sim lincheck --model kv --format json`,
+    /// and every acknowledged write read back at the end (exit 1 if one is lost).
+    Workload {
+        /// The nodes' URLs, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        endpoints: Vec<String>,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        /// Shared keys.
+        #[arg(long, default_value_t = 4)]
+        keys: u64,
+        /// Where to write the history.
+        #[arg(long)]
+        history: PathBuf,
+        /// Seconds one operation keeps retrying before its outcome is left unknown.
+        #[arg(long, default_value_t = 10)]
+        op_timeout: u64,
     },
 }
 
@@ -168,6 +190,34 @@ async fn run(command: Command) -> Result<(), String> {
                 Err("some endpoints did not answer".into())
             } else {
                 Ok(())
+            }
+        }
+        Command::Workload { endpoints, clients, duration, keys, history, op_timeout } => {
+            let config = workload::WorkloadConfig {
+                endpoints,
+                clients,
+                duration: Duration::from_secs(duration),
+                keys,
+                history: history.clone(),
+                op_deadline: Duration::from_secs(op_timeout),
+            };
+            let report = workload::run(config).await?;
+            println!(
+                "operations: {} in the history ({} completed, {} unknown); acknowledged own writes: {}, lost: {}",
+                report.operations,
+                report.completed,
+                report.unknown,
+                report.acknowledged,
+                report.lost.len()
+            );
+            println!("history: {}", history.display());
+            for lost in report.lost.iter().take(20) {
+                println!("LOST: {lost}");
+            }
+            if report.lost.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} acknowledged writes lost", report.lost.len()))
             }
         }
         Command::Bench { endpoints, clients, value_size, duration, read_ratio, consistency, keys, etcd } => {
