@@ -10,14 +10,17 @@ CTX=$(mktemp -d)
 trap 'rm -rf "$CTX"' EXIT
 mkdir -p "$CTX/rootfs/data" "$CTX/rootfs/tmp"
 cp "$BIN" "$CTX/rootfs/quorate"
+libs=0
 for lib in $(ldd "$BIN" | grep -o '/[^ ]*'); do
   mkdir -p "$CTX/rootfs$(dirname "$lib")"
   cp -L "$lib" "$CTX/rootfs$lib"
+  libs=$((libs + 1))
 done
 cat >"$CTX/Dockerfile" <<'DOCKERFILE'
 FROM scratch
 COPY rootfs/ /
 ENTRYPOINT ["/quorate"]
 DOCKERFILE
-docker build -q -t quorate:local "$CTX" >/dev/null
-echo "quorate:local built: $(docker image inspect quorate:local --format '{{.Size}}') bytes, $(ls "$CTX/rootfs"/lib* "$CTX/rootfs"/usr 2>/dev/null | grep -c so) shared libraries"
+# The legacy builder warns that it is deprecated: shown only if the build fails.
+docker build -q -t quorate:local "$CTX" >"$CTX/build.log" 2>&1 || { cat "$CTX/build.log" >&2; exit 1; }
+echo "quorate:local built: $(docker image inspect quorate:local --format '{{.Size}}') bytes (the binary and $libs shared libraries)"
