@@ -241,7 +241,7 @@ pub async fn run_node(
         let _ = http.await;
     }
     // The writer thread ends once the driver dropped its end: it fsyncs what it has first.
-    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    writer.join().await;
     outcome
 }
 

@@ -14,6 +14,7 @@ pub mod bench;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod fs;
 pub mod http;
 pub mod metrics;
 pub mod node;

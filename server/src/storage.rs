@@ -25,6 +25,8 @@
 //! starts): it is cut back to its valid prefix. A bad record anywhere else is corruption and
 //! stops the node with an error naming the file.
 
+use crate::fs::{self, File};
+use crate::metrics::Metrics;
 use quorate::codec::{self, FrameKind};
 use quorate::core::{DurableState, HardState, Ready};
 use quorate::driver::{LogStore, MemoryLog};
@@ -33,15 +35,11 @@ use quorate::log::SnapshotPoint;
 use quorate::snapshot::Snapshot;
 use quorate::types::LogIndex;
 use quorate::wal;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use crate::metrics::Metrics;
+use tokio::sync::mpsc;
 
 /// Default size at which the writer starts a new segment.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
@@ -127,13 +125,9 @@ impl Layout {
 /// leftover temporary files (`*.tmp`).
 fn list<T: Ord>(dir: &Path, ext: &str, parse: impl Fn(&str) -> Option<T>) -> RaftResult<Vec<(T, PathBuf)>> {
     let mut found = Vec::new();
-    let entries = fs::read_dir(dir).map_err(|e| io_error("cannot list", dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| io_error("cannot list", dir, e))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for (name, path) in fs::list(dir).map_err(|e| io_error("cannot list", dir, e))? {
         if name.ends_with(".tmp") {
-            fs::remove_file(&path).map_err(|e| io_error("cannot remove", &path, e))?;
+            fs::remove(&path).map_err(|e| io_error("cannot remove", &path, e))?;
             continue;
         }
         if let Some(key) = name.strip_suffix(&format!(".{ext}")).and_then(&parse) {
@@ -146,7 +140,7 @@ fn list<T: Ord>(dir: &Path, ext: &str, parse: impl Fn(&str) -> Option<T>) -> Raf
 
 /// Fsyncs a directory, so that the names created or removed in it are durable.
 fn sync_dir(dir: &Path) -> RaftResult<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error("cannot fsync the directory", dir, e))
+    fs::sync_dir(dir).map_err(|e| io_error("cannot fsync the directory", dir, e))
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file, fsynced, renamed over `path`, and
@@ -155,7 +149,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> RaftResult<()> {
     let tmp = path.with_extension("tmp");
     let mut file = File::create(&tmp).map_err(|e| io_error("cannot create", &tmp, e))?;
     file.write_all(bytes).map_err(|e| io_error("cannot write", &tmp, e))?;
-    file.sync_all().map_err(|e| io_error("cannot fsync", &tmp, e))?;
+    file.sync().map_err(|e| io_error("cannot fsync", &tmp, e))?;
     drop(file);
     fs::rename(&tmp, path).map_err(|e| io_error("cannot rename into place", path, e))?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))
@@ -207,7 +201,7 @@ pub fn open(
     let mut segments = list(&layout.wal, "wal", |s| s.parse::<u64>().ok())?;
     let base = segments.iter().rposition(|(_, path)| starts_with_compaction(path)).unwrap_or(0);
     for (_, stale) in segments.drain(..base) {
-        fs::remove_file(&stale).map_err(|e| io_error("cannot remove", &stale, e))?;
+        fs::remove(&stale).map_err(|e| io_error("cannot remove", &stale, e))?;
     }
     let mut state = DurableState::default();
     let count = segments.len();
@@ -231,10 +225,7 @@ pub fn open(
                     path.display()
                 )));
             }
-            let file =
-                OpenOptions::new().write(true).open(path).map_err(|e| io_error("cannot open", path, e))?;
-            file.set_len(valid as u64).map_err(|e| io_error("cannot cut the torn tail of", path, e))?;
-            file.sync_all().map_err(|e| io_error("cannot fsync", path, e))?;
+            fs::truncate(path, valid as u64).map_err(|e| io_error("cannot cut the torn tail of", path, e))?;
             report.torn_bytes = (bytes.len() - valid) as u64;
             tracing::warn!(segment = %path.display(), valid, torn = report.torn_bytes, %why, "cut a torn tail");
         }
@@ -242,7 +233,7 @@ pub fn open(
     report.segments = count;
 
     // The hard state: term and vote from the file when it is newer than the log's records.
-    if layout.hard_state().exists() {
+    if fs::exists(&layout.hard_state()) {
         let path = layout.hard_state();
         let bytes = read(&path)?;
         let (file, _): (HardState, usize) = codec::decode(FrameKind::HardState, &bytes)
@@ -279,7 +270,7 @@ pub fn open(
     report.entries = state.entries.len();
 
     let (seq, len) = match segments.last() {
-        Some((seq, path)) => (*seq, fs::metadata(path).map_err(|e| io_error("cannot stat", path, e))?.len()),
+        Some((seq, path)) => (*seq, fs::len(path).map_err(|e| io_error("cannot stat", path, e))?),
         None => (1, 0),
     };
     let writer = Writer::open(layout.clone(), seq, len, segment_bytes, Arc::clone(&metrics))?;
@@ -330,16 +321,13 @@ fn frame_checks_out(bytes: &[u8]) -> bool {
 
 /// Whether a segment's first record is a compaction (a base segment).
 fn starts_with_compaction(path: &Path) -> bool {
-    let mut header = [0u8; codec::HEADER_LEN];
-    let Ok(mut file) = File::open(path) else { return false };
-    std::io::Read::read_exact(&mut file, &mut header).is_ok()
-        && header[..4] == codec::MAGIC
-        && header[5] == FrameKind::Compact as u8
+    let Ok(bytes) = fs::read(path) else { return false };
+    bytes.len() >= codec::HEADER_LEN && bytes[..4] == codec::MAGIC && bytes[5] == FrameKind::Compact as u8
 }
 
 fn check_identity(layout: &Layout, identity: &Identity) -> RaftResult<()> {
     let path = layout.identity();
-    match fs::read_to_string(&path) {
+    match fs::read(&path).map(|b| String::from_utf8_lossy(&b).into_owned()) {
         Ok(text) => {
             let Some(found) = Identity::decode(&text) else {
                 return Err(RaftError::StorageError(format!("{} is not an identity file", path.display())));
@@ -363,8 +351,8 @@ fn check_identity(layout: &Layout, identity: &Identity) -> RaftResult<()> {
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let has_log = fs::read_dir(&layout.wal).map(|mut d| d.next().is_some()).unwrap_or(false);
-            if has_log || layout.hard_state().exists() {
+            let has_log = fs::list(&layout.wal).map(|d| !d.is_empty()).unwrap_or(false);
+            if has_log || fs::exists(&layout.hard_state()) {
                 return Err(RaftError::StorageError(format!(
                     "the data directory {} holds a log but no identity file",
                     layout.root.display()
@@ -392,6 +380,26 @@ enum Op {
 /// How the writer reports a sync, or the error that stopped it.
 pub type SyncReport = Box<dyn Fn(Result<u64, String>) + Send>;
 
+/// The running log writer: a thread in a normal build, a task under madsim.
+pub struct WriterHandle(
+    #[cfg(not(madsim))] std::thread::JoinHandle<()>,
+    #[cfg(madsim)] tokio::task::JoinHandle<()>,
+);
+
+impl WriterHandle {
+    /// Waits until the writer has flushed, fsynced and ended.
+    pub async fn join(self) {
+        #[cfg(not(madsim))]
+        {
+            let _ = tokio::task::spawn_blocking(move || self.0.join()).await;
+        }
+        #[cfg(madsim)]
+        {
+            let _ = self.0.await;
+        }
+    }
+}
+
 /// The writer thread's state.
 struct Writer {
     layout: Layout,
@@ -415,11 +423,7 @@ impl Writer {
         metrics: Arc<Metrics>,
     ) -> RaftResult<Writer> {
         let path = layout.segment(seq);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| io_error("cannot open the write-ahead log", &path, e))?;
+        let file = File::append(&path).map_err(|e| io_error("cannot open the write-ahead log", &path, e))?;
         let dir_dirty = len == 0;
         Ok(Writer { layout, seq, file, len, segment_bytes, dirty: false, dir_dirty, metrics })
     }
@@ -431,7 +435,7 @@ impl Writer {
     fn fsync(&mut self) -> RaftResult<()> {
         if self.dirty {
             let started = Instant::now();
-            self.file.sync_data().map_err(|e| io_error("cannot fsync", &self.path(), e))?;
+            self.file.sync().map_err(|e| io_error("cannot fsync", &self.path(), e))?;
             self.metrics.fsync(started.elapsed());
             self.dirty = false;
         }
@@ -477,27 +481,34 @@ impl Writer {
         )?;
         for (seq, old) in list(&self.layout.wal, "wal", |s| s.parse::<u64>().ok())? {
             if seq < next {
-                fs::remove_file(&old).map_err(|e| io_error("cannot remove", &old, e))?;
+                fs::remove(&old).map_err(|e| io_error("cannot remove", &old, e))?;
             }
         }
         for (point, old) in list(&self.layout.snap, "snap", parse_point)? {
             if point.0 < snapshot.meta.index.0 {
-                fs::remove_file(&old).map_err(|e| io_error("cannot remove", &old, e))?;
+                fs::remove(&old).map_err(|e| io_error("cannot remove", &old, e))?;
             }
         }
         self.metrics.snapshots_written.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Runs the thread: handles ops in order until the channel closes or an error stops it.
-    fn run(mut self, ops: mpsc::Receiver<Op>, durable: Arc<AtomicU64>, report: SyncReport) {
+    /// Handles ops in order until the channel closes or an error stops it. The file
+    /// operations block: in a normal build this runs on a thread of its own
+    /// ([`DiskLog::start`]); under madsim, as a task (the in-memory disk does not block).
+    async fn run(
+        mut self,
+        mut ops: mpsc::UnboundedReceiver<Op>,
+        durable: Arc<AtomicU64>,
+        report: SyncReport,
+    ) {
         let mut pending: Option<Op> = None;
         loop {
             let op = match pending.take() {
                 Some(op) => op,
-                None => match ops.recv() {
-                    Ok(op) => op,
-                    Err(_) => break,
+                None => match ops.recv().await {
+                    Some(op) => op,
+                    None => break,
                 },
             };
             let result = match op {
@@ -544,7 +555,7 @@ impl Writer {
 pub struct DiskLog {
     mem: MemoryLog,
     writer: Option<Writer>,
-    sender: Option<mpsc::Sender<Op>>,
+    sender: Option<mpsc::UnboundedSender<Op>>,
     /// Ops queued so far (positions count them).
     queued: u64,
     /// The highest position the writer made durable.
@@ -556,19 +567,30 @@ pub struct DiskLog {
 }
 
 impl DiskLog {
-    /// Starts the writer thread; `report` is called (on that thread) with each completed
-    /// sync's position, or with the error that stopped the writer.
-    pub fn start(&mut self, report: SyncReport) -> RaftResult<std::thread::JoinHandle<()>> {
+    /// Starts the log writer; `report` is called (on its thread) with each completed sync's
+    /// position, or with the error that stopped it. The handle ends once the writer has
+    /// flushed and fsynced what it was given, after [`DiskLog::stop`].
+    pub fn start(&mut self, report: SyncReport) -> RaftResult<WriterHandle> {
         let writer =
             self.writer.take().ok_or_else(|| RaftError::Other("the writer already started".into()))?;
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::unbounded_channel();
         let durable = Arc::clone(&self.durable);
-        let handle = std::thread::Builder::new()
-            .name("wal-writer".into())
-            .spawn(move || writer.run(rx, durable, report))
-            .map_err(|e| RaftError::StorageError(format!("cannot start the log writer: {e}")))?;
         self.sender = Some(tx);
-        Ok(handle)
+        #[cfg(not(madsim))]
+        {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|e| RaftError::StorageError(format!("cannot start the log writer: {e}")))?;
+            std::thread::Builder::new()
+                .name("wal-writer".into())
+                .spawn(move || runtime.block_on(writer.run(rx, durable, report)))
+                .map(WriterHandle)
+                .map_err(|e| RaftError::StorageError(format!("cannot start the log writer: {e}")))
+        }
+        #[cfg(madsim)]
+        {
+            Ok(WriterHandle(tokio::spawn(writer.run(rx, durable, report))))
+        }
     }
 
     /// The log in memory, for the core to read back what it evicted.
@@ -655,11 +677,12 @@ impl LogStore for DiskLog {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(madsim)))]
 mod tests {
     use super::*;
     use quorate::log::{Command, LogEntry};
     use quorate::types::Term;
+    use std::fs;
 
     fn identity() -> Identity {
         Identity { cluster_id: "test".into(), node_id: 1 }
