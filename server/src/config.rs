@@ -30,7 +30,9 @@ use quorate::types::{LogIndex, NodeId};
 use rand_core::SeedableRng;
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(not(madsim))]
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, watch};
@@ -98,17 +100,59 @@ pub struct Listening {
     pub http: Option<SocketAddr>,
 }
 
-/// Runs a node from its configuration file until `stop` flips (or SIGTERM, SIGINT, when
-/// `signals` is set; SIGHUP then reloads the `[dynamic]` table). `listening` hears where it
-/// listens once it does. Errors name what failed (a path, an address).
-pub async fn run_node(
-    config_path: PathBuf,
-    mut stop: watch::Receiver<bool>,
-    signals: bool,
-    listening: Option<tokio::sync::oneshot::Sender<Listening>>,
-) -> Result<(), String> {
+/// A node whose driver, peer listener and log writer run.
+pub struct Started {
+    /// The driver's request queue (the HTTP service's, or a test's, way in).
+    pub requests: mpsc::Sender<Request>,
+    /// The node's peers.
+    pub peers: Arc<Peers>,
+    /// The node's metrics.
+    pub metrics: Arc<Metrics>,
+    /// The node's id.
+    pub node_id: u64,
+    /// The client listener, bound (if the configuration has an `http_addr`).
+    pub http_listener: Option<tokio::net::TcpListener>,
+    /// The static engine configuration (reloads correct against it).
+    pub raft_config: RaftConfig,
+    driver: tokio::task::JoinHandle<Result<(), String>>,
+    driver_stop: watch::Sender<bool>,
+    accept: tokio::task::JoinHandle<()>,
+    writer: crate::storage::WriterHandle,
+}
+
+impl Started {
+    /// Tells the driver to stop: pending HTTP requests are answered, the writer flushes.
+    pub fn request_stop(&self) {
+        let _ = self.driver_stop.send(true);
+    }
+
+    /// A receiver that flips to true when the node is told to stop.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.driver_stop.subscribe()
+    }
+
+    /// Waits for the driver to end (it ends on its own only when the disk fails), then
+    /// stops the rest: the peer listener, and the log writer once it flushed and fsynced.
+    pub async fn finish(self) -> Result<(), String> {
+        let outcome = self.driver.await.map_err(|e| format!("the driver panicked: {e}")).and_then(|r| r);
+        let _ = self.driver_stop.send(true);
+        self.accept.abort();
+        self.writer.join().await;
+        outcome
+    }
+
+    /// Whether the driver has ended.
+    pub fn driver_ended(&self) -> bool {
+        self.driver.is_finished()
+    }
+}
+
+/// Starts a node: recovers its data directory (the time it took is logged), binds its
+/// listeners, and starts its driver, log writer and peer listener. Errors name what failed
+/// (a path, an address).
+pub async fn start_node(config: ServerConfig) -> Result<Started, String> {
     let started = Instant::now();
-    let ServerConfig { node: config, dynamic } = load(&config_path)?;
+    let ServerConfig { node: config, dynamic } = config;
     let metrics = Arc::new(Metrics::default());
     let identity = Identity { cluster_id: config.cluster_id.clone(), node_id: config.node_id };
     let (durable, mut store, report) =
@@ -169,36 +213,11 @@ pub async fn run_node(
         }))
         .map_err(|e| e.to_string())?;
     let accept = tokio::spawn(Arc::clone(&peers).accept(peer_listener, inbox_tx));
-    let api = crate::http::Api {
-        requests: requests_tx.clone(),
-        peers: Arc::clone(&peers),
-        metrics: Arc::clone(&metrics),
-        node_id: config.node_id,
-    };
-    let listening_at = Listening {
-        peer: SocketAddr::from(([0, 0, 0, 0], 0)),
-        http: http_listener.as_ref().and_then(|l| l.local_addr().ok()),
-    };
-    let (driver_stop_tx, driver_stop) = watch::channel(false);
-    let http = http_listener.map(|listener| {
-        let mut stop = driver_stop.clone();
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, crate::http::router(api));
-            let _ = serve
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
-        })
-    });
+    let (driver_stop, stop) = watch::channel(false);
     if dynamic != DynamicSection::default() {
         let _ = requests_tx.send(Request::Reload(dynamic.over(raft_config.dynamic()))).await;
     }
-    if let Some(tx) = listening {
-        let _ = tx.send(listening_at);
-    }
     tracing::info!(node = config.node_id, peers = %config.bind_addr, http = ?config.http_addr, "listening");
-
     let driver = Driver::new(
         core,
         store,
@@ -209,53 +228,102 @@ pub async fn run_node(
         started,
         raft_config.clone(),
     );
-    let inputs = Inputs { inbox, requests, synced, stop: driver_stop.clone() };
-    let mut run = tokio::spawn(driver.run(inputs));
+    let inputs = Inputs { inbox, requests, synced, stop };
+    let driver = tokio::spawn(driver.run(inputs));
+    Ok(Started {
+        requests: requests_tx,
+        peers,
+        metrics,
+        node_id: config.node_id,
+        http_listener,
+        raft_config,
+        driver,
+        driver_stop,
+        accept,
+        writer,
+    })
+}
+
+/// Runs a node from its configuration file, with its HTTP service, until `stop` flips (or
+/// SIGTERM, SIGINT, when `signals` is set; SIGHUP then reloads the `[dynamic]` table).
+/// `listening` hears where it listens once it does. Errors name what failed (a path, an
+/// address).
+#[cfg(not(madsim))]
+pub async fn run_node(
+    config_path: PathBuf,
+    mut stop: watch::Receiver<bool>,
+    signals: bool,
+    listening: Option<tokio::sync::oneshot::Sender<Listening>>,
+) -> Result<(), String> {
+    let mut node = start_node(load(&config_path)?).await?;
+    let api = crate::http::Api {
+        requests: node.requests.clone(),
+        peers: Arc::clone(&node.peers),
+        metrics: Arc::clone(&node.metrics),
+        node_id: node.node_id,
+    };
+    let http_listener = node.http_listener.take();
+    let listening_at = Listening {
+        peer: SocketAddr::from(([0, 0, 0, 0], 0)),
+        http: http_listener.as_ref().and_then(|l| l.local_addr().ok()),
+    };
+    let http = http_listener.map(|listener| {
+        let mut stopping = node.stopping();
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, crate::http::router(api));
+            let _ = serve
+                .with_graceful_shutdown(async move {
+                    let _ = stopping.wait_for(|s| *s).await;
+                })
+                .await;
+        })
+    });
+    if let Some(tx) = listening {
+        let _ = tx.send(listening_at);
+    }
     let mut signals = spawn_signals(signals);
-    let outcome = loop {
+    let mut ended = false;
+    while !ended {
         tokio::select! {
-            result = &mut run => break result.map_err(|e| format!("the driver panicked: {e}")).and_then(|r| r),
-            () = stopped(&mut stop) => {
-                let _ = driver_stop_tx.send(true);
-                break run.await.map_err(|e| format!("the driver panicked: {e}")).and_then(|r| r);
-            }
+            () = tokio::time::sleep(std::time::Duration::from_millis(100)) => ended = node.driver_ended(),
+            () = stopped(&mut stop) => ended = true,
             Some(signal) = signals.recv() => match signal {
                 Signal::Stop => {
                     tracing::info!("stopping");
-                    let _ = driver_stop_tx.send(true);
-                    break run.await.map_err(|e| format!("the driver panicked: {e}")).and_then(|r| r);
+                    ended = true;
                 }
                 Signal::Reload => match load(&config_path) {
                     Ok(reloaded) => {
-                        let update = reloaded.dynamic.over(raft_config.dynamic());
-                        let _ = requests_tx.send(Request::Reload(update)).await;
+                        let update = reloaded.dynamic.over(node.raft_config.dynamic());
+                        let _ = node.requests.send(Request::Reload(update)).await;
                     }
                     Err(e) => tracing::error!(error = %e, "SIGHUP: the configuration was not reloaded"),
                 },
             },
         }
-    };
-    let _ = driver_stop_tx.send(true);
-    accept.abort();
+    }
+    node.request_stop();
+    let outcome = node.finish().await;
     if let Some(http) = http {
         let _ = http.await;
     }
-    // The writer thread ends once the driver dropped its end: it fsyncs what it has first.
-    writer.join().await;
     outcome
 }
 
 /// Returns once `stop` reads true (or its sender is gone).
+#[cfg(not(madsim))]
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+#[cfg(not(madsim))]
 enum Signal {
     Stop,
     Reload,
 }
 
 /// Forwards SIGTERM and SIGINT (stop) and SIGHUP (reload) when `enabled`.
+#[cfg(not(madsim))]
 fn spawn_signals(enabled: bool) -> mpsc::Receiver<Signal> {
     let (tx, rx) = mpsc::channel(4);
     if !enabled {

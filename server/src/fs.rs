@@ -207,6 +207,13 @@ mod imp {
         disk().contains_key(path) || DIRS.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|d| d == path)
     }
 
+    /// Removes everything under `root` (a simulation starting afresh: the disk is shared by
+    /// every simulation of the process, and madsim's determinism check runs a seed twice).
+    pub fn remove_all(root: &Path) {
+        disk().retain(|path, _| !path.starts_with(root));
+        DIRS.lock().unwrap_or_else(|e| e.into_inner()).retain(|d| !d.starts_with(root));
+    }
+
     /// A crash of the node whose data directory is `root`: every file under it loses what no
     /// sync covered (a torn tail keeps a prefix of it, `keep` bytes at most).
     pub fn crash(root: &Path, keep: usize) {

@@ -10,23 +10,29 @@
 
 #![warn(missing_docs)]
 
+#[cfg(not(madsim))]
 pub mod bench;
+#[cfg(not(madsim))]
 pub mod client;
+#[cfg(not(madsim))]
 pub mod cluster;
 pub mod config;
 pub mod fs;
+#[cfg(not(madsim))]
 pub mod http;
 pub mod metrics;
 pub mod node;
 pub mod storage;
 pub mod transport;
+#[cfg(not(madsim))]
 pub mod workload;
 
-use std::hash::{BuildHasher, Hasher};
-
-/// 64 bits from the operating system's entropy (for client ids and backoff jitter, never in
-/// the engine).
+/// 64 bits from the operating system's entropy (for client ids, backoff jitter and the
+/// core's seed, never inside the engine); under madsim, from the simulation's seeded
+/// generator, so that a seed replays exactly.
+#[cfg(not(madsim))]
 pub fn entropy() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
@@ -35,4 +41,12 @@ pub fn entropy() -> u64 {
     hasher.finish()
 }
 
-pub use config::{load, run_node, ServerConfig};
+/// 64 bits from the simulation's seeded generator.
+#[cfg(madsim)]
+pub fn entropy() -> u64 {
+    madsim::rand::random()
+}
+
+#[cfg(not(madsim))]
+pub use config::run_node;
+pub use config::{load, start_node, ServerConfig, Started};

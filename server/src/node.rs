@@ -517,9 +517,9 @@ impl Driver {
         let m = &self.metrics;
         m.term.store(self.core.term().0, Ordering::Relaxed);
         let role = match self.core.state() {
+            _ if self.core.is_pre_candidate() => 1,
             NodeState::Leader => 3,
             NodeState::Candidate => 2,
-            _ if self.core.is_pre_candidate() => 1,
             _ => 0,
         };
         m.role.store(role, Ordering::Relaxed);
@@ -559,9 +559,9 @@ impl Driver {
         );
         let leader = core.leader();
         let role = match core.state() {
+            _ if core.is_pre_candidate() => "pre-candidate",
             NodeState::Leader => "leader",
             NodeState::Candidate => "candidate",
-            _ if core.is_pre_candidate() => "pre-candidate",
             _ => "follower",
         };
         let commit = core.log().committed().0;

@@ -113,8 +113,6 @@ pub struct Peers {
     local: Local,
     metrics: Arc<Metrics>,
     state: Mutex<PeersState>,
-    /// Where the dial tasks run.
-    runtime: tokio::runtime::Handle,
 }
 
 #[derive(Default)]
@@ -128,12 +126,7 @@ impl Peers {
     /// Peers at `addrs` (this node's own entry is ignored).
     pub fn new(local: Local, addrs: BTreeMap<NodeId, String>, metrics: Arc<Metrics>) -> Arc<Peers> {
         let state = PeersState { addrs, ..PeersState::default() };
-        Arc::new(Peers {
-            local,
-            metrics,
-            state: Mutex::new(state),
-            runtime: tokio::runtime::Handle::current(),
-        })
+        Arc::new(Peers { local, metrics, state: Mutex::new(state) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, PeersState> {
@@ -167,7 +160,7 @@ impl Peers {
     }
 
     /// Queues `msg` for its peer, dialing it first if needed; drops it (counted) when the
-    /// queue is full or the peer's address is unknown.
+    /// queue is full or the peer's address is unknown. Called from within the runtime.
     pub fn send(self: &Arc<Self>, msg: Message) {
         let to = msg.to;
         let mut state = self.lock();
@@ -182,7 +175,7 @@ impl Peers {
                 let (tx, rx) = mpsc::channel(SEND_QUEUE);
                 state.queues.insert(to, tx.clone());
                 let peers = Arc::clone(self);
-                self.runtime.spawn(async move { peers.dial_loop(to, rx).await });
+                tokio::spawn(async move { peers.dial_loop(to, rx).await });
                 tx
             }
         };
@@ -235,6 +228,8 @@ impl Peers {
             http_addr: self.local.http_addr.clone(),
         };
         stream.write_all(&encode(&hello)).await.map_err(|e| format!("handshake failed: {e}"))?;
+        // A stream may buffer until flushed (madsim's does).
+        stream.flush().await.map_err(|e| format!("handshake failed: {e}"))?;
         let reply = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut stream))
             .await
             .map_err(|_| "handshake timed out".to_string())??
@@ -320,12 +315,14 @@ impl Peers {
         };
         if let Some(why) = refusal {
             let _ = stream.write_all(&encode(&HelloReply::Refused(why.clone()))).await;
+            let _ = stream.flush().await;
             return Err(format!("handshake refused: {why}"));
         }
         stream
             .write_all(&encode(&HelloReply::Accepted))
             .await
             .map_err(|e| format!("handshake failed: {e}"))?;
+        stream.flush().await.map_err(|e| format!("handshake failed: {e}"))?;
         let from = NodeId(hello.from);
         self.learn_http(from, hello.http_addr);
         let mut stream = tokio::io::BufReader::with_capacity(64 << 10, stream);

@@ -1,5 +1,7 @@
 //! Bad input from peers and clients: each gets its error, and the node keeps serving.
 
+#![cfg(not(madsim))]
+
 mod common;
 
 use common::{wait_for_leader, Cluster};

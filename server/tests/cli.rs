@@ -1,6 +1,8 @@
 //! The command line: `quorate cluster` (URLs printed as it listens, the same cluster on
 //! restart, a clean stop on Ctrl-C) and the client commands `kv` and `status`.
 
+#![cfg(not(madsim))]
+
 mod common;
 
 use common::TempDir;

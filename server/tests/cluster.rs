@@ -2,6 +2,8 @@
 //! leader killed with SIGKILL under a concurrent load and restarted, with the clients'
 //! history judged by the simulator's linearizability checker.
 
+#![cfg(not(madsim))]
+
 mod common;
 
 use common::{wait_for_leader, Cluster};

@@ -1,6 +1,8 @@
 //! Operating a running cluster: snapshots and compaction on disk, a follower catching up
 //! from a snapshot, membership changes, leadership transfer, SIGHUP.
 
+#![cfg(not(madsim))]
+
 mod common;
 
 use common::{free_port, listing, status, wait_for_leader, Cluster, Node};

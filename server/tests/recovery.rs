@@ -2,6 +2,8 @@
 //! data directory of another cluster or node, or one that cannot be written, refuses to
 //! start with an error naming it.
 
+#![cfg(not(madsim))]
+
 mod common;
 
 use common::{listing, wait_for_leader, Cluster};
