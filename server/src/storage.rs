@@ -530,6 +530,14 @@ impl Writer {
                             }
                         }
                     }
+                    // Under madsim an fsync takes simulated time, as a disk's does: without it a
+                    // one-voter cluster on the in-memory disk commits in no time at all, and a
+                    // client looping on it would keep the simulated clock from moving.
+                    #[cfg(madsim)]
+                    tokio::time::sleep(std::time::Duration::from_micros(
+                        100 + madsim::rand::random::<u64>() % 900,
+                    ))
+                    .await;
                     let result = result.and_then(|()| self.fsync());
                     if result.is_ok() {
                         durable.fetch_max(to, Ordering::SeqCst);

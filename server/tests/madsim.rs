@@ -34,6 +34,11 @@ type Registry = Arc<Mutex<BTreeMap<u64, mpsc::Sender<Request>>>>;
 /// Each node's metrics, for a failing run's message.
 static METRICS: Mutex<BTreeMap<u64, Arc<quorate_server::metrics::Metrics>>> = Mutex::new(BTreeMap::new());
 
+/// The command that replays a seed.
+fn replay(seed: u64) -> String {
+    format!("replay: scripts/madsim.sh 1 {seed}")
+}
+
 fn ip(id: u64) -> IpAddr {
     format!("10.0.0.{id}").parse().unwrap()
 }
@@ -106,9 +111,11 @@ impl SimClient {
             };
             match answer {
                 Some(Ok(value)) => return Some(value),
-                Some(Err(Refusal::NotLeader { leader: Some(leader) })) => {
+                Some(Err(Refusal::NotLeader { leader: Some(leader) })) if leader.0 != self.target => {
+                    // Simulated time moves only when every task waits: a client that
+                    // followed hints without waiting could spin between two stale ones.
                     self.target = leader.0;
-                    continue;
+                    sleep(Duration::from_millis(1)).await;
                 }
                 Some(Err(Refusal::Invalid(why))) => panic!("client {}: refused as invalid: {why}", self.id),
                 _ => {
@@ -356,7 +363,8 @@ async fn run(nodes: u64) {
             }
         }
         panic!(
-            "seed {seed}: the cluster did not recover after healing (faults {faults:?})\n{}",
+            "seed {seed}: the cluster did not recover after healing (faults {faults:?}); {}\n{}",
+            replay(seed),
             states.join("\n")
         );
     }
@@ -369,26 +377,40 @@ async fn run(nodes: u64) {
     for k in 0..3 {
         let key = format!("shared-{k}");
         let call = Instant::now().duration_since(epoch).as_micros() as u64;
-        let value = reader.read(&key).await.expect("a read after healing").unwrap_or_default();
+        let value = reader
+            .read(&key)
+            .await
+            .unwrap_or_else(|| panic!("seed {seed}: no read after healing; {}", replay(seed)))
+            .unwrap_or_default();
         let ret = Instant::now().duration_since(epoch).as_micros() as u64;
         let op = history.invoke(0, call, to_input(&KvOp::Get { key }));
         history.complete(op, ret, to_output(&KvResult::Value(value)));
     }
     for key in &acked {
-        let got = reader.read(key).await.expect("a read after healing");
+        let got = reader
+            .read(key)
+            .await
+            .unwrap_or_else(|| panic!("seed {seed}: no read after healing; {}", replay(seed)));
         assert_eq!(
             got.as_deref(),
             Some(key.as_str()),
-            "seed {seed}: acknowledged write {key} lost (faults {faults:?})"
+            "seed {seed}: acknowledged write {key} lost (faults {faults:?}); {}",
+            replay(seed)
         );
     }
-    assert!(acked.len() > 10, "seed {seed}: too little progress: {} writes acknowledged", acked.len());
+    assert!(
+        acked.len() > 10,
+        "seed {seed}: too little progress: {} writes acknowledged; {}",
+        acked.len(),
+        replay(seed)
+    );
     let verdict = lincheck::check(&Kv::default(), &history, &Budget::steps(20_000_000)).verdict;
     assert_eq!(
         verdict,
         Verdict::Linearizable,
-        "seed {seed}: {} operations, faults {faults:?}",
-        history.len()
+        "seed {seed}: {} operations, faults {faults:?}; {}",
+        history.len(),
+        replay(seed)
     );
     println!(
         "seed {seed}: {nodes} nodes, {} operations, {} acknowledged writes checked, faults {faults:?}",
