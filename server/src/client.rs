@@ -45,6 +45,8 @@ pub struct Client {
     seq: u64,
     /// How long a request keeps retrying.
     pub deadline: Duration,
+    /// How long one exchange may wait for its answer.
+    pub exchange_timeout: Duration,
 }
 
 /// `host:port` of a URL or address (`http://` optional).
@@ -65,6 +67,7 @@ impl Client {
             client_id: crate::entropy(),
             seq: 0,
             deadline: Duration::from_secs(30),
+            exchange_timeout: crate::http::REQUEST_TIMEOUT + Duration::from_secs(2),
         }
     }
 
@@ -103,6 +106,7 @@ impl Client {
         body: Bytes,
         headers: &[(&str, String)],
     ) -> Result<(Answer, Option<String>), String> {
+        let timeout = self.exchange_timeout;
         let conn = self.connection(authority).await?;
         conn.ready().await.map_err(|e| format!("{authority}: {e}"))?;
         let mut request = hyper::Request::builder().method(method).uri(path).header("host", authority);
@@ -110,12 +114,7 @@ impl Client {
             request = request.header(*name, value);
         }
         let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
-        let response = match tokio::time::timeout(
-            crate::http::REQUEST_TIMEOUT + Duration::from_secs(2),
-            conn.send_request(request),
-        )
-        .await
-        {
+        let response = match tokio::time::timeout(timeout, conn.send_request(request)).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 self.conns.remove(authority);

@@ -14,11 +14,17 @@ pub fn config_path(dir: &Path, id: usize) -> PathBuf {
     dir.join(format!("node-{id}.toml"))
 }
 
-/// A free loopback port (the OS picks it; it is free once the probe closes).
-fn free_port() -> Result<u16, String> {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+/// A free loopback port, drawn at random from 20000 to 32767: below the kernel's ephemeral
+/// range (32768 and up on Linux), so that it is not taken again as the local port of an
+/// outgoing connection between the probe and the node's bind.
+pub fn free_port() -> Result<u16, String> {
+    for _ in 0..1000 {
+        let port = 20_000 + (crate::entropy() % 12_768) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err("cannot find a free port from 20000 to 32767".into())
 }
 
 /// Writes the configuration files of a new `nodes`-node cluster under `dir`, on free

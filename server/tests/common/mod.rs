@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A free loopback port.
+/// A free loopback port, drawn at random below the kernel's ephemeral range (32768 and up on
+/// Linux): a port the kernel hands out can be taken again at once as the local port of one of
+/// the many connections the tests open, before the node that was meant to bind it does.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    quorate_server::cluster::free_port().unwrap()
 }
 
 /// A fresh temporary directory, removed on drop.
@@ -186,6 +188,7 @@ fn tail(text: &str, lines: usize) -> String {
 pub async fn status(url: &str) -> Option<serde_json::Value> {
     let mut client = Client::new(&[url.to_string()]);
     client.deadline = Duration::from_millis(500);
+    client.exchange_timeout = Duration::from_millis(500);
     let answer = client.request(hyper::Method::GET, "/v1/status", bytes::Bytes::new(), &[]).await.ok()?;
     answer.json().ok()
 }
