@@ -516,13 +516,7 @@ impl Driver {
         }
         let m = &self.metrics;
         m.term.store(self.core.term().0, Ordering::Relaxed);
-        let role = match self.core.state() {
-            _ if self.core.is_pre_candidate() => 1,
-            NodeState::Leader => 3,
-            NodeState::Candidate => 2,
-            _ => 0,
-        };
-        m.role.store(role, Ordering::Relaxed);
+        m.role.store(role(&self.core).1, Ordering::Relaxed);
         m.commit_index.store(self.core.log().committed().0, Ordering::Relaxed);
         m.elections.store(self.core.stats().elections, Ordering::Relaxed);
         Ok(())
@@ -558,12 +552,7 @@ impl Driver {
             config.members().iter().filter(|id| !config.is_voter(**id)).map(|id| member(id, "learner")),
         );
         let leader = core.leader();
-        let role = match core.state() {
-            _ if core.is_pre_candidate() => "pre-candidate",
-            NodeState::Leader => "leader",
-            NodeState::Candidate => "candidate",
-            _ => "follower",
-        };
+        let (role, _) = role(core);
         let commit = core.log().committed().0;
         Status {
             node_id: core.id().0,
@@ -577,5 +566,15 @@ impl Driver {
             members,
             recovering: self.apply.applied.0 < commit,
         }
+    }
+}
+
+/// The node's role, as `GET /v1/status` names it and as the `quorate_role` gauge numbers it.
+fn role(core: &Core) -> (&'static str, u64) {
+    match core.state() {
+        _ if core.is_pre_candidate() => ("pre-candidate", 1),
+        NodeState::Leader => ("leader", 3),
+        NodeState::Candidate => ("candidate", 2),
+        _ => ("follower", 0),
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{wait_for_leader, Cluster};
+use common::{metric, Cluster};
 use hyper::{Method, StatusCode};
 use quorate::codec::{self, FrameKind};
 use quorate_server::client::Client;
@@ -36,9 +36,7 @@ fn hello(cluster_id: &str, from: u64, to: u64) -> Hello {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_and_bad_peers_are_refused_and_the_node_keeps_serving() {
-    let mut cluster = Cluster::new("peers", 1, "");
-    cluster.start_all();
-    wait_for_leader(&cluster, Duration::from_secs(10)).await;
+    let mut cluster = Cluster::started("peers", 1, "").await;
     let addr = cluster.nodes[0].peer_addr.clone();
 
     // Not a quorate peer at all.
@@ -96,21 +94,14 @@ async fn bad_frames_and_bad_peers_are_refused_and_the_node_keeps_serving() {
     client.put("still", "serving").await.unwrap();
     assert_eq!(client.get("still", "linearizable").await.unwrap().as_deref(), Some("serving"));
     let metrics = client.request(Method::GET, "/metrics", bytes::Bytes::new(), &[]).await.unwrap().text();
-    let refused: u64 = metrics
-        .lines()
-        .find(|l| l.starts_with("quorate_refused_connections_total"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
+    let refused = metric(&metrics, "quorate_refused_connections_total");
     assert!(refused >= 8, "refused connections counted: {refused}\n{metrics}");
     assert!(cluster.nodes[0].running());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_http_requests_get_their_errors() {
-    let mut cluster = Cluster::new("http", 1, "");
-    cluster.start_all();
-    wait_for_leader(&cluster, Duration::from_secs(10)).await;
+    let cluster = Cluster::started("http", 1, "").await;
     let mut client = cluster.client();
     let auth = cluster.nodes[0].http_addr.clone();
     let mut ask = async |method: Method, path: &str, body: Vec<u8>| {

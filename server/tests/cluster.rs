@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_through_any_node_are_read_back() {
-    let mut cluster = Cluster::new("writes", 3, "");
-    cluster.start_all();
-    wait_for_leader(&cluster, Duration::from_secs(10)).await;
+    let mut cluster = Cluster::started("writes", 3, "").await;
     for round in 0..9 {
         // Each write goes to a different node (a follower redirects to the leader), and a
         // linearizable read through yet another node sees it.
@@ -64,9 +62,7 @@ async fn writes_through_any_node_are_read_back() {
 /// A retry with the same identity is applied once: the second answer is the first's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_write_applies_once() {
-    let mut cluster = Cluster::new("retry", 3, "");
-    cluster.start_all();
-    wait_for_leader(&cluster, Duration::from_secs(10)).await;
+    let cluster = Cluster::started("retry", 3, "").await;
     let mut client = cluster.client();
     let headers = [("x-quorate-client", "77".to_string()), ("x-quorate-seq", "1".to_string())];
     let body = bytes::Bytes::from(r#"{"expect": null, "value": "first"}"#);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{free_port, listing, status, wait_for_leader, Cluster, Node};
+use common::{free_port, listing, metric, status, wait_for_leader, Cluster, Node};
 use hyper::{Method, StatusCode};
 use quorate_server::client::Client;
 use std::time::{Duration, Instant};
@@ -16,14 +16,6 @@ async fn wait_until(what: &str, cluster: &Cluster, within: Duration, mut check: 
         assert!(Instant::now() < until, "{what}: not within {within:?}\n{}", cluster.logs());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,9 +140,7 @@ async fn members_join_and_leave_and_leadership_moves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_dynamic_configuration() {
-    let mut cluster = Cluster::new("reload", 1, "");
-    cluster.start_all();
-    wait_for_leader(&cluster, Duration::from_secs(10)).await;
+    let mut cluster = Cluster::started("reload", 1, "").await;
     let node = &mut cluster.nodes[0];
     let mut text = std::fs::read_to_string(&node.config).unwrap();
     text.push_str("\n[dynamic]\nheartbeat_interval_ms = 20\nelection_timeout_min_ms = 900\n");

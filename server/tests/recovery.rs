@@ -20,9 +20,7 @@ fn last_segment(cluster: &Cluster) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torn_last_record_is_cut_and_nothing_acknowledged_is_lost() {
-    let mut cluster = Cluster::new("torn", 1, "");
-    cluster.start_all();
-    wait_for_leader(&cluster, Duration::from_secs(10)).await;
+    let mut cluster = Cluster::started("torn", 1, "").await;
     let mut client = cluster.client();
     for k in 0..20 {
         client.put(&format!("k{k}"), &format!("v{k}")).await.unwrap();
@@ -91,9 +89,7 @@ fn start_and_fail(config: &std::path::Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_directory_of_another_node_or_cluster_refuses_to_start() {
-    let mut cluster = Cluster::new("identity", 1, "");
-    cluster.start_all();
-    wait_for_leader(&cluster, Duration::from_secs(10)).await;
+    let mut cluster = Cluster::started("identity", 1, "").await;
     Client::new(&cluster.endpoints()).put("k", "v").await.unwrap();
     assert!(cluster.nodes[0].terminate());
     let config = std::fs::read_to_string(&cluster.nodes[0].config).unwrap();

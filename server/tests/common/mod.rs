@@ -155,6 +155,14 @@ impl Cluster {
         Cluster { dir, nodes }
     }
 
+    /// A cluster of `n` nodes, started, with a leader elected.
+    pub async fn started(name: &str, n: usize, extra: &str) -> Cluster {
+        let mut cluster = Cluster::new(name, n, extra);
+        cluster.start_all();
+        wait_for_leader(&cluster, Duration::from_secs(10)).await;
+        cluster
+    }
+
     pub fn start_all(&mut self) {
         for node in &mut self.nodes {
             node.start();
@@ -210,6 +218,15 @@ pub async fn wait_for_leader(cluster: &Cluster, within: Duration) -> u64 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("no leader within {within:?}\n{}", cluster.logs());
+}
+
+/// The value of a metric in Prometheus text.
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 /// Files of a directory, recursively (for messages).
